@@ -1,0 +1,128 @@
+//! The protocol's rules: stable ids, level, requirement and the production failure each
+//! one prevents. PROTOCOL.md's rule table is generated from (and tested against) this list.
+
+/// How binding a rule is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Must,
+    Should,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+        }
+    }
+}
+
+/// One numbered rule of the protocol.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub level: Level,
+    /// The requirement, one sentence.
+    pub requirement: &'static str,
+    /// Which production failure the rule prevents.
+    pub why: &'static str,
+}
+
+macro_rules! rules {
+    ($($id:literal $level:ident $req:literal because $why:literal)*) => {
+        /// Every rule, in catalog order.
+        pub const RULES: &[Rule] = &[$(Rule { id: $id, level: Level::$level, requirement: $req, why: $why }),*];
+    };
+}
+
+rules! {
+    "MUX-1" Must "Exactly one task reads a connection; every other component waits on a completion handle keyed by request id."
+        because "Two readers on one socket steal each other's frames (\"cannot call recv while another coroutine is already waiting\")."
+    "MUX-2" Must "A response completes only the request whose id it carries."
+        because "Matching replies by arrival order hands one caller another caller's answer."
+    "MUX-3" Must "A request completes at most once."
+        because "A duplicated response otherwise wakes a second waiter or overwrites a delivered result."
+    "MUX-4" Must "Responses for unknown, completed, timed-out or cancelled ids are dropped and counted, never delivered."
+        because "Late or duplicated frames otherwise complete an unrelated request that reused the slot."
+    "MUX-5" Must "A pending entry is removed on every exit path: completion, timeout, cancellation and disconnect."
+        because "Entries left behind on timeout or cancel make the pending map grow without bound."
+    "MUX-6" Must "When the connection is lost every pending request fails at once with `disconnected`."
+        because "Callers otherwise sit out their full timeouts on a connection that is already dead."
+    "MUX-7" Must "A failed send is reported to the caller as an error."
+        because "A swallowed send error turns into a silent timeout far from its cause."
+    "MUX-8" Must "Every request has a timeout; on expiry the caller gets `timeout` and the broker gets `cancel`."
+        because "A request without a deadline waits forever when its answer is lost."
+    "AUTH-1" Must "Registration succeeds only on `welcome`; `error` fails with the broker's code; anything else is a failure."
+        because "An auth step that treats any reply as success runs unauthenticated."
+    "AUTH-2" Must "Registration has a timeout; the reader keeps running after it expires."
+        because "A broker that never answers `hello` otherwise hangs the client forever."
+    "AUTH-3" Must "Messages that arrive during or right after registration are dispatched, not lost."
+        because "An auth step that reads the socket itself drops whatever arrives before its reply."
+    "AUTH-4" Must "A broker accepts nothing but `hello` before it has sent `welcome`."
+        because "Frames accepted before registration run with no identity attached."
+    "AUTH-5" Must "A client id that is connected cannot be taken over by a second connection."
+        because "A takeover lets any peer hijack another client's requests and responses."
+    "CONN-1" Must "Heartbeats detect a dead connection within the heartbeat timeout."
+        because "A partitioned TCP stream never errors; without heartbeats the client waits forever."
+    "CONN-2" Should "Reconnect attempts back off exponentially from a base to a cap, with seeded jitter."
+        because "Clients that reconnect in a tight loop turn a broker restart into a reconnect storm."
+    "CONN-3" Should "Reconnect attempts are rate limited (at most N per window, a minimum gap apart)."
+        because "A flapping broker otherwise gets hammered even with backoff reset on every success."
+    "CONN-4" Must "Failover tries broker addresses in the configured order and requests succeed on the one reached."
+        because "Failover that forgets the order or the in-flight work loses requests."
+    "BRK-1" Must "Each channel has one shared queue of request starts; receivers wait on it with `receive` and the first waiting receiver gets the next request."
+        because "Polling receivers with sleeps wastes wake-ups and adds latency."
+    "BRK-2" Must "Each request is assigned to exactly one receiver."
+        because "Broadcasting request frames to every receiver interleaves chunks and duplicates work."
+    "BRK-3" Must "A request's chunk and end frames go only to its assigned receiver, in order."
+        because "Frames routed to another receiver corrupt both requests."
+    "BRK-4" Must "Response frames go only to the request's original sender."
+        because "A response delivered to the wrong client leaks data and starves the sender."
+    "BRK-5" Must "The assignment is removed when the response ends (or the request is cancelled)."
+        because "Assignments never removed leak memory and keep receivers looking busy."
+    "BRK-6" Must "When a receiver disconnects mid-request, the sender gets `error receiver_gone` for that request promptly."
+        because "Otherwise the sender waits for a response that can never come."
+    "BRK-7" Must "When a sender disconnects, its in-flight requests are cancelled toward their receivers."
+        because "Receivers otherwise keep working for a sender that is gone."
+    "BRK-8" Must "A response from a connection the request is not assigned to is rejected with `not_assigned` and not routed."
+        because "Accepting it lets any client spoof answers to any request."
+    "BRK-9" Must "Each connection's outbound queue is bounded; a connection whose queue is full is closed with `slow_consumer`."
+        because "One slow consumer otherwise grows the broker's memory without bound."
+    "BRK-10" Must "A message larger than the maximum size is rejected with `too_large`; the connection keeps being served."
+        because "Unbounded messages let one client exhaust the broker's memory."
+    "BRK-11" Must "Malformed input is answered with `malformed` and harms no other client."
+        because "A parser panic or a poisoned shared state takes every client down."
+    "BRK-12" Must "All registry, queue and assignment state of a closed connection is freed."
+        because "Stale entries leak and make a reconnecting client look still connected."
+    "BRK-13" Should "Broker-answered requests (`$info`) go through the ordinary request/response path."
+        because "A side channel for broker queries needs its own reader, which reintroduces two readers."
+}
+
+/// Looks a rule up by id (case-sensitive, e.g. `MUX-4`).
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let mut seen = BTreeSet::new();
+        for r in RULES {
+            assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
+            let (prefix, n) = r.id.split_once('-').expect("id has a dash");
+            assert!(["MUX", "AUTH", "CONN", "BRK"].contains(&prefix), "{}", r.id);
+            assert!(n.parse::<u32>().is_ok(), "{}", r.id);
+            assert!(
+                r.requirement.ends_with('.') && r.why.ends_with('.'),
+                "{}",
+                r.id
+            );
+        }
+        assert_eq!(rule("MUX-4").map(|r| r.level), Some(Level::Must));
+        assert!(rule("MUX-99").is_none());
+    }
+}
