@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod pending;
+pub mod reconnect;
 pub mod rng;
 pub mod rules;
 pub mod sync;

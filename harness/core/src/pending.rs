@@ -365,6 +365,19 @@ impl PendingMap {
         true
     }
 
+    /// Fails one pending entry with `err` (e.g. its request could not be sent).
+    /// Returns whether it was pending.
+    pub fn fail(&self, id: &str, err: CallError) -> bool {
+        let slot = lock(&self.shared.inner).take(id, Retired::Failed);
+        match slot {
+            Some(slot) => {
+                slot.fill(Err(err));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Fails every pending entry with `err` at once (disconnect). Returns how many.
     pub fn fail_all(&self, err: CallError) -> usize {
         let slots: Vec<Arc<Slot>> = {

@@ -1,0 +1,115 @@
+//! `wirecheck-broker`: the reference broker on real TCP.
+//!
+//! ```text
+//! wirecheck-broker [--listen 127.0.0.1:7300] [--max-message BYTES] [--queue N]
+//!                  [--idle-timeout SECS] [--token CLIENT=TOKEN]... [--quiet]
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+use wirecheck_reference::broker::{run_tcp, BrokerOptions};
+use wirecheck_reference::{NoObserver, Observer};
+
+const USAGE: &str = "usage: wirecheck-broker [--listen ADDR] [--max-message BYTES] [--queue N] \
+[--idle-timeout SECS] [--token CLIENT=TOKEN]... [--quiet]
+
+Runs the wirecheck reference broker on TCP (WebSocket, JSON wire protocol v1; see PROTOCOL.md).
+  --listen ADDR          address to listen on (default 127.0.0.1:7300)
+  --max-message BYTES    largest accepted message (default 65536)
+  --queue N              outbound queue per connection, in messages (default 64)
+  --idle-timeout SECS    close connections silent this long (default 30)
+  --token CLIENT=TOKEN   require this token from CLIENT (repeatable; any token list turns auth on)
+  --quiet                do not log connections and received messages";
+
+struct Log;
+
+impl Observer for Log {
+    fn received(&self, peer: &str, text: &str) {
+        eprintln!("{peer} -> {text}");
+    }
+    fn note(&self, what: &str) {
+        eprintln!("{what}");
+    }
+}
+
+fn parse() -> Result<(String, BrokerOptions, bool), String> {
+    let mut listen = "127.0.0.1:7300".to_owned();
+    let mut opts = BrokerOptions::default();
+    let mut quiet = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--listen" => listen = value("--listen")?,
+            "--max-message" => {
+                opts.config.max_message = value("--max-message")?
+                    .parse()
+                    .map_err(|e| format!("--max-message: {e}"))?
+            }
+            "--queue" => {
+                opts.queue = value("--queue")?
+                    .parse()
+                    .map_err(|e| format!("--queue: {e}"))?
+            }
+            "--idle-timeout" => {
+                let secs: u64 = value("--idle-timeout")?
+                    .parse()
+                    .map_err(|e| format!("--idle-timeout: {e}"))?;
+                opts.idle_timeout = Duration::from_secs(secs);
+            }
+            "--token" => {
+                let v = value("--token")?;
+                let (client, token) = v
+                    .split_once('=')
+                    .ok_or(format!("--token wants CLIENT=TOKEN, got `{v}`"))?;
+                opts.config
+                    .tokens
+                    .insert(client.to_owned(), token.to_owned());
+            }
+            "--quiet" => quiet = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok((listen, opts, quiet))
+}
+
+#[tokio::main]
+async fn main() {
+    let (listen, opts, quiet) = match parse() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}\nhint: pick a free port with --listen 127.0.0.1:PORT");
+            std::process::exit(1);
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(listen);
+    println!("wirecheck-broker listening on ws://{local}/");
+    let observer: Arc<dyn Observer> = if quiet {
+        Arc::new(NoObserver)
+    } else {
+        Arc::new(Log)
+    };
+    tokio::select! {
+        r = run_tcp(listener, opts, observer) => {
+            if let Err(e) = r {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        }
+        _ = tokio::signal::ctrl_c() => println!("shutting down"),
+    }
+}

@@ -1,0 +1,213 @@
+//! The reference broker's tokio driver.
+//!
+//! One task reads each connection and feeds the shared sans-IO [`Broker`]; one task writes
+//! each connection from a bounded queue. The driver owns only I/O concerns: WebSocket
+//! framing, the idle timeout, and the outbound queues (BRK-9: a connection whose queue is
+//! full is closed as a slow consumer, and its state is freed like any other disconnect).
+
+use crate::observe::Observer;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use wirecheck_core::broker::{Action, BrokerConfig, BrokerStats, ConnId, SharedBroker};
+use wirecheck_core::wire::{code, Message};
+
+/// Driver settings on top of the state machine's [`BrokerConfig`].
+#[derive(Clone, Debug)]
+pub struct BrokerOptions {
+    pub config: BrokerConfig,
+    /// Capacity of each connection's outbound queue, in messages.
+    pub queue: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        BrokerOptions {
+            config: BrokerConfig::default(),
+            queue: 64,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+enum Out {
+    Msg(Message),
+    Close,
+}
+
+struct ConnHandle {
+    tx: mpsc::Sender<Out>,
+    kill: Arc<Notify>,
+}
+
+/// A running broker: accepts connections through [`BrokerServer::serve_connection`].
+pub struct BrokerServer {
+    opts: BrokerOptions,
+    state: SharedBroker,
+    conns: Mutex<BTreeMap<ConnId, ConnHandle>>,
+    next_conn: AtomicU64,
+    observer: Arc<dyn Observer>,
+}
+
+impl BrokerServer {
+    pub fn new(opts: BrokerOptions, observer: Arc<dyn Observer>) -> Arc<Self> {
+        Arc::new(BrokerServer {
+            state: SharedBroker::new(opts.config.clone()),
+            opts,
+            conns: Mutex::new(BTreeMap::new()),
+            next_conn: AtomicU64::new(1),
+            observer,
+        })
+    }
+
+    pub fn stats(&self) -> BrokerStats {
+        self.state.with(|b| b.stats())
+    }
+
+    /// Checks the state machine's structural invariants (see `wirecheck_core::broker`).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.state.with(|b| b.check_invariants())
+    }
+
+    /// Serves one accepted byte stream until it closes. `peer` labels it in observations.
+    pub async fn serve_connection<S>(self: Arc<Self>, stream: S, peer: String)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        // Leave room above our own limit so oversized messages reach the state machine and
+        // get a `too_large` answer instead of killing the connection.
+        let limit = self.opts.config.max_message.saturating_mul(4).max(1 << 16);
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
+        let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)).await {
+            Ok(ws) => ws,
+            Err(e) => {
+                self.observer
+                    .note(&format!("handshake with {peer} failed: {e}"));
+                return;
+            }
+        };
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::channel::<Out>(self.opts.queue.max(1));
+        let kill = Arc::new(Notify::new());
+        self.lock_conns().insert(
+            conn,
+            ConnHandle {
+                tx,
+                kill: kill.clone(),
+            },
+        );
+        self.state.with(|b| b.on_connect(conn));
+        let (mut sink, mut source) = ws.split();
+
+        let writer = tokio::spawn(async move {
+            while let Some(out) = rx.recv().await {
+                match out {
+                    Out::Msg(m) => {
+                        if sink.send(Ws::Text(m.encode().into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Out::Close => break,
+                }
+            }
+            let _ = sink.close().await;
+        });
+
+        let reason = loop {
+            tokio::select! {
+                biased;
+                _ = kill.notified() => break "closed by broker".to_owned(),
+                next = tokio::time::timeout(self.opts.idle_timeout, source.next()) => match next {
+                    Err(_) => break format!("idle for {:?}", self.opts.idle_timeout),
+                    Ok(None) => break "connection ended".to_owned(),
+                    Ok(Some(Err(e))) => break format!("read error: {e}"),
+                    Ok(Some(Ok(Ws::Text(text)))) => {
+                        self.observer.received(&peer, text.as_str());
+                        let actions = self.state.with(|b| b.on_text(conn, text.as_str()));
+                        self.apply(actions);
+                    }
+                    Ok(Some(Ok(Ws::Binary(bytes)))) => {
+                        self.observer.received(&peer, &String::from_utf8_lossy(&bytes));
+                        let actions = self.state.with(|b| {
+                            b.on_text(conn, "\u{0}binary frames are not part of the protocol")
+                        });
+                        self.apply(actions);
+                    }
+                    Ok(Some(Ok(Ws::Close(_)))) => break "closed by peer".to_owned(),
+                    Ok(Some(Ok(_))) => {}
+                }
+            }
+        };
+        self.observer
+            .note(&format!("conn {conn} ({peer}) closed: {reason}"));
+        self.lock_conns().remove(&conn);
+        let actions = self.state.with(|b| b.on_disconnect(conn));
+        self.apply(actions);
+        // The writer drains what is queued (e.g. a refusal) and then closes the socket.
+        let _ = writer.await;
+    }
+
+    fn lock_conns(&self) -> std::sync::MutexGuard<'_, BTreeMap<ConnId, ConnHandle>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Carries out the state machine's actions. A full outbound queue closes that
+    /// connection (slow consumer), which in turn frees its state.
+    fn apply(&self, actions: Vec<Action>) {
+        let mut slow = Vec::new();
+        {
+            let conns = self.lock_conns();
+            for action in actions {
+                let (conn, out) = match action {
+                    Action::Send(c, m) => (c, Out::Msg(m)),
+                    Action::Close(c, why) => {
+                        self.observer.note(&format!("conn {c}: closing: {why}"));
+                        (c, Out::Close)
+                    }
+                };
+                let Some(h) = conns.get(&conn) else { continue };
+                let closing = matches!(out, Out::Close);
+                match h.tx.try_send(out) {
+                    Ok(()) if closing => h.kill.notify_one(),
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => slow.push(conn),
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        for conn in slow {
+            self.observer.note(&format!(
+                "conn {conn}: outbound queue full ({}), closing as {}",
+                self.opts.queue,
+                code::SLOW_CONSUMER
+            ));
+            if let Some(h) = self.lock_conns().get(&conn) {
+                h.kill.notify_one();
+            }
+        }
+    }
+}
+
+/// Runs a broker on a real TCP listener until the process ends.
+pub async fn run_tcp(
+    listener: tokio::net::TcpListener,
+    opts: BrokerOptions,
+    observer: Arc<dyn Observer>,
+) -> std::io::Result<()> {
+    let server = BrokerServer::new(opts, observer);
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(server.clone().serve_connection(stream, peer.to_string()));
+    }
+}

@@ -1,0 +1,195 @@
+//! The broker binary and the multiplexer over real loopback TCP.
+
+use futures_util::{SinkExt, StreamExt};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use wirecheck_core::pending::CallError;
+use wirecheck_core::wire::{Dir, Message};
+use wirecheck_reference::client::{Answer, Client, ClientConfig, Request, TcpConnector};
+use wirecheck_reference::NoObserver;
+
+struct Broker {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the real `wirecheck-broker` binary on a free loopback port.
+fn start_broker(extra: &[&str]) -> Broker {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wirecheck-broker"))
+        .args(["--listen", "127.0.0.1:0", "--quiet"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start wirecheck-broker");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("wirecheck-broker listening on ws://")
+        .and_then(|s| s.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
+        .to_owned();
+    Broker { child, addr }
+}
+
+type Ws_ =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send(ws: &mut Ws_, m: &Message) {
+    ws.send(Ws::Text(m.encode().into())).await.unwrap();
+}
+
+async fn recv(ws: &mut Ws_) -> Message {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("no frame within 10s")
+            .expect("stream ended")
+            .expect("read error");
+        if let Ws::Text(t) = frame {
+            return Message::decode(t.as_str()).expect("broker sent a valid message");
+        }
+    }
+}
+
+async fn register(addr: &str, id: &str) -> Ws_ {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .expect("connect");
+    send(
+        &mut ws,
+        &Message::Hello {
+            client: id.into(),
+            token: None,
+        },
+    )
+    .await;
+    assert_eq!(recv(&mut ws).await, Message::Welcome { client: id.into() });
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_clients_register_and_round_trip_through_the_binary() {
+    let broker = start_broker(&[]);
+    let mut worker = register(&broker.addr, "worker").await;
+    let mut app = register(&broker.addr, "app").await;
+    send(
+        &mut worker,
+        &Message::Receive {
+            channel: "jobs".into(),
+        },
+    )
+    .await;
+    send(
+        &mut app,
+        &Message::Start {
+            req: "r1".into(),
+            channel: "jobs".into(),
+            dir: Dir::Request,
+            body: "ping".into(),
+            end: true,
+        },
+    )
+    .await;
+    match recv(&mut worker).await {
+        Message::Start {
+            req,
+            body,
+            dir: Dir::Request,
+            end: true,
+            ..
+        } => {
+            assert_eq!((req.as_str(), body.as_str()), ("r1", "ping"));
+        }
+        other => panic!("worker got {other:?}"),
+    }
+    let answer = Message::Start {
+        req: "r1".into(),
+        channel: String::new(),
+        dir: Dir::Response,
+        body: "pong".into(),
+        end: true,
+    };
+    send(&mut worker, &answer).await;
+    assert_eq!(recv(&mut app).await, answer);
+    // A second connection cannot take over `app`.
+    let (mut thief, _) = tokio_tungstenite::connect_async(format!("ws://{}/", broker.addr))
+        .await
+        .unwrap();
+    send(
+        &mut thief,
+        &Message::Hello {
+            client: "app".into(),
+            token: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(recv(&mut thief).await, Message::Error { code, .. } if code == "client_id_taken")
+    );
+    // Malformed input gets an error and the connection keeps being served.
+    app.send(Ws::Text("{oops".into())).await.unwrap();
+    assert!(matches!(recv(&mut app).await, Message::Error { code, .. } if code == "malformed"));
+    send(&mut app, &Message::Ping { nonce: 7 }).await;
+    assert_eq!(recv(&mut app).await, Message::Pong { nonce: 7 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiplexer_over_real_tcp() {
+    let broker = start_broker(&["--token", "app=s3cret", "--token", "worker=w"]);
+    let mut wcfg = ClientConfig::new("worker", vec![broker.addr.clone()]);
+    wcfg.token = Some("w".into());
+    let (worker, first) = Client::start(wcfg, TcpConnector, Arc::new(NoObserver));
+    assert_eq!(first.await.unwrap(), Ok("welcome".into()));
+    let mut jobs = worker.serve("jobs", 2);
+    let w = worker.clone();
+    tokio::spawn(async move {
+        while let Some(inc) = jobs.recv().await {
+            let body = inc.body.to_uppercase();
+            w.respond(&inc, Answer::Parts(vec![body, "!".into()]))
+                .await
+                .unwrap();
+        }
+    });
+    let mut cfg = ClientConfig::new("app", vec![broker.addr.clone()]);
+    cfg.token = Some("s3cret".into());
+    let (app, first) = Client::start(cfg, TcpConnector, Arc::new(NoObserver));
+    assert_eq!(first.await.unwrap(), Ok("welcome".into()));
+    let calls = (0..20).map(|i| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.request(Request {
+                id: format!("r{i}"),
+                channel: "jobs".into(),
+                body: format!("m{i}"),
+                chunks: vec!["-x".into()],
+                timeout: Some(Duration::from_secs(10)),
+            })
+            .await
+        })
+    });
+    for (i, call) in calls.enumerate() {
+        assert_eq!(call.await.unwrap(), Ok(format!("M{i}-X!")));
+    }
+    assert_eq!(app.stats().pending.pending, 0);
+    assert_eq!(app.stats().pending.completed, 20);
+    // Wrong token: registration fails with the broker's code, not success.
+    let mut bad = ClientConfig::new("intruder", vec![broker.addr.clone()]);
+    bad.token = Some("guess".into());
+    let (_c, first) = Client::start(bad, TcpConnector, Arc::new(NoObserver));
+    assert!(
+        matches!(first.await.unwrap(), Err(CallError::Rejected { code, .. }) if code == "unauthorized")
+    );
+}
