@@ -171,6 +171,16 @@ impl Broker {
         }
     }
 
+    /// A binary WebSocket message arrived on `conn`: not part of the protocol.
+    pub fn on_binary(&mut self, conn: ConnId, len: usize) -> Vec<Action> {
+        self.reject(
+            conn,
+            None,
+            code::MALFORMED,
+            format!("binary message of {len} bytes: the protocol uses text messages"),
+        )
+    }
+
     /// A decoded message arrived on `conn`.
     pub fn on_message(&mut self, conn: ConnId, msg: Message) -> Vec<Action> {
         let Some(c) = self.conns.get(&conn) else {

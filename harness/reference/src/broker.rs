@@ -138,9 +138,7 @@ impl BrokerServer {
                     }
                     Ok(Some(Ok(Ws::Binary(bytes)))) => {
                         self.observer.received(&peer, &String::from_utf8_lossy(&bytes));
-                        let actions = self.state.with(|b| {
-                            b.on_text(conn, "\u{0}binary frames are not part of the protocol")
-                        });
+                        let actions = self.state.with(|b| b.on_binary(conn, bytes.len()));
                         self.apply(actions);
                     }
                     Ok(Some(Ok(Ws::Close(_)))) => break "closed by peer".to_owned(),

@@ -1,0 +1,14 @@
+//! wirecheck: scenario model and loader, simulated world, runner, trace and rendering.
+//!
+//! Flow: [`scenario::load_file`] turns YAML into a [`model::Scenario`]; [`runner::run`]
+//! builds a turmoil world of host drivers ([`world`]), executes the script, records a
+//! [`trace::Trace`] and renders it ([`render`]) into the report a snapshot holds.
+
+pub mod corpus;
+pub mod docs;
+pub mod model;
+pub mod render;
+pub mod runner;
+pub mod scenario;
+pub mod trace;
+pub mod world;

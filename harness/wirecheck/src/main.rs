@@ -1,0 +1,208 @@
+//! The `wirecheck` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use wirecheck::runner::{clock, run, RunOptions};
+use wirecheck::{corpus, scenario};
+
+const USAGE: &str = "\
+wirecheck: run WebSocket multiplexer/broker scenarios in a deterministic simulation
+
+usage:
+  wirecheck run [PATH]... [--seed N] [--verbose]
+      Run every scenario file under each PATH (files or folders, default `scenarios`)
+      and print a summary table. Exit code 1 if any scenario fails, 2 on usage errors.
+      --seed N     override every scenario's seed
+      --verbose    print each scenario's sequence diagram
+  wirecheck show FILE [--seed N]
+      Run one scenario and print its sequence diagram and final counters.
+  wirecheck rules [--markdown]
+      List the protocol's rules (ids, level, requirement); --markdown prints
+      the table PROTOCOL.md embeds.
+  wirecheck help";
+
+struct Args {
+    paths: Vec<PathBuf>,
+    seed: Option<u64>,
+    verbose: bool,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut a = Args {
+        paths: Vec::new(),
+        seed: None,
+        verbose: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seed" => {
+                let v = it.next().ok_or("--seed needs a number")?;
+                a.seed = Some(
+                    v.parse()
+                        .map_err(|_| format!("--seed wants a whole number, got `{v}`"))?,
+                );
+            }
+            "--verbose" | "-v" => a.verbose = true,
+            "--markdown" => {}
+            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
+            path => a.paths.push(PathBuf::from(path)),
+        }
+    }
+    Ok(a)
+}
+
+/// The folder scenario names are relative to: the nearest ancestor named `scenarios`.
+fn name_root(file: &Path) -> PathBuf {
+    file.ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "scenarios"))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| file.parent().unwrap_or(Path::new(".")).to_path_buf())
+}
+
+fn cmd_run(args: Args) -> ExitCode {
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths
+    };
+    let mut files = Vec::new();
+    for root in &roots {
+        match corpus::discover(root) {
+            Ok(f) => files.extend(f),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot read {}: {e}\nhint: run from the repository root, or pass the scenarios folder",
+                    root.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if files.is_empty() {
+        eprintln!("error: no scenario files (*.yaml) under {roots:?}");
+        return ExitCode::from(2);
+    }
+    let opts = RunOptions { seed: args.seed };
+    let started = Instant::now();
+    let width = files
+        .iter()
+        .map(|f| scenario::expected_name(&name_root(f), f).len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    println!(
+        "{:<width$}  {:<8}  {:>9}  {:>9}",
+        "scenario", "verdict", "sim time", "wall time"
+    );
+    let mut failed = Vec::new();
+    for file in &files {
+        let display = scenario::expected_name(&name_root(file), file);
+        let loaded = scenario::load_file(file)
+            .and_then(|s| scenario::check_name(&s, &name_root(file)).map(|_| s));
+        let s = match loaded {
+            Ok(s) => s,
+            Err(e) => {
+                println!(
+                    "{display:<width$}  {:<8}  {:>9}  {:>9}",
+                    "INVALID", "-", "-"
+                );
+                failed.push(e.to_string());
+                continue;
+            }
+        };
+        let report = run(&s, &opts);
+        println!(
+            "{:<width$}  {:<8}  {:>9}  {:>8}ms",
+            s.name,
+            report.verdict(),
+            clock(report.sim_time).trim(),
+            report.wall_time.as_millis()
+        );
+        if args.verbose {
+            println!("{}", report.diagram);
+        }
+        if !report.passed() {
+            failed.push(report.explain());
+        }
+    }
+    let total = files.len();
+    println!(
+        "\n{} passed, {} failed ({} scenarios in {:.2}s wall)",
+        total - failed.len(),
+        failed.len(),
+        total,
+        started.elapsed().as_secs_f64()
+    );
+    for f in &failed {
+        eprintln!("\n{f}");
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn cmd_show(args: Args) -> ExitCode {
+    let [file] = args.paths.as_slice() else {
+        eprintln!("error: `show` takes exactly one scenario file\n\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let s = match scenario::load_file(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = run(&s, &RunOptions { seed: args.seed });
+    println!("{}", report.diagram);
+    if report.passed() {
+        println!("verdict: OK");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}", report.explain());
+        ExitCode::FAILURE
+    }
+}
+
+fn cmd_rules(markdown: bool) -> ExitCode {
+    if markdown {
+        print!("{}", wirecheck::docs::rules_markdown());
+        return ExitCode::SUCCESS;
+    }
+    for r in wirecheck_core::rules::RULES {
+        println!("{:<7} {:<6} {}", r.id, r.level.as_str(), r.requirement);
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = argv.split_first() else {
+        println!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let parsed = match parse(rest) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match cmd.as_str() {
+        "run" => cmd_run(parsed),
+        "show" => cmd_show(parsed),
+        "rules" => cmd_rules(rest.iter().any(|a| a == "--markdown")),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("error: unknown command `{other}`\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The scenario model: what a scenario file means, after loading and validation.
+//!
+//! These types describe behaviour (hosts, calls, wire messages, faults), never the
+//! Rust types of the system under test, so the same scenario can later drive an
+//! implementation in another language over real sockets.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A position in a scenario file (1-based line and column).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A loaded, validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Name, e.g. `mux/duplicate-response`. Equal to the path below `scenarios/` without `.yaml`.
+    pub name: String,
+    /// Where the `name` value is written (for the name-vs-path check).
+    pub name_loc: Loc,
+    /// One paragraph saying what the scenario shows.
+    pub about: String,
+    /// Rule ids the scenario exercises (validated against the rule list).
+    pub rules: Vec<String>,
+    /// Seed of the simulation and of every RNG in it.
+    pub seed: u64,
+    pub network: Network,
+    /// Hard limit of simulated time for the whole run.
+    pub duration: Duration,
+    /// Hosts in declaration order (this is also the lane order of the diagram).
+    pub hosts: Vec<Host>,
+    pub script: Vec<Step>,
+    /// Final expectations, checked after the script and a quiet period.
+    pub expect: Vec<Expectation>,
+    /// The file the scenario came from.
+    pub file: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// Message latency is drawn uniformly from `[min_latency, max_latency]` by turmoil.
+    pub min_latency: Duration,
+    pub max_latency: Duration,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            min_latency: Duration::from_millis(1),
+            max_latency: Duration::from_millis(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub name: String,
+    pub kind: HostKind,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub enum HostKind {
+    Broker(BrokerSpec),
+    Client(ClientSpec),
+    Scripted(ScriptedSpec),
+}
+
+impl HostKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            HostKind::Broker(_) => "broker",
+            HostKind::Client(_) => "client",
+            HostKind::Scripted(ScriptedSpec::Server) => "scripted server",
+            HostKind::Scripted(ScriptedSpec::Client { .. }) => "scripted client",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerSpec {
+    /// Largest accepted message, in bytes.
+    pub max_message: usize,
+    /// Capacity of each connection's outbound queue, in messages.
+    pub queue: usize,
+    /// A connection silent for this long is closed.
+    pub idle_timeout: Duration,
+    /// When non-empty, `hello` must carry the token listed for its client id.
+    pub tokens: BTreeMap<String, String>,
+}
+
+impl Default for BrokerSpec {
+    fn default() -> Self {
+        BrokerSpec {
+            max_message: 64 * 1024,
+            queue: 64,
+            idle_timeout: Duration::from_secs(30),
+            tokens: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientSpec {
+    /// Client id sent in `hello`; defaults to the host name.
+    pub id: String,
+    pub token: Option<String>,
+    /// Broker (or scripted server) hosts, in failover order. At least one.
+    pub connect: Vec<String>,
+    /// Connect when the host starts (call id `connect`); otherwise wait for a `connect` step.
+    pub autoconnect: bool,
+    pub register_timeout: Duration,
+    /// Default timeout of a request when the step gives none.
+    pub request_timeout: Duration,
+    /// `None`: no heartbeats.
+    pub heartbeat: Option<HeartbeatSpec>,
+    /// `None`: never reconnect.
+    pub reconnect: Option<ReconnectSpec>,
+    /// Channels served from the start.
+    pub serve: Vec<ServeSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeartbeatSpec {
+    pub interval: Duration,
+    /// No frame received for this long: the connection is dead.
+    pub timeout: Duration,
+}
+
+impl Default for HeartbeatSpec {
+    fn default() -> Self {
+        HeartbeatSpec {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconnectSpec {
+    /// First backoff delay; doubles each failed attempt up to `cap`.
+    pub base: Duration,
+    pub cap: Duration,
+    /// Fraction of the delay added at random (0.0 to 1.0), drawn from the seeded RNG.
+    pub jitter: f64,
+    /// At most this many attempts per `window`.
+    pub max_attempts: u32,
+    pub window: Duration,
+    /// At least this long between two attempts.
+    pub min_gap: Duration,
+}
+
+impl Default for ReconnectSpec {
+    fn default() -> Self {
+        ReconnectSpec {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(30),
+            jitter: 0.0,
+            max_attempts: 3,
+            window: Duration::from_secs(60),
+            min_gap: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServeSpec {
+    pub channel: String,
+    pub reply: Reply,
+    /// Delay before answering each request.
+    pub delay: Duration,
+    /// Number of chunk frames the answer is split into (0: a single `start` with `end: true`).
+    pub chunks: u32,
+    /// Requests served at the same time (receive credits).
+    pub concurrency: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// Answer with the request body.
+    Echo,
+    /// Answer with this body.
+    Fixed(String),
+    /// Answer with `error` carrying this code.
+    Error(String),
+    /// Never answer.
+    Ignore,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScriptedSpec {
+    /// A raw WebSocket server that accepts connections; the script sends and expects frames.
+    Server,
+    /// A raw WebSocket client that connects to `target` (a host name).
+    Client { target: String, autoconnect: bool },
+}
+
+/// One script step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub loc: Loc,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Advance simulated time.
+    Wait(Duration),
+    /// Network faults between hosts (all pairs of `a` × `b`).
+    Partition {
+        a: String,
+        b: String,
+    },
+    Repair {
+        a: String,
+        b: String,
+    },
+    Hold {
+        a: String,
+        b: String,
+    },
+    Release {
+        a: String,
+        b: String,
+    },
+    Crash {
+        host: String,
+    },
+    Bounce {
+        host: String,
+    },
+    /// Calls on a reference client host.
+    Connect {
+        host: String,
+        id: String,
+    },
+    Request {
+        host: String,
+        call: RequestCall,
+    },
+    Cancel {
+        host: String,
+        id: String,
+    },
+    Disconnect {
+        host: String,
+    },
+    Serve {
+        host: String,
+        serve: ServeSpec,
+    },
+    /// Wait until call `id` on `host` has a result (at most `within`), then compare.
+    Result {
+        host: String,
+        id: String,
+        expect: Outcome,
+        within: Duration,
+    },
+    /// Scripted peers.
+    Send {
+        host: String,
+        frame: Frame,
+    },
+    Expect {
+        host: String,
+        pattern: FramePattern,
+        within: Duration,
+    },
+    /// Scripted client connects to its target / scripted peer closes its connection.
+    ScriptedConnect {
+        host: String,
+    },
+    ScriptedClose {
+        host: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestCall {
+    pub id: String,
+    pub channel: String,
+    /// Body of the `start` frame.
+    pub body: String,
+    /// Chunks sent after `start` (then `end`); empty: a single `start` with `end: true`.
+    pub chunks: Vec<String>,
+    pub timeout: Option<Duration>,
+}
+
+/// The expected outcome of a call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Success with this body (`connect` succeeds with body `welcome`).
+    Ok(String),
+    /// The peer answered `error` with this code.
+    Error(String),
+    /// The call failed locally: `timeout`, `disconnected`, `send_failed`,
+    /// `unexpected_reply`, `not_connected`, `cancelled`, `protocol`.
+    Fails(String),
+}
+
+/// A wire message a scripted peer sends.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// `{kind: {fields}}` in YAML: JSON object `{"type": kind, ...fields}`. Kind and fields are
+    /// not validated, so a misbehaving peer can send anything well-formed as JSON.
+    Json(serde_json::Value),
+    /// Text sent verbatim (malformed JSON, garbage).
+    Raw(String),
+}
+
+/// A pattern a received message must match: same `type`, and every listed field equal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FramePattern {
+    pub kind: String,
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Final counters expected on a host (names are the host's counter names).
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    pub host: String,
+    pub loc: Loc,
+    pub counters: BTreeMap<String, u64>,
+}

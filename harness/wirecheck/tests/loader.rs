@@ -1,0 +1,673 @@
+//! Scenario loader tests: a full valid scenario, the malformed fixtures (one per error
+//! class, each carrying its expected error in a first-line comment), and robustness
+//! against mutated input.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use wirecheck::model::{
+    Action, BrokerSpec, ClientSpec, Frame, FramePattern, HeartbeatSpec, HostKind, Network, Outcome,
+    ReconnectSpec, Reply, RequestCall, ScriptedSpec, ServeSpec,
+};
+use wirecheck::scenario::{check_name, expected_name, load_file, load_str, LoadError};
+
+const VALID: &str = r#"# A scenario using every feature of format v1.
+name: mux/everything
+about: >
+  Exercises every part of the format:
+  hosts of each kind, every action, and expectations.
+rules: [MUX-3, MUX-4]
+seed: 7
+duration: 90s
+network: { latency: { min: 1ms, max: 20ms } }
+hosts:
+  broker:
+    broker:
+      max_message: 1024
+      queue: 8
+      idle_timeout: 45s
+      tokens: { app: secret }
+  server: { scripted: server }
+  probe: { scripted: { client: broker, autoconnect: false } }
+  app:
+    client:
+      id: app-1
+      token: secret
+      connect: [broker, server]
+      register_timeout: 2s
+      request_timeout: 1.5s
+      heartbeat: { interval: 2s, timeout: 6s }
+      reconnect: { base: 500ms, cap: 8s, jitter: 0.2, max_attempts: 4, window: 1m, min_gap: 1s }
+      serve:
+        - { channel: jobs, reply: { fixed: done }, delay: 100ms, chunks: 2, concurrency: 3 }
+        - { channel: echo }
+  worker:
+    client:
+      connect: [broker]
+      autoconnect: false
+      heartbeat: off
+      reconnect: off
+script:
+  - wait: 2s
+  - partition: [app, broker]
+  - repair: [app, broker]
+  - hold: [app, broker]
+  - release: [app, broker]
+  - crash: broker
+  - bounce: server
+  - worker.connect: {}
+  - app.connect: { id: c2 }
+  - app.request: { id: r1, channel: jobs, body: ping, chunks: [a, b], timeout: 5s }
+  - app.request: { id: r2, channel: jobs }
+  - app.cancel: { id: r2 }
+  - app.disconnect: {}
+  - app.serve: { channel: more, reply: { error: busy } }
+  - app.result: { id: r1, ok: pong, within: 10s }
+  - app.result: { id: connect, ok: welcome }
+  - worker.result: { id: connect, error: bad_token }
+  - app.result: { id: r2, fails: cancelled }
+  - server.send: { start: { req: r1, dir: response, body: pong, end: true, n: 3, tags: [x, 1], meta: { k: ~ } } }
+  - server.send: { raw: "not json {" }
+  - server.expect: { start: { req: r1 }, within: 5s }
+  - server.expect: { ping: {} }
+  - server.close: {}
+  - probe.connect: {}
+  - probe.send: { hello: { id: probe } }
+  - probe.close: {}
+expect:
+  app: { pending: 0, duplicates_dropped: 1 }
+  broker: { connections: 2 }
+  server: { received: 2 }
+"#;
+
+fn valid_path() -> PathBuf {
+    PathBuf::from("scenarios/mux/everything.yaml")
+}
+
+fn load_valid() -> wirecheck::model::Scenario {
+    match load_str(VALID, &valid_path()) {
+        Ok(s) => s,
+        Err(e) => panic!("the valid scenario failed to load:\n{e}"),
+    }
+}
+
+#[test]
+fn valid_scenario_top_level() {
+    let s = load_valid();
+    assert_eq!(s.name, "mux/everything");
+    assert_eq!(
+        s.about,
+        "Exercises every part of the format: hosts of each kind, every action, and expectations."
+    );
+    assert_eq!(s.rules, ["MUX-3", "MUX-4"]);
+    assert_eq!(s.seed, 7);
+    assert_eq!(s.duration, Duration::from_secs(90));
+    assert_eq!(
+        s.network,
+        Network {
+            min_latency: Duration::from_millis(1),
+            max_latency: Duration::from_millis(20)
+        }
+    );
+    assert_eq!(s.file, valid_path());
+    assert_eq!((s.name_loc.line, s.name_loc.column), (2, 7));
+}
+
+#[test]
+fn valid_scenario_hosts() {
+    let s = load_valid();
+    let names: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["broker", "server", "probe", "app", "worker"],
+        "declaration order"
+    );
+    let locs: Vec<(u64, u64)> = s.hosts.iter().map(|h| (h.loc.line, h.loc.column)).collect();
+    assert_eq!(locs, [(11, 3), (17, 3), (18, 3), (19, 3), (31, 3)]);
+
+    let HostKind::Broker(broker) = &s.hosts[0].kind else {
+        panic!("broker")
+    };
+    assert_eq!(
+        *broker,
+        BrokerSpec {
+            max_message: 1024,
+            queue: 8,
+            idle_timeout: Duration::from_secs(45),
+            tokens: BTreeMap::from([("app".to_string(), "secret".to_string())]),
+        }
+    );
+    assert!(matches!(
+        s.hosts[1].kind,
+        HostKind::Scripted(ScriptedSpec::Server)
+    ));
+    let HostKind::Scripted(probe) = &s.hosts[2].kind else {
+        panic!("probe")
+    };
+    assert_eq!(
+        *probe,
+        ScriptedSpec::Client {
+            target: "broker".to_string(),
+            autoconnect: false
+        }
+    );
+
+    let HostKind::Client(app) = &s.hosts[3].kind else {
+        panic!("app")
+    };
+    assert_eq!(
+        *app,
+        ClientSpec {
+            id: "app-1".to_string(),
+            token: Some("secret".to_string()),
+            connect: vec!["broker".to_string(), "server".to_string()],
+            autoconnect: true,
+            register_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_millis(1500),
+            heartbeat: Some(HeartbeatSpec {
+                interval: Duration::from_secs(2),
+                timeout: Duration::from_secs(6)
+            }),
+            reconnect: Some(ReconnectSpec {
+                base: Duration::from_millis(500),
+                cap: Duration::from_secs(8),
+                jitter: 0.2,
+                max_attempts: 4,
+                window: Duration::from_secs(60),
+                min_gap: Duration::from_secs(1),
+            }),
+            serve: vec![
+                ServeSpec {
+                    channel: "jobs".to_string(),
+                    reply: Reply::Fixed("done".to_string()),
+                    delay: Duration::from_millis(100),
+                    chunks: 2,
+                    concurrency: 3,
+                },
+                ServeSpec {
+                    channel: "echo".to_string(),
+                    reply: Reply::Echo,
+                    delay: Duration::ZERO,
+                    chunks: 0,
+                    concurrency: 1,
+                },
+            ],
+        }
+    );
+
+    let HostKind::Client(worker) = &s.hosts[4].kind else {
+        panic!("worker")
+    };
+    assert_eq!(
+        *worker,
+        ClientSpec {
+            id: "worker".to_string(),
+            token: None,
+            connect: vec!["broker".to_string()],
+            autoconnect: false,
+            register_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            heartbeat: None,
+            reconnect: None,
+            serve: vec![],
+        }
+    );
+}
+
+#[test]
+fn valid_scenario_script() {
+    let s = load_valid();
+    let s30 = Duration::from_secs(30);
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let (a, b) = pair("app", "broker");
+    let expected = vec![
+        Action::Wait(Duration::from_secs(2)),
+        Action::Partition {
+            a: a.clone(),
+            b: b.clone(),
+        },
+        Action::Repair {
+            a: a.clone(),
+            b: b.clone(),
+        },
+        Action::Hold {
+            a: a.clone(),
+            b: b.clone(),
+        },
+        Action::Release { a, b },
+        Action::Crash {
+            host: "broker".into(),
+        },
+        Action::Bounce {
+            host: "server".into(),
+        },
+        Action::Connect {
+            host: "worker".into(),
+            id: "connect".into(),
+        },
+        Action::Connect {
+            host: "app".into(),
+            id: "c2".into(),
+        },
+        Action::Request {
+            host: "app".into(),
+            call: RequestCall {
+                id: "r1".into(),
+                channel: "jobs".into(),
+                body: "ping".into(),
+                chunks: vec!["a".into(), "b".into()],
+                timeout: Some(Duration::from_secs(5)),
+            },
+        },
+        Action::Request {
+            host: "app".into(),
+            call: RequestCall {
+                id: "r2".into(),
+                channel: "jobs".into(),
+                body: String::new(),
+                chunks: vec![],
+                timeout: None,
+            },
+        },
+        Action::Cancel {
+            host: "app".into(),
+            id: "r2".into(),
+        },
+        Action::Disconnect { host: "app".into() },
+        Action::Serve {
+            host: "app".into(),
+            serve: ServeSpec {
+                channel: "more".into(),
+                reply: Reply::Error("busy".into()),
+                delay: Duration::ZERO,
+                chunks: 0,
+                concurrency: 1,
+            },
+        },
+        Action::Result {
+            host: "app".into(),
+            id: "r1".into(),
+            expect: Outcome::Ok("pong".into()),
+            within: Duration::from_secs(10),
+        },
+        Action::Result {
+            host: "app".into(),
+            id: "connect".into(),
+            expect: Outcome::Ok("welcome".into()),
+            within: s30,
+        },
+        Action::Result {
+            host: "worker".into(),
+            id: "connect".into(),
+            expect: Outcome::Error("bad_token".into()),
+            within: s30,
+        },
+        Action::Result {
+            host: "app".into(),
+            id: "r2".into(),
+            expect: Outcome::Fails("cancelled".into()),
+            within: s30,
+        },
+        Action::Send {
+            host: "server".into(),
+            frame: Frame::Json(json!({
+                "type": "start", "req": "r1", "dir": "response", "body": "pong", "end": true,
+                "n": 3, "tags": ["x", 1], "meta": { "k": null }
+            })),
+        },
+        Action::Send {
+            host: "server".into(),
+            frame: Frame::Raw("not json {".into()),
+        },
+        Action::Expect {
+            host: "server".into(),
+            pattern: FramePattern {
+                kind: "start".into(),
+                fields: BTreeMap::from([("req".to_string(), json!("r1"))]),
+            },
+            within: Duration::from_secs(5),
+        },
+        Action::Expect {
+            host: "server".into(),
+            pattern: FramePattern {
+                kind: "ping".into(),
+                fields: BTreeMap::new(),
+            },
+            within: s30,
+        },
+        Action::ScriptedClose {
+            host: "server".into(),
+        },
+        Action::ScriptedConnect {
+            host: "probe".into(),
+        },
+        Action::Send {
+            host: "probe".into(),
+            frame: Frame::Json(json!({ "type": "hello", "id": "probe" })),
+        },
+        Action::ScriptedClose {
+            host: "probe".into(),
+        },
+    ];
+    let actions: Vec<Action> = s.script.iter().map(|st| st.action.clone()).collect();
+    assert_eq!(actions.len(), expected.len());
+    for (i, (got, want)) in actions.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "step {i}");
+    }
+    // Each step is located at its key.
+    assert_eq!((s.script[0].loc.line, s.script[0].loc.column), (38, 5));
+    assert_eq!((s.script[9].loc.line, s.script[9].loc.column), (47, 5));
+    assert_eq!(s.script[9].loc.file, valid_path());
+}
+
+#[test]
+fn valid_scenario_expectations() {
+    let s = load_valid();
+    type Row<'a> = (&'a str, Vec<(&'a str, u64)>, u64);
+    let got: Vec<Row> = s
+        .expect
+        .iter()
+        .map(|e| {
+            (
+                e.host.as_str(),
+                e.counters.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+                e.loc.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("app", vec![("duplicates_dropped", 1), ("pending", 0)], 65),
+            ("broker", vec![("connections", 2)], 66),
+            ("server", vec![("received", 2)], 67),
+        ]
+    );
+}
+
+#[test]
+fn minimal_scenario_defaults() {
+    let src = "name: x\nabout: y\nrules: [MUX-1]\nhosts:\n  b: { broker: }\n  c: { client: { connect: [b] } }\n";
+    let s = load_str(src, Path::new("x.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.seed, 0);
+    assert_eq!(s.duration, Duration::from_secs(120));
+    assert_eq!(s.network, Network::default());
+    assert!(s.script.is_empty());
+    assert!(s.expect.is_empty());
+    let HostKind::Broker(b) = &s.hosts[0].kind else {
+        panic!()
+    };
+    assert_eq!(*b, BrokerSpec::default());
+    let HostKind::Client(c) = &s.hosts[1].kind else {
+        panic!()
+    };
+    assert_eq!(c.id, "c");
+    assert!(c.autoconnect);
+    assert_eq!(c.heartbeat, Some(HeartbeatSpec::default()));
+    assert_eq!(c.reconnect, Some(ReconnectSpec::default()));
+    // Fixed latency; partial heartbeat/reconnect maps take the other fields from Default.
+    let src = format!(
+        "{src}  d: {{ client: {{ connect: [b], heartbeat: {{ timeout: 20s }}, reconnect: {{ cap: 2s }} }} }}\nnetwork: {{ latency: 5ms }}\n"
+    );
+    let s = load_str(&src, Path::new("x.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.network.min_latency, Duration::from_millis(5));
+    assert_eq!(s.network.max_latency, Duration::from_millis(5));
+    let HostKind::Client(d) = &s.hosts[2].kind else {
+        panic!()
+    };
+    assert_eq!(
+        d.heartbeat,
+        Some(HeartbeatSpec {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(20)
+        })
+    );
+    assert_eq!(
+        d.reconnect,
+        Some(ReconnectSpec {
+            cap: Duration::from_secs(2),
+            ..ReconnectSpec::default()
+        })
+    );
+}
+
+#[test]
+fn name_check() {
+    let root = Path::new("scenarios");
+    assert_eq!(expected_name(root, &valid_path()), "mux/everything");
+    let s = load_valid();
+    assert!(check_name(&s, root).is_ok());
+    let mut moved = s.clone();
+    moved.file = PathBuf::from("scenarios/auth/other.yaml");
+    let err = check_name(&moved, root).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(":2:7: error: scenario name `mux/everything`"),
+        "{text}"
+    );
+    assert!(
+        err.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("name: auth/other"),
+        "{text}"
+    );
+}
+
+#[test]
+fn load_file_reports_io_and_encoding_errors() {
+    let missing = Path::new("/nonexistent/wirecheck/nothing.yaml");
+    let err = load_file(missing).unwrap_err();
+    assert!(err.loc.is_none());
+    assert!(err
+        .to_string()
+        .contains("cannot read `/nonexistent/wirecheck/nothing.yaml`"));
+
+    let dir = std::env::temp_dir().join(format!("wirecheck-loader-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, b"name: x\nabout: \xff\xfe\n").unwrap();
+    let err = load_file(&bad).unwrap_err();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        err.to_string()
+            .contains(":2:8: error: the file is not valid UTF-8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn error_display_has_location_snippet_and_hint() {
+    let src = "name: x\nabout: y\nrules: [MUX-1]\nhosts:\n  app: { client: { connect: [brokr] } }\n  broker: { broker: {} }\n";
+    let err = load_str(src, Path::new("s.yaml")).unwrap_err();
+    let text = err.to_string();
+    let expected = "s.yaml:5:30: error: unknown host `brokr`\n  |\n5 |   app: { client: { connect: [brokr] } }\n  |                              ^\n  hint: did you mean `broker`? declared hosts: app, broker";
+    assert_eq!(text, expected);
+}
+
+// ----------------------------------------------------------------------------------------
+// Malformed fixtures: each starts with `# expect: LINE:COL: message fragment`.
+// ----------------------------------------------------------------------------------------
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/malformed")
+}
+
+#[test]
+fn malformed_fixtures_fail_with_expected_errors() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures/malformed exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 15,
+        "expected at least 15 malformed fixtures, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for file in &files {
+        if let Err(why) = check_fixture(file) {
+            failures.push(format!("{}: {why}", file.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+fn check_fixture(file: &Path) -> Result<(), String> {
+    let src = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+    let first = src.lines().next().unwrap_or("");
+    let expect = first
+        .strip_prefix("# expect: ")
+        .ok_or("first line must be `# expect: LINE:COL: message fragment`")?;
+    let mut parts = expect.splitn(3, ':');
+    let (line, col, fragment) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(l), Some(c), Some(f)) => (l.trim(), c.trim(), f.trim()),
+        _ => return Err(format!("cannot parse expectation `{expect}`")),
+    };
+    let err: LoadError = match load_file(file) {
+        Ok(_) => return Err("loaded without error".to_string()),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    let head = text.lines().next().unwrap_or("");
+    let want_loc = format!("{}:{line}:{col}: error: ", file.display());
+    if !head.starts_with(&want_loc) || !head.contains(fragment) {
+        return Err(format!(
+            "expected `{line}:{col}: ... {fragment}`, got:\n{text}"
+        ));
+    }
+    if err.snippet.is_none() {
+        return Err(format!("error has no snippet:\n{text}"));
+    }
+    if err.hint.is_none() {
+        return Err(format!("error has no hint:\n{text}"));
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------------------------------
+// Robustness: mutated variants of the valid scenario never panic.
+// ----------------------------------------------------------------------------------------
+
+/// Deterministic xorshift generator.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn must_not_panic(src: &str, what: &str) {
+    let result = std::panic::catch_unwind(|| {
+        if let Err(e) = load_str(src, Path::new("mutant.yaml")) {
+            let _ = e.to_string();
+        }
+    });
+    if result.is_err() {
+        panic!("load_str panicked on {what}:\n{src:?}");
+    }
+}
+
+#[test]
+fn truncations_never_panic() {
+    let bytes = VALID.as_bytes();
+    for cut in 0..=bytes.len() {
+        let src = String::from_utf8_lossy(&bytes[..cut]);
+        must_not_panic(&src, &format!("truncation at byte {cut}"));
+    }
+}
+
+#[test]
+fn mutations_never_panic() {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let specials: Vec<char> = ":{}[]-,#&*!|>'\"\t\n\r\0% ?.~@`\u{feff}é".chars().collect();
+    let base: Vec<char> = VALID.chars().collect();
+    let mut loaded_ok = 0;
+    for round in 0..600 {
+        let mut chars = base.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(chars.len());
+            match rng.below(4) {
+                0 => {
+                    let j = rng.below(chars.len());
+                    chars.swap(i, j);
+                }
+                1 => chars[i] = specials[rng.below(specials.len())],
+                2 => chars.insert(i, specials[rng.below(specials.len())]),
+                _ => {
+                    chars.remove(i);
+                }
+            }
+        }
+        let src: String = chars.into_iter().collect();
+        must_not_panic(&src, &format!("mutation round {round}"));
+        if load_str(&src, Path::new("m.yaml")).is_ok() {
+            loaded_ok += 1;
+        }
+    }
+    // Some mutations are harmless (comments, whitespace); most are not.
+    assert!(
+        loaded_ok < 600,
+        "every mutant loaded: mutations are not effective"
+    );
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut rng = Rng(42);
+    for round in 0..200 {
+        let len = rng.below(200);
+        let bytes: Vec<u8> = (0..len).map(|_| (rng.next() % 256) as u8).collect();
+        must_not_panic(
+            &String::from_utf8_lossy(&bytes),
+            &format!("garbage round {round}"),
+        );
+    }
+    for deep in [
+        "[".repeat(5000),
+        "{a: ".repeat(5000),
+        "- ".repeat(5000),
+        "a:\n ".repeat(2000),
+    ] {
+        must_not_panic(&deep, "deep nesting");
+    }
+}
+
+#[test]
+fn wrong_action_hints_name_the_owning_kind() {
+    let head = "name: x\nabout: y\nrules: [MUX-1]\nhosts:\n  b: { broker: {} }\n  s: { scripted: server }\n  c: { client: { connect: [b] } }\nscript:\n";
+    let cases = [
+        (
+            "  - s.connect: {}\n",
+            "`connect` is an action of client and scripted client hosts",
+        ),
+        (
+            "  - c.send: { raw: x }\n",
+            "`send` is an action of scripted server and scripted client hosts",
+        ),
+        (
+            "  - b.request: { id: r, channel: x }\n",
+            "brokers take no script actions",
+        ),
+    ];
+    for (step, want) in cases {
+        let err = load_str(&format!("{head}{step}"), Path::new("t.yaml")).unwrap_err();
+        assert!(err.to_string().contains(":9:5: error: "), "{err}");
+        assert!(err.hint.as_deref().unwrap_or("").contains(want), "{err}");
+    }
+}
