@@ -417,6 +417,28 @@ impl PendingMap {
             ..inner.stats
         }
     }
+
+    // ---- planted races: test-only variants with known bugs (see tests/loom_*.rs) ----
+
+    /// KNOWN BUG, for the loom tests only: [`PendingMap::complete`] with its check and its
+    /// removal in two critical sections. It looks the entry up under the lock, releases the
+    /// lock, re-locks to remove it and then fills the slot whether or not the removal found
+    /// the entry, so two completers that both pass the check both fill the slot (MUX-3).
+    #[doc(hidden)]
+    #[cfg(any(test, loom))]
+    pub fn complete_racy(&self, id: &str, outcome: Outcome) -> Delivery {
+        let slot = {
+            let mut inner = lock(&self.shared.inner);
+            match inner.entries.get(id) {
+                Some(e) => e.slot.clone(),
+                None => return inner.stray(id),
+            }
+        };
+        // The bug: another party can remove the entry and fill the slot here.
+        let _ = lock(&self.shared.inner).take(id, Retired::Completed);
+        slot.fill(outcome);
+        Delivery::Completed
+    }
 }
 
 /// A one-shot slot: filled once, taken once.

@@ -7,6 +7,7 @@
 pub mod corpus;
 pub mod docs;
 pub mod model;
+pub mod proxy;
 pub mod render;
 pub mod runner;
 pub mod scenario;

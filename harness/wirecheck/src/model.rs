@@ -44,6 +44,9 @@ pub struct Scenario {
     pub script: Vec<Step>,
     /// Final expectations, checked after the script and a quiet period.
     pub expect: Vec<Expectation>,
+    /// Rules this scenario breaks on purpose (a scripted peer misbehaves): the checkers
+    /// must report exactly these rules, and the scenario passes only if they do.
+    pub expect_violations: Vec<String>,
     /// The file the scenario came from.
     pub file: PathBuf,
 }
@@ -76,6 +79,8 @@ pub enum HostKind {
     Broker(BrokerSpec),
     Client(ClientSpec),
     Scripted(ScriptedSpec),
+    /// A message-level chaos proxy in front of `target`.
+    Proxy(ProxySpec),
 }
 
 impl HostKind {
@@ -85,6 +90,7 @@ impl HostKind {
             HostKind::Client(_) => "client",
             HostKind::Scripted(ScriptedSpec::Server) => "scripted server",
             HostKind::Scripted(ScriptedSpec::Client { .. }) => "scripted client",
+            HostKind::Proxy(_) => "proxy",
         }
     }
 }
@@ -207,6 +213,70 @@ pub enum ScriptedSpec {
     Client { target: String, autoconnect: bool },
 }
 
+/// A message-level chaos proxy: listens like a broker, opens one connection to `target`
+/// per accepted connection, and pumps WebSocket messages both ways, applying `rules` in
+/// order (the first matching rule acts on a message; unmatched messages pass unchanged).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxySpec {
+    /// A broker or scripted server host.
+    pub target: String,
+    pub rules: Vec<ProxyRule>,
+}
+
+/// Which way a message travels through the proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyDir {
+    /// From the connecting client toward the target.
+    Up,
+    /// From the target back to the client.
+    Down,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxyRule {
+    /// `None`: both directions.
+    pub dir: Option<ProxyDir>,
+    /// Message `type` to match (`start`, `chunk`...); `None`: any, including undecodable text.
+    pub kind: Option<String>,
+    /// Request id to match.
+    pub req: Option<String>,
+    /// Channel to match (on `start` and `receive`).
+    pub channel: Option<String>,
+    /// Act only on the nth matching message (1-based), counted per rule over the run.
+    pub nth: Option<u32>,
+    /// Act with this probability (drawn from the scenario seed); `None`: always.
+    pub probability: Option<f64>,
+    pub action: ProxyAction,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProxyAction {
+    /// The message is not forwarded.
+    Drop,
+    /// Forwarded twice.
+    Duplicate,
+    /// Forwarded after a delay drawn uniformly from `[min, max]`; later messages on the
+    /// same direction are not held back by it (so delay can reorder).
+    Delay { min: Duration, max: Duration },
+    /// Kept until a `<proxy>.release` step, then forwarded in order.
+    Hold,
+    /// Collected until `window` messages matched, then forwarded in reverse order.
+    Reorder { window: u32 },
+    Corrupt(Corruption),
+    /// Both sides of this connection are closed instead of forwarding the message.
+    Close,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corruption {
+    /// Replaced by text that is not JSON.
+    InvalidJson,
+    /// `req` replaced by an id nobody uses.
+    WrongId,
+    /// Cut to half its length.
+    Truncate,
+}
+
 /// One script step.
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -283,6 +353,10 @@ pub enum Action {
         host: String,
     },
     ScriptedClose {
+        host: String,
+    },
+    /// A proxy forwards every held message.
+    ProxyRelease {
         host: String,
     },
 }

@@ -73,6 +73,11 @@ impl Diagram {
                     cells[i * LANE] = '·';
                 }
             }
+            EventKind::Proxy { .. } => {
+                if let Some(i) = here {
+                    cells[i * LANE] = '~';
+                }
+            }
         }
         let lanes: String = cells.into_iter().collect();
         let who = match &e.kind {

@@ -334,6 +334,7 @@ impl Runner<'_> {
             Action::Send { host, frame } => self.command(host, Cmd::Send(frame.clone())),
             Action::ScriptedConnect { host } => self.command(host, Cmd::ScriptedConnect),
             Action::ScriptedClose { host } => self.command(host, Cmd::Close),
+            Action::ProxyRelease { host } => self.command(host, Cmd::Release),
             Action::Result {
                 host,
                 id,
@@ -471,6 +472,12 @@ impl Runner<'_> {
                         c.insert("received".into(), st.received);
                         c.insert("connections".into(), st.connections);
                     }
+                    HostKind::Proxy(_) => {
+                        c.insert("connections".into(), st.connections);
+                        for (k, v) in &st.proxy {
+                            c.insert(k.clone(), *v);
+                        }
+                    }
                 }
                 (h.name.clone(), c)
             })
@@ -566,6 +573,7 @@ pub fn step_label(a: &Action) -> String {
         Action::Expect { host, pattern, .. } => format!("{host}.expect {}", pattern.kind),
         Action::ScriptedConnect { host } => format!("{host}.connect"),
         Action::ScriptedClose { host } => format!("{host}.close"),
+        Action::ProxyRelease { host } => format!("{host}.release"),
     }
 }
 

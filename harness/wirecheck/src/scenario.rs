@@ -1089,6 +1089,7 @@ impl Checker<'_> {
             hosts,
             script,
             expect,
+            expect_violations: Vec::new(),
             file: self.file.to_path_buf(),
         })
     }

@@ -24,6 +24,14 @@ pub enum EventKind {
     Note(String),
     /// A network or process fault; `host` is the first host involved, `other` the second.
     Fault { what: String, other: Option<String> },
+    /// A proxy (`host`) acted on a message: `action` is `drop`, `duplicate`, `delay 20ms`,
+    /// `hold`, `release`, `reorder`, `corrupt wrong_id`, `close`; `peer` is the host the
+    /// message came from; `text` the message as received.
+    Proxy {
+        action: String,
+        peer: String,
+        text: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +60,13 @@ impl Event {
             EventKind::Result { id, outcome } => format!("result {id}: {outcome}"),
             EventKind::Note(n) => n.clone(),
             EventKind::Fault { what, .. } => format!("FAULT {what}"),
+            EventKind::Proxy { action, peer, text } => {
+                let what = match Message::decode(text) {
+                    Ok(m) => summary(&m),
+                    Err(_) => format!("raw {:?}", text.chars().take(32).collect::<String>()),
+                };
+                format!("proxy {action}: {what} (from {peer})")
+            }
         }
     }
 }

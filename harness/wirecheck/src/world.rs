@@ -41,6 +41,8 @@ pub enum Cmd {
     Send(Frame),
     Close,
     ScriptedConnect,
+    /// A proxy forwards what it holds.
+    Release,
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;
@@ -56,6 +58,8 @@ pub struct HostState {
     pub inbox: VecDeque<(Duration, String)>,
     pub received: u64,
     pub connections: u64,
+    /// Proxy counters by name (`forwarded`, `dropped`, `duplicated`, ...).
+    pub proxy: BTreeMap<String, u64>,
     /// How many times the host's software started (1 + bounces).
     pub starts: u64,
 }
@@ -93,7 +97,7 @@ impl HostCtl {
         }
     }
 
-    fn attach(&self) -> mpsc::UnboundedReceiver<(Cmd, Ack)> {
+    pub(crate) fn attach(&self) -> mpsc::UnboundedReceiver<(Cmd, Ack)> {
         let (tx, rx) = mpsc::unbounded_channel();
         *self.cmd.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
         let mut st = self.state();
@@ -145,7 +149,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn note(&self, what: impl Into<String>) {
+    pub(crate) fn note(&self, what: impl Into<String>) {
         self.trace
             .host_event(&self.ctl.name, EventKind::Note(what.into()));
     }
@@ -206,6 +210,7 @@ pub fn host_software(kind: &HostKind, ctx: Ctx) -> HostFuture {
             target,
             autoconnect,
         }) => Box::pin(scripted_client(target, autoconnect, ctx)),
+        HostKind::Proxy(spec) => Box::pin(crate::proxy::proxy_host(spec, ctx)),
     }
 }
 

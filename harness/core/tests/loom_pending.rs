@@ -1,0 +1,2 @@
+#![cfg(loom)]
+fn main_placeholder() {}
