@@ -505,6 +505,11 @@ impl Broker {
         self.requests.get(req)?.receiver
     }
 
+    /// Ids of the requests in flight (queued or assigned), in order.
+    pub fn request_ids(&self) -> Vec<String> {
+        self.requests.keys().cloned().collect()
+    }
+
     pub fn stats(&self) -> BrokerStats {
         BrokerStats {
             connections: self.conns.len() as u64,

@@ -315,7 +315,8 @@ impl PendingMap {
             }) => format!("chunk #{seq} arrived where #{} was expected", p.next_seq),
             Some(Entry { partial: None, .. }) => format!("chunk #{seq} arrived before start"),
         };
-        let slot = inner.take(id, Retired::Completed);
+        // A protocol failure ends the call as failed: later frames of it count as late.
+        let slot = inner.take(id, Retired::Failed);
         drop(inner);
         if let Some(slot) = slot {
             slot.fill(Err(CallError::Protocol(verdict)));
@@ -333,7 +334,12 @@ impl PendingMap {
                 None => Err(CallError::Protocol("end arrived before start".into())),
             },
         };
-        let slot = inner.take(id, Retired::Completed);
+        let how = if outcome.is_ok() {
+            Retired::Completed
+        } else {
+            Retired::Failed
+        };
+        let slot = inner.take(id, how);
         drop(inner);
         if let Some(slot) = slot {
             slot.fill(outcome);

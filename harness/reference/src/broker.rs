@@ -5,7 +5,7 @@
 //! framing, the idle timeout, and the outbound queues (BRK-9: a connection whose queue is
 //! full is closed as a slow consumer, and its state is freed like any other disconnect).
 
-use crate::observe::Observer;
+use crate::observe::{Lifecycle, Observer};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +70,11 @@ impl BrokerServer {
 
     pub fn stats(&self) -> BrokerStats {
         self.state.with(|b| b.stats())
+    }
+
+    /// Ids of the requests the broker holds (queued or assigned).
+    pub fn request_ids(&self) -> Vec<String> {
+        self.state.with(|b| b.request_ids())
     }
 
     /// Checks the state machine's structural invariants (see `wirecheck_core::broker`).
@@ -146,10 +151,12 @@ impl BrokerServer {
                 }
             }
         };
-        self.observer
-            .note(&format!("conn {conn} ({peer}) closed: {reason}"));
         self.lock_conns().remove(&conn);
         let actions = self.state.with(|b| b.on_disconnect(conn));
+        self.observer.lifecycle(Lifecycle::ConnClosed {
+            peer: peer.clone(),
+            reason,
+        });
         self.apply(actions);
         // The writer drains what is queued (e.g. a refusal) and then closes the socket.
         let _ = writer.await;
@@ -184,12 +191,14 @@ impl BrokerServer {
             }
         }
         for conn in slow {
-            self.observer.note(&format!(
-                "conn {conn}: outbound queue full ({}), closing as {}",
-                self.opts.queue,
-                code::SLOW_CONSUMER
-            ));
-            if let Some(h) = self.lock_conns().get(&conn) {
+            // Taken out of the map at once, so nothing more is queued for it; its reader
+            // stops and the disconnect frees its state like any other.
+            if let Some(h) = self.lock_conns().remove(&conn) {
+                self.observer.note(&format!(
+                    "conn {conn}: outbound queue full ({}), closing as {}",
+                    self.opts.queue,
+                    code::SLOW_CONSUMER
+                ));
                 h.kill.notify_one();
             }
         }

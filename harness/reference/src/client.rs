@@ -7,7 +7,8 @@
 //! *supervisor* task connects, registers, and reconnects with backoff across the broker
 //! list (CONN-2..4).
 
-use crate::observe::Observer;
+pub use crate::observe::fmt_dur;
+use crate::observe::{Lifecycle, Observer};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -368,6 +369,10 @@ impl Client {
     fn note(&self, what: impl AsRef<str>) {
         self.inner.observer.note(what.as_ref());
     }
+
+    fn life(&self, event: Lifecycle) {
+        self.inner.observer.lifecycle(event);
+    }
 }
 
 fn request_frames(req: &Request) -> Vec<Message> {
@@ -450,7 +455,7 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
         if let Some(limiter) = &mut limiter {
             let wait = limiter.wait_before_attempt(origin.elapsed());
             if !wait.is_zero() {
-                client.note(format!("rate limit: next attempt in {}", fmt_dur(wait)));
+                client.life(Lifecycle::RateLimited { wait });
                 tokio::time::sleep(wait).await;
             }
             limiter.record(origin.elapsed());
@@ -462,7 +467,10 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
             m.stats.connect_attempts += 1;
             m.stats.connect_attempts
         };
-        client.note(format!("connect {addr} (attempt {attempt})"));
+        client.life(Lifecycle::Connecting {
+            addr: addr.clone(),
+            attempt,
+        });
         let registered = match tokio::time::timeout(
             cfg.register_timeout,
             connect(&client, &connector, &addr, conn_no),
@@ -485,7 +493,7 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
                         m.stats.reconnects += 1;
                     }
                 }
-                client.note(format!("registered with {addr}"));
+                client.life(Lifecycle::Registered { addr: addr.clone() });
                 inner.state.send_replace(State::Registered);
                 if let Some(f) = first.take() {
                     let _ = f.send(Ok("welcome".into()));
@@ -495,20 +503,28 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
                 let why = reader
                     .await
                     .unwrap_or_else(|e| format!("reader panicked: {e}"));
-                lost_connection(&client, conn_no, &why);
+                lost_connection(&client, conn_no, Some(&why));
                 if lock(&inner.m).closing {
                     break "closed by the client".to_owned();
                 }
                 inner.state.send_replace(State::Connecting);
             }
             Err(e) => {
-                client.note(format!("registration with {addr} failed: {e}"));
-                lost_connection(&client, conn_no, "registration failed");
+                client.life(Lifecycle::RegistrationFailed {
+                    addr: addr.clone(),
+                    error: e.to_string(),
+                });
+                lost_connection(&client, conn_no, None);
                 if let Some(f) = first.take() {
                     let _ = f.send(Err(e.clone()));
                 }
+                // A refused identity or token will be refused again: stop. `client_id_taken`
+                // is different: after a partition the broker may still hold our previous,
+                // dead connection until its idle timeout frees the id, so keep trying.
                 if let CallError::Rejected { code, .. } = &e {
-                    break format!("registration refused: {code}");
+                    if code != wirecheck_core::wire::code::CLIENT_ID_TAKEN {
+                        break format!("registration refused: {code}");
+                    }
                 }
                 next_addr = (next_addr + 1) % cfg.brokers.len();
             }
@@ -520,11 +536,13 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
         // after losing an established connection.
         if next_addr == 0 {
             let delay = backoff.next_delay();
-            client.note(format!("backoff {}", fmt_dur(delay)));
+            client.life(Lifecycle::Backoff { delay });
             tokio::time::sleep(delay).await;
         }
     };
-    client.note(format!("stopped: {reason}"));
+    client.life(Lifecycle::Stopped {
+        reason: reason.clone(),
+    });
     inner.pending.fail_all(CallError::Disconnected);
     if let Some(f) = first.take() {
         let _ = f.send(Err(CallError::NotConnected));
@@ -533,7 +551,9 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
 }
 
 /// Tears down what belongs to connection `no` after it ended (MUX-6).
-fn lost_connection(client: &Client, no: u64, why: &str) {
+/// `why` is `Some` for an established (registered) connection, `None` for an attempt that
+/// never registered.
+fn lost_connection(client: &Client, no: u64, why: Option<&str>) {
     let inner = &client.inner;
     let was_current = {
         let mut m = lock(&inner.m);
@@ -545,12 +565,16 @@ fn lost_connection(client: &Client, no: u64, why: &str) {
         }
         current
     };
-    if was_current {
-        let failed = inner.pending.fail_all(CallError::Disconnected);
+    if !was_current {
+        return;
+    }
+    let failed = inner.pending.fail_all(CallError::Disconnected);
+    if let Some(why) = why {
         lock(&inner.m).stats.disconnects += 1;
-        client.note(format!(
-            "disconnected: {why}; {failed} pending request(s) failed"
-        ));
+        client.life(Lifecycle::Disconnected {
+            reason: why.to_owned(),
+            failed,
+        });
     }
 }
 
@@ -915,17 +939,5 @@ fn finish_incoming(m: &mut Mutable, no: u64, req: &str) {
     };
     if serving.tx.send(incoming).is_ok() {
         m.in_service.insert(req.to_owned(), (a.channel, no));
-    }
-}
-
-/// `1.500s`, `250ms`: durations as traces print them.
-pub fn fmt_dur(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{}.{:03}s", ms / 1000, ms % 1000)
     }
 }

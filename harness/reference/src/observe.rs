@@ -1,5 +1,57 @@
 //! The narrow window through which a harness watches a reference host.
 
+use std::fmt;
+use std::time::Duration;
+
+/// Lifecycle events with meaning a checker can rely on (free-form text goes to
+/// [`Observer::note`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Client: a connection attempt to `addr` starts (attempts are numbered from 1).
+    Connecting { addr: String, attempt: u64 },
+    /// Client: `welcome` accepted; requests may flow.
+    Registered { addr: String },
+    /// Client: the attempt failed before registration completed.
+    RegistrationFailed { addr: String, error: String },
+    /// Client: an established (registered) connection ended; `failed` pending requests
+    /// were failed with `disconnected`.
+    Disconnected { reason: String, failed: usize },
+    /// Client: waiting this long before the next attempt (backoff).
+    Backoff { delay: Duration },
+    /// Client: waiting this long because of the attempt rate limit.
+    RateLimited { wait: Duration },
+    /// Client: gave up for good.
+    Stopped { reason: String },
+    /// Broker: the connection from `peer` is gone (all its state has been released).
+    ConnClosed { peer: String, reason: String },
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lifecycle::Connecting { addr, attempt } => {
+                write!(f, "connect {addr} (attempt {attempt})")
+            }
+            Lifecycle::Registered { addr } => write!(f, "registered with {addr}"),
+            Lifecycle::RegistrationFailed { addr, error } => {
+                write!(f, "registration with {addr} failed: {error}")
+            }
+            Lifecycle::Disconnected { reason, failed } => write!(
+                f,
+                "disconnected: {reason}; {failed} pending request(s) failed"
+            ),
+            Lifecycle::Backoff { delay } => write!(f, "backoff {}", fmt_dur(*delay)),
+            Lifecycle::RateLimited { wait } => {
+                write!(f, "rate limit: next attempt in {}", fmt_dur(*wait))
+            }
+            Lifecycle::Stopped { reason } => write!(f, "stopped: {reason}"),
+            Lifecycle::ConnClosed { peer, reason } => {
+                write!(f, "connection from {peer} closed: {reason}")
+            }
+        }
+    }
+}
+
 /// Receives what a host reads and what it decides, for tracing. Implementations must be
 /// cheap and must not block: they run on the reader's path.
 pub trait Observer: Send + Sync + 'static {
@@ -9,7 +61,12 @@ pub trait Observer: Send + Sync + 'static {
         let _ = (peer, text);
     }
 
-    /// A lifecycle event: connecting, registered, disconnected, backoff, dropped frame...
+    /// A lifecycle event. By default rendered as a note.
+    fn lifecycle(&self, event: Lifecycle) {
+        self.note(&event.to_string());
+    }
+
+    /// Free-form detail: a dropped frame, an ignored message...
     fn note(&self, what: &str) {
         let _ = what;
     }
@@ -20,3 +77,15 @@ pub trait Observer: Send + Sync + 'static {
 pub struct NoObserver;
 
 impl Observer for NoObserver {}
+
+/// `1.500s`, `250ms`: durations as traces print them.
+pub fn fmt_dur(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{}.{:03}s", ms / 1000, ms % 1000)
+    }
+}

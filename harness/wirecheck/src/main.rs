@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use wirecheck::runner::{clock, run, RunOptions};
-use wirecheck::{corpus, scenario};
+use wirecheck::{catalog, corpus, scenario};
 
 const USAGE: &str = "\
 wirecheck: run WebSocket multiplexer/broker scenarios in a deterministic simulation
@@ -18,8 +18,11 @@ usage:
   wirecheck show FILE [--seed N]
       Run one scenario and print its sequence diagram and final counters.
   wirecheck rules [--markdown]
-      List the protocol's rules (ids, level, requirement); --markdown prints
-      the table PROTOCOL.md embeds.
+      The coverage table: each rule, its level, how many checkers judge it, how
+      many scenarios exercise it and how many show its checker firing.
+      --markdown prints the rule table PROTOCOL.md embeds.
+  wirecheck explain RULE
+      What RULE requires, why, which checkers judge it and which scenarios cover it.
   wirecheck help";
 
 struct Args {
@@ -93,7 +96,7 @@ fn cmd_run(args: Args) -> ExitCode {
         .unwrap_or(8)
         .max(8);
     println!(
-        "{:<width$}  {:<8}  {:>9}  {:>9}",
+        "{:<width$}  {:<10}  {:>9}  {:>9}  rules broken",
         "scenario", "verdict", "sim time", "wall time"
     );
     let mut failed = Vec::new();
@@ -114,11 +117,12 @@ fn cmd_run(args: Args) -> ExitCode {
         };
         let report = run(&s, &opts);
         println!(
-            "{:<width$}  {:<8}  {:>9}  {:>8}ms",
+            "{:<width$}  {:<10}  {:>9}  {:>7}ms  {}",
             s.name,
             report.verdict(),
             clock(report.sim_time).trim(),
-            report.wall_time.as_millis()
+            report.wall_time.as_millis(),
+            report.broken_rules().join(" ")
         );
         if args.verbose {
             println!("{}", report.diagram);
@@ -173,10 +177,55 @@ fn cmd_rules(markdown: bool) -> ExitCode {
         print!("{}", wirecheck::docs::rules_markdown());
         return ExitCode::SUCCESS;
     }
-    for r in wirecheck_core::rules::RULES {
-        println!("{:<7} {:<6} {}", r.id, r.level.as_str(), r.requirement);
+    match catalog::load_corpus(&corpus_root()) {
+        Ok(corpus) => {
+            print!("{}", catalog::coverage_table(&catalog::catalog(&corpus)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
-    ExitCode::SUCCESS
+}
+
+fn cmd_explain(rule: Option<&PathBuf>) -> ExitCode {
+    let Some(rule) = rule.and_then(|r| r.to_str()) else {
+        eprintln!("error: `explain` takes a rule id, e.g. `wirecheck explain MUX-4`");
+        return ExitCode::from(2);
+    };
+    let corpus = match catalog::load_corpus(&corpus_root()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match catalog::explain(&catalog::catalog(&corpus), rule) {
+        Some(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            let ids: Vec<&str> = wirecheck_core::rules::RULES.iter().map(|r| r.id).collect();
+            eprintln!(
+                "error: no rule `{rule}`
+hint: rules are {}",
+                ids.join(", ")
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `scenarios/` in the current directory, else the workspace's.
+fn corpus_root() -> PathBuf {
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() {
+        here
+    } else {
+        corpus::default_root()
+    }
 }
 
 fn main() -> ExitCode {
@@ -196,6 +245,7 @@ fn main() -> ExitCode {
         "run" => cmd_run(parsed),
         "show" => cmd_show(parsed),
         "rules" => cmd_rules(rest.iter().any(|a| a == "--markdown")),
+        "explain" => cmd_explain(parsed.paths.first()),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -257,11 +257,16 @@ pub enum ProxyAction {
     Duplicate,
     /// Forwarded after a delay drawn uniformly from `[min, max]`; later messages on the
     /// same direction are not held back by it (so delay can reorder).
-    Delay { min: Duration, max: Duration },
+    Delay {
+        min: Duration,
+        max: Duration,
+    },
     /// Kept until a `<proxy>.release` step, then forwarded in order.
     Hold,
     /// Collected until `window` messages matched, then forwarded in reverse order.
-    Reorder { window: u32 },
+    Reorder {
+        window: u32,
+    },
     Corrupt(Corruption),
     /// Both sides of this connection are closed instead of forwarding the message.
     Close,
@@ -358,6 +363,12 @@ pub enum Action {
     /// A proxy forwards every held message.
     ProxyRelease {
         host: String,
+    },
+    /// A scripted peer sends on its connection with host `to` (rather than its latest).
+    SendTo {
+        host: String,
+        to: String,
+        frame: Frame,
     },
 }
 

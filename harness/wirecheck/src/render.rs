@@ -68,7 +68,7 @@ impl Diagram {
                     cells[i * LANE] = '●';
                 }
             }
-            EventKind::Note(_) => {
+            EventKind::Note(_) | EventKind::Life(_) => {
                 if let Some(i) = here {
                     cells[i * LANE] = '·';
                 }
@@ -81,7 +81,10 @@ impl Diagram {
         }
         let lanes: String = cells.into_iter().collect();
         let who = match &e.kind {
-            EventKind::Call { .. } | EventKind::Result { .. } | EventKind::Note(_) => {
+            EventKind::Call { .. }
+            | EventKind::Result { .. }
+            | EventKind::Note(_)
+            | EventKind::Life(_) => {
                 format!("{}: ", e.host)
             }
             _ => String::new(),
@@ -150,6 +153,7 @@ mod tests {
             "broker",
             EventKind::Recv {
                 from: "app".into(),
+                conn: None,
                 text: hello.encode(),
                 msg: Some(hello),
             },
@@ -166,6 +170,7 @@ mod tests {
             "app",
             EventKind::Recv {
                 from: "broker".into(),
+                conn: None,
                 text: welcome.encode(),
                 msg: Some(welcome),
             },

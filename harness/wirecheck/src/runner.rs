@@ -6,16 +6,18 @@
 //! results. Everything is deterministic for a given seed: turmoil's RNG, the hosts' RNGs
 //! (derived from the seed), ordered maps and `biased` selects.
 
+use crate::checkers::{check_all, HostFinal, Input, Violation};
 use crate::model::{Action, FramePattern, HostKind, Loc, Outcome, Scenario};
 use crate::render::{fmt_clock, Diagram};
 use crate::trace::{fmt_time, Event, EventKind, Trace};
-use crate::world::{describe, host_software, Cmd, Ctx, HostCtl};
+use crate::world::{describe, host_software, Cmd, Ctx, HostCtl, RETRY};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use turmoil::Sim;
 use wirecheck_core::rng::SplitMix64;
+use wirecheck_core::rules::Level;
 
 /// Simulated time the runner lets pass after the last step before final checks.
 pub const SETTLE: Duration = Duration::from_secs(1);
@@ -65,6 +67,10 @@ pub struct Report {
     pub name: String,
     pub seed: u64,
     pub failures: Vec<Failure>,
+    /// Every rule violation the checkers found (expected ones included).
+    pub violations: Vec<Violation>,
+    /// Rules the scenario expects to be violated.
+    pub expected: Vec<String>,
     pub events: Vec<Event>,
     /// Final counters per host (host → name → value), in host order.
     pub counters: Vec<(String, BTreeMap<String, u64>)>,
@@ -74,20 +80,62 @@ pub struct Report {
     pub wall_time: Duration,
 }
 
+/// Autobahn-style grading of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No failure, no unexpected violation.
+    Ok,
+    /// Only SHOULD rules were broken (unexpectedly).
+    NonStrict,
+    /// A step or expectation failed, a MUST rule was broken, or an expected violation
+    /// did not happen.
+    Failed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::NonStrict => "NON-STRICT",
+            Verdict::Failed => "FAILED",
+        }
+    }
+}
+
 impl Report {
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
+    /// Violations of rules the scenario did not declare in `expect_violations`.
+    pub fn unexpected(&self) -> impl Iterator<Item = &Violation> {
+        self.violations
+            .iter()
+            .filter(|v| !self.expected.iter().any(|e| e == v.rule))
     }
 
-    pub fn verdict(&self) -> &'static str {
-        if self.passed() {
-            "OK"
+    pub fn grade(&self) -> Verdict {
+        if !self.failures.is_empty() || self.unexpected().any(|v| v.level() == Level::Must) {
+            Verdict::Failed
+        } else if self.unexpected().next().is_some() {
+            Verdict::NonStrict
         } else {
-            "FAILED"
+            Verdict::Ok
         }
     }
 
-    /// Every failure, one paragraph each, plus the tail of the trace for context.
+    pub fn passed(&self) -> bool {
+        self.grade() == Verdict::Ok
+    }
+
+    pub fn verdict(&self) -> &'static str {
+        self.grade().as_str()
+    }
+
+    /// Rule ids broken unexpectedly, sorted, for summaries.
+    pub fn broken_rules(&self) -> Vec<&'static str> {
+        let set: std::collections::BTreeSet<&'static str> =
+            self.unexpected().map(|v| v.rule).collect();
+        set.into_iter().collect()
+    }
+
+    /// Every failure and unexpected violation, one paragraph each, then the diagram.
     pub fn explain(&self) -> String {
         let mut s = format!(
             "scenario {} (seed {}): {}\n",
@@ -98,12 +146,42 @@ impl Report {
         for f in &self.failures {
             s.push_str(&format!("{f}\n"));
         }
+        for v in self.unexpected() {
+            s.push_str(&format!(
+                "rule violated: {v}\n  hint: `wirecheck explain {}` says what the rule requires; the trace events are numbered below\n",
+                v.rule
+            ));
+        }
         if !self.passed() {
-            s.push_str("\nTrace (full diagram below):\n");
-            s.push_str(&self.diagram);
+            s.push_str("\nTrace:\n");
+            s.push_str(&numbered(&self.diagram));
         }
         s
     }
+}
+
+/// The diagram with trace event numbers in front of event lines (for `[trace #n]`).
+fn numbered(diagram: &str) -> String {
+    let mut out = String::new();
+    let mut n = 0usize;
+    let mut in_events = false;
+    for line in diagram.lines() {
+        if line.trim_start().starts_with("time ") {
+            in_events = true;
+            out.push_str(&format!("      {line}\n"));
+            continue;
+        }
+        if in_events && line.is_empty() {
+            in_events = false;
+        }
+        if in_events {
+            out.push_str(&format!("{n:>5} {line}\n"));
+            n += 1;
+        } else {
+            out.push_str(&format!("{line}\n"));
+        }
+    }
+    out
 }
 
 struct Runner<'a> {
@@ -111,6 +189,8 @@ struct Runner<'a> {
     ctls: BTreeMap<String, Arc<HostCtl>>,
     trace: Trace,
     limit: Duration,
+    /// Counters taken by `counters()`, reused by `finals()`.
+    last_counters: Vec<(String, BTreeMap<String, u64>)>,
 }
 
 /// Runs `scenario` to completion (or to its first failing step).
@@ -145,6 +225,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
         ctls,
         trace: trace.clone(),
         limit: scenario.duration,
+        last_counters: Vec::new(),
     };
 
     let mut failures = Vec::new();
@@ -166,17 +247,39 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
         }
     }
     let counters = r.counters(scenario);
+    r.last_counters = counters.clone();
     if failures.is_empty() {
         failures.extend(check_expectations(scenario, &counters, r.sim.elapsed()));
-        failures.extend(r.check_brokers());
     }
 
     let events = trace.events();
-    let diagram = render_report(scenario, seed, &events, &counters);
+    let finals = r.finals(scenario);
+    let violations = check_all(&Input {
+        scenario,
+        events: &events,
+        finals: &finals,
+        end: r.sim.elapsed(),
+    });
+    for rule in &scenario.expect_violations {
+        if !violations.iter().any(|v| v.rule == rule) {
+            failures.push(Failure {
+                loc: Some(scenario.name_loc.clone()),
+                step: "expect_violations".into(),
+                at: r.sim.elapsed(),
+                what: format!("the scenario expects {rule} to be violated, but no checker reported it"),
+                hint: Some(format!(
+                    "either the misbehaviour did not happen (check the trace) or the checker for {rule} missed it"
+                )),
+            });
+        }
+    }
+    let diagram = render_report(scenario, seed, &events, &counters, &violations);
     Report {
         name: scenario.name.clone(),
         seed,
         failures,
+        violations,
+        expected: scenario.expect_violations.clone(),
         events,
         counters,
         diagram,
@@ -257,31 +360,42 @@ impl Runner<'_> {
     }
 
     /// Sends a command and ticks until the host acknowledges it.
+    /// Sends a command and ticks until the host acknowledges it. A host that has not
+    /// started yet, or a scripted peer whose connection is still opening, is waited for
+    /// (up to `ACK_LIMIT`).
     fn command(&mut self, host: &str, cmd: Cmd) -> Step<()> {
-        let mut ack = self
-            .ctl(host)?
-            .command(cmd)
-            .map_err(|e| fail(self.now(), e))?;
         let until = self.now() + ACK_LIMIT;
-        let mut reply = None;
-        self.advance_until(until, |_| match ack.try_recv() {
-            Ok(r) => {
-                reply = Some(r);
-                true
+        let ctl = self.ctl(host)?.clone();
+        self.advance_until(until, |_| ctl.state().starts > 0)?;
+        loop {
+            let mut ack = ctl.command(cmd.clone()).map_err(|e| fail(self.now(), e))?;
+            let mut reply = None;
+            self.advance_until(until, |_| match ack.try_recv() {
+                Ok(r) => {
+                    reply = Some(r);
+                    true
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => false,
+                Err(_) => {
+                    reply = Some(Err(format!("host `{host}` stopped before acting")));
+                    true
+                }
+            })?;
+            match reply {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(e)) if e.starts_with(RETRY) && self.now() < until => {
+                    self.tick()?;
+                }
+                Some(Err(e)) => {
+                    return Err(fail(self.now(), e.trim_start_matches(RETRY).to_owned()))
+                }
+                None => {
+                    return Err(fail(
+                        self.now(),
+                        format!("host `{host}` did not act within {}", fmt_time(ACK_LIMIT)),
+                    ))
+                }
             }
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => false,
-            Err(_) => {
-                reply = Some(Err(format!("host `{host}` stopped before acting")));
-                true
-            }
-        })?;
-        match reply {
-            Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(fail(self.now(), e)),
-            None => Err(fail(
-                self.now(),
-                format!("host `{host}` did not act within {}", fmt_time(ACK_LIMIT)),
-            )),
         }
     }
 
@@ -317,6 +431,7 @@ impl Runner<'_> {
                 let mut st = self.ctl(host)?.state();
                 st.broker = None;
                 st.client = None;
+                st.crashed = true;
                 drop(st);
                 self.fault(format!("crash {host}"), host, None);
                 Ok(())
@@ -335,6 +450,9 @@ impl Runner<'_> {
             Action::ScriptedConnect { host } => self.command(host, Cmd::ScriptedConnect),
             Action::ScriptedClose { host } => self.command(host, Cmd::Close),
             Action::ProxyRelease { host } => self.command(host, Cmd::Release),
+            Action::SendTo { host, to, frame } => {
+                self.command(host, Cmd::SendTo(to.clone(), frame.clone()))
+            }
             Action::Result {
                 host,
                 id,
@@ -484,22 +602,36 @@ impl Runner<'_> {
             .collect()
     }
 
-    /// The broker state machines' structural invariants hold at the end of every run.
-    fn check_brokers(&self) -> Vec<Failure> {
-        self.ctls
-            .values()
-            .filter_map(|ctl| {
-                let b = ctl.state().broker.clone()?;
-                let e = b.check_invariants().err()?;
-                Some(Failure {
-                    loc: None,
-                    step: format!("broker `{}` invariants", ctl.name),
-                    at: self.now(),
-                    what: e,
-                    hint: Some("a bug in the broker state machine (wirecheck-core)".into()),
-                })
+    /// What each host looks like at the end, for the checkers.
+    fn finals(&self, scenario: &Scenario) -> BTreeMap<String, HostFinal> {
+        scenario
+            .hosts
+            .iter()
+            .map(|h| {
+                let st = self.ctls[&h.name].state();
+                let mut f = HostFinal {
+                    running: !st.crashed,
+                    restarted: st.starts > 1 || st.crashed,
+                    ..HostFinal::default()
+                };
+                if let Some(c) = &st.client {
+                    f.pending_ids = c.pending_ids();
+                }
+                if let Some(b) = &st.broker {
+                    f.broker_requests = Some(b.request_ids());
+                    f.broker_invariants = b.check_invariants().err();
+                }
+                drop(st);
+                if let Some((_, c)) = self.counters_of(&h.name) {
+                    f.counters = c;
+                }
+                (h.name.clone(), f)
             })
             .collect()
+    }
+
+    fn counters_of(&self, host: &str) -> Option<(String, BTreeMap<String, u64>)> {
+        self.last_counters.iter().find(|(h, _)| h == host).cloned()
     }
 }
 
@@ -574,15 +706,17 @@ pub fn step_label(a: &Action) -> String {
         Action::ScriptedConnect { host } => format!("{host}.connect"),
         Action::ScriptedClose { host } => format!("{host}.close"),
         Action::ProxyRelease { host } => format!("{host}.release"),
+        Action::SendTo { host, to, .. } => format!("{host}.send to {to}"),
     }
 }
 
-/// The snapshot text: header, diagram, final counters.
+/// The snapshot text: header, diagram, final counters, violations.
 fn render_report(
     scenario: &Scenario,
     seed: u64,
     events: &[Event],
     counters: &[(String, BTreeMap<String, u64>)],
+    violations: &[Violation],
 ) -> String {
     let mut s = format!("# {} (seed {seed})\n", scenario.name);
     for h in &scenario.hosts {
@@ -598,6 +732,17 @@ fn render_report(
             s.push_str(&format!("  {host}: (not running)\n"));
         } else {
             s.push_str(&format!("  {host}: {}\n", list.join(" ")));
+        }
+    }
+    if !violations.is_empty() {
+        s.push_str("\nviolations:\n");
+        for v in violations {
+            let tag = if scenario.expect_violations.iter().any(|e| e == v.rule) {
+                "expected"
+            } else {
+                "UNEXPECTED"
+            };
+            s.push_str(&format!("  [{tag}] {v}\n"));
         }
     }
     s

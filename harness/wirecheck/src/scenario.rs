@@ -21,9 +21,9 @@ use serde::Deserialize;
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use crate::model::{
-    Action, BrokerSpec, ClientSpec, Expectation, Frame, FramePattern, HeartbeatSpec, Host,
-    HostKind, Loc, Network, Outcome, ReconnectSpec, Reply, RequestCall, Scenario, ScriptedSpec,
-    ServeSpec, Step,
+    Action, BrokerSpec, ClientSpec, Corruption, Expectation, Frame, FramePattern, HeartbeatSpec,
+    Host, HostKind, Loc, Network, Outcome, ProxyAction, ProxyDir, ProxyRule, ProxySpec,
+    ReconnectSpec, Reply, RequestCall, Scenario, ScriptedSpec, ServeSpec, Step,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -187,6 +187,8 @@ struct RawScenario {
     script: Option<Vec<S<RawStep>>>,
     #[serde(default)]
     expect: Option<OrderedMap<OrderedMap<S<u64>>>>,
+    #[serde(default)]
+    expect_violations: Option<S<Vec<S<String>>>>,
 }
 
 /// A YAML map whose order is kept, keyed by located strings.
@@ -315,7 +317,8 @@ enum RawHostKind {
     Broker(RawBroker),
     Client(Box<RawClient>),
     Scripted(S<RawScripted>),
-    /// A kind key that is not broker, client or scripted.
+    Proxy(Box<RawProxy>),
+    /// A kind key that is not broker, client, scripted or proxy.
     UnknownKind(S<String>),
     /// A second key in the host's map.
     ExtraKey(S<String>),
@@ -330,7 +333,7 @@ impl<'de> Deserialize<'de> for RawHostKind {
             type Value = RawHostKind;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
-                    "a host map: `{ broker: {} }`, `{ client: {..} }` or `{ scripted: .. }`",
+                    "a host map: `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }` or `{ proxy: {..} }`",
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawHostKind, E> {
@@ -347,6 +350,7 @@ impl<'de> Deserialize<'de> for RawHostKind {
                     ),
                     "client" => RawHostKind::Client(Box::new(map.next_value::<RawClient>()?)),
                     "scripted" => RawHostKind::Scripted(map.next_value::<S<RawScripted>>()?),
+                    "proxy" => RawHostKind::Proxy(Box::new(map.next_value::<RawProxy>()?)),
                     _ => {
                         map.next_value::<IgnoredAny>()?;
                         RawHostKind::UnknownKind(key)
@@ -571,6 +575,99 @@ impl<'de> Deserialize<'de> for RawScripted {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a proxy map, e.g. `{ target: broker, rules: [{ kind: start, action: drop }] }`"
+)]
+struct RawProxy {
+    target: S<String>,
+    #[serde(default)]
+    rules: Option<Vec<S<RawProxyRule>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a proxy rule, e.g. `{ dir: down, kind: start, req: r1, action: duplicate }`"
+)]
+struct RawProxyRule {
+    #[serde(default)]
+    dir: Option<RawDir>,
+    #[serde(default)]
+    kind: Option<S<String>>,
+    #[serde(default)]
+    req: Option<S<String>>,
+    #[serde(default)]
+    channel: Option<S<String>>,
+    #[serde(default)]
+    nth: Option<S<u32>>,
+    #[serde(default)]
+    probability: Option<S<f64>>,
+    action: S<RawProxyAction>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "lowercase",
+    expecting = "a direction: `up` (client to target) or `down` (target to client)"
+)]
+enum RawDir {
+    Up,
+    Down,
+}
+
+/// `drop`, `duplicate`, `hold`, `close`, `{ delay: .. }`, `{ reorder: N }`, `{ corrupt: .. }`.
+enum RawProxyAction {
+    /// A bare word (checked by the checker).
+    Name(String),
+    Delay(S<RawLatency>),
+    Reorder(S<u32>),
+    Corrupt(S<String>),
+    /// A map whose key is not `delay`, `reorder` or `corrupt`.
+    UnknownKey(S<String>),
+    /// A second key in the action's map.
+    ExtraKey(S<String>),
+    Invalid(String),
+}
+
+impl<'de> Deserialize<'de> for RawProxyAction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis;
+        impl<'de> Visitor<'de> for Vis {
+            type Value = RawProxyAction;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a proxy action: `drop`, `duplicate`, `hold`, `close`, `{ delay: 50ms }`, `{ reorder: 3 }` or `{ corrupt: wrong_id }`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawProxyAction, E> {
+                Ok(RawProxyAction::Name(v.to_string()))
+            }
+            other_shapes!(RawProxyAction::Invalid);
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawProxyAction, A::Error> {
+                let Some(key) = map.next_key::<S<String>>()? else {
+                    return Ok(RawProxyAction::Invalid("an empty map".to_string()));
+                };
+                let action = match key.value.as_str() {
+                    "delay" => RawProxyAction::Delay(map.next_value()?),
+                    "reorder" => RawProxyAction::Reorder(map.next_value()?),
+                    "corrupt" => RawProxyAction::Corrupt(map.next_value()?),
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                        RawProxyAction::UnknownKey(key)
+                    }
+                };
+                if let Some(extra) = drain_map(&mut map)? {
+                    return Ok(RawProxyAction::ExtraKey(extra));
+                }
+                Ok(action)
+            }
+        }
+        d.deserialize_any(Vis)
+    }
+}
+
 /// One script step: a one-key map `action: value` or `host.action: value`.
 enum RawStep {
     Step(Box<StepEntry>),
@@ -648,11 +745,12 @@ struct RawResult {
     within: Option<S<String>>,
 }
 
-/// `{ kind: {fields} }` or `{ raw: "text" }`, plus `within` for `expect`.
+/// `{ kind: {fields} }` or `{ raw: "text" }`, plus `within` for `expect` and `to` for `send`.
 enum RawMessage {
     Map {
         kinds: Vec<(S<String>, MsgBody)>,
         within: Option<S<String>>,
+        to: Option<S<String>>,
     },
     Invalid(String),
 }
@@ -677,9 +775,11 @@ impl<'de> Deserialize<'de> for RawMessage {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMessage, A::Error> {
                 let mut kinds = Vec::new();
                 let mut within = None;
+                let mut to = None;
                 while let Some(key) = map.next_key::<S<String>>()? {
                     match key.value.as_str() {
                         "within" => within = Some(map.next_value::<S<String>>()?),
+                        "to" => to = Some(map.next_value::<S<String>>()?),
                         "raw" => {
                             let text = map.next_value::<String>()?;
                             kinds.push((key, MsgBody::Raw(text)));
@@ -692,7 +792,7 @@ impl<'de> Deserialize<'de> for RawMessage {
                         }
                     }
                 }
-                Ok(RawMessage::Map { kinds, within })
+                Ok(RawMessage::Map { kinds, within, to })
             }
         }
         d.deserialize_any(Vis)
@@ -715,12 +815,17 @@ impl<'de> Deserialize<'de> for RawStep {
                 let Some(key) = map.next_key::<S<String>>()? else {
                     return Ok(RawStep::Invalid("an empty map".to_string()));
                 };
-                let action = match key.value.split_once('.') {
-                    Some((_, action)) => action,
-                    None => key.value.as_str(),
+                let (on_host, action) = match key.value.split_once('.') {
+                    Some((_, action)) => (true, action),
+                    None => (false, key.value.as_str()),
                 };
                 let body = match action {
                     "wait" => Body::Wait(map.next_value()?),
+                    // `<proxy>.release: {}` (the global `release` takes a pair of hosts).
+                    "release" if on_host => {
+                        map.next_value::<Option<RawEmpty>>()?;
+                        Body::Empty
+                    }
                     "partition" | "repair" | "hold" | "release" => Body::Pair(map.next_value()?),
                     "crash" | "bounce" => Body::Target(map.next_value()?),
                     "connect" => {
@@ -771,6 +876,7 @@ const CLIENT_ACTIONS: &[&str] = &[
 ];
 const SCRIPTED_SERVER_ACTIONS: &[&str] = &["send", "expect", "close"];
 const SCRIPTED_CLIENT_ACTIONS: &[&str] = &["connect", "send", "expect", "close"];
+const PROXY_ACTIONS: &[&str] = &["release"];
 
 const FAIL_KINDS: &[&str] = &[
     "timeout",
@@ -780,7 +886,6 @@ const FAIL_KINDS: &[&str] = &[
     "not_connected",
     "cancelled",
     "protocol",
-    "rejected",
 ];
 
 const CLIENT_COUNTERS: &[&str] = &[
@@ -806,6 +911,30 @@ const BROKER_COUNTERS: &[&str] = &[
     "rejected",
 ];
 const SCRIPTED_COUNTERS: &[&str] = &["received", "connections"];
+const PROXY_COUNTERS: &[&str] = &[
+    "connections",
+    "forwarded",
+    "dropped",
+    "duplicated",
+    "delayed",
+    "held",
+    "reordered",
+    "corrupted",
+    "closed",
+];
+const PROXY_ACTION_NAMES: &[&str] = &[
+    "drop",
+    "duplicate",
+    "delay",
+    "hold",
+    "reorder",
+    "corrupt",
+    "close",
+];
+const CORRUPTIONS: &[&str] = &["invalid_json", "wrong_id", "truncate"];
+/// Message kinds that carry a `req` / a `channel` (a rule filtering on them needs one).
+const KINDS_WITH_REQ: &[&str] = &["error", "start", "chunk", "end", "cancel"];
+const KINDS_WITH_CHANNEL: &[&str] = &["start", "receive"];
 
 const DURATION_HINT: &str = "write a number followed by ms, s or m, e.g. 250ms or 5s";
 const DEFAULT_WITHIN: Duration = Duration::from_secs(30);
@@ -848,6 +977,7 @@ enum Kind {
     Client,
     ScriptedServer,
     ScriptedClient,
+    Proxy,
 }
 
 impl Kind {
@@ -857,6 +987,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::ScriptedServer => "scripted server",
             Kind::ScriptedClient => "scripted client",
+            Kind::Proxy => "proxy",
         }
     }
     fn actions(self) -> &'static [&'static str] {
@@ -865,6 +996,7 @@ impl Kind {
             Kind::Client => CLIENT_ACTIONS,
             Kind::ScriptedServer => SCRIPTED_SERVER_ACTIONS,
             Kind::ScriptedClient => SCRIPTED_CLIENT_ACTIONS,
+            Kind::Proxy => PROXY_ACTIONS,
         }
     }
     fn counters(self) -> &'static [&'static str] {
@@ -872,9 +1004,15 @@ impl Kind {
             Kind::Broker => BROKER_COUNTERS,
             Kind::Client => CLIENT_COUNTERS,
             Kind::ScriptedServer | Kind::ScriptedClient => SCRIPTED_COUNTERS,
+            Kind::Proxy => PROXY_COUNTERS,
         }
     }
+    /// Accepts connections (a client or scripted client may connect to it).
     fn listens(self) -> bool {
+        matches!(self, Kind::Broker | Kind::ScriptedServer | Kind::Proxy)
+    }
+    /// May sit behind a proxy.
+    fn proxyable(self) -> bool {
         matches!(self, Kind::Broker | Kind::ScriptedServer)
     }
 }
@@ -930,6 +1068,10 @@ impl Checker<'_> {
             .into_owned();
         if let Some(i) = message.find(", set DuplicateKeyPolicy") {
             message.truncate(i);
+        }
+        // A map that takes no keys (`{}`): serde lists no alternatives.
+        if let Some(m) = message.strip_suffix(", expected one of ") {
+            message = m.to_string();
         }
         let hint = yaml_hint(&message);
         if message.starts_with("multiple YAML documents") {
@@ -1078,6 +1220,10 @@ impl Checker<'_> {
         for (host, counters) in raw.expect.iter().flat_map(|e| e.0.iter()) {
             expect.push(self.expectation(host, counters)?);
         }
+        let expect_violations = match &raw.expect_violations {
+            Some(v) => self.expect_violations(v)?,
+            None => Vec::new(),
+        };
         Ok(Scenario {
             name,
             name_loc: self.loc(&raw_name.referenced),
@@ -1089,7 +1235,7 @@ impl Checker<'_> {
             hosts,
             script,
             expect,
-            expect_violations: Vec::new(),
+            expect_violations,
             file: self.file.to_path_buf(),
         })
     }
@@ -1103,8 +1249,19 @@ impl Checker<'_> {
                     .to_string(),
             ));
         }
+        self.rule_ids(rules, "")
+    }
+
+    /// `expect_violations: [RULE-ID, ...]`: known rule ids, each once (may be empty).
+    fn expect_violations(&self, ids: &S<Vec<S<String>>>) -> R<Vec<String>> {
+        self.rule_ids(ids, " in `expect_violations`")
+    }
+
+    /// Checks a list of rule ids: each known, none twice. `within` names the list in the
+    /// duplicate message.
+    fn rule_ids(&self, ids: &S<Vec<S<String>>>, within: &str) -> R<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
-        for id in &rules.value {
+        for id in &ids.value {
             if wirecheck_core::rules::rule(&id.value).is_none() {
                 let upper = id.value.to_ascii_uppercase();
                 let mut close: Vec<(usize, &str)> = wirecheck_core::rules::RULES
@@ -1123,14 +1280,14 @@ impl Checker<'_> {
                 };
                 return Err(self.err(
                     &id.referenced,
-                    format!("unknown rule id `{}`", id.value),
+                    format!("unknown rule id `{}`{within}", id.value),
                     hint,
                 ));
             }
             if out.contains(&id.value) {
                 return Err(self.err(
                     &id.referenced,
-                    format!("rule `{}` is listed twice", id.value),
+                    format!("rule `{}` is listed twice{within}", id.value),
                     "list each rule once".to_string(),
                 ));
             }
@@ -1212,15 +1369,14 @@ impl Checker<'_> {
                         ))
                     }
                 },
+                RawHostKind::Proxy(p) => Shape::Proxy(p),
                 RawHostKind::UnknownKind(key) => {
-                    let hint = match closest(&key.value, ["broker", "client", "scripted"]) {
+                    let hint = match closest(&key.value, ["broker", "client", "scripted", "proxy"])
+                    {
                         Some(c) => format!(
-                            "did you mean `{c}`? a host is `broker`, `client` or `scripted`"
+                            "did you mean `{c}`? a host is `broker`, `client`, `scripted` or `proxy`"
                         ),
-                        None => {
-                            "a host is `{ broker: {} }`, `{ client: {..} }` or `{ scripted: .. }`"
-                                .to_string()
-                        }
+                        None => HOST_SHAPES.to_string(),
                     };
                     return Err(self.err(
                         &key.referenced,
@@ -1235,15 +1391,15 @@ impl Checker<'_> {
                             "host `{}` has a second kind key `{}`",
                             name.value, key.value
                         ),
-                        "a host map has exactly one key: broker, client or scripted".to_string(),
+                        "a host map has exactly one key: broker, client, scripted or proxy"
+                            .to_string(),
                     ))
                 }
                 RawHostKind::Invalid(what) => {
                     return Err(self.err(
                         &kind.referenced,
                         format!("bad host `{}`: found {what}", name.value),
-                        "a host is `{ broker: {} }`, `{ client: {..} }` or `{ scripted: .. }`"
-                            .to_string(),
+                        HOST_SHAPES.to_string(),
                     ))
                 }
             };
@@ -1252,6 +1408,7 @@ impl Checker<'_> {
                 Shape::Client(_) => Kind::Client,
                 Shape::ScriptedServer => Kind::ScriptedServer,
                 Shape::ScriptedClient(_) => Kind::ScriptedClient,
+                Shape::Proxy(_) => Kind::Proxy,
             };
             self.hosts.push((name.value.clone(), k));
             shapes.push((name, shape));
@@ -1270,6 +1427,7 @@ impl Checker<'_> {
                         autoconnect: c.autoconnect.unwrap_or(true),
                     })
                 }
+                Shape::Proxy(p) => HostKind::Proxy(self.proxy(&name.value, p)?),
             };
             out.push(Host {
                 name: name.value.clone(),
@@ -1291,14 +1449,15 @@ impl Checker<'_> {
                 .map(|(n, _)| n.as_str())
                 .collect();
             let hint = if listeners.is_empty() {
-                "declare a `broker` or a `scripted: server` host to connect to".to_string()
+                "declare a `broker`, a `scripted: server` or a `proxy` host to connect to"
+                    .to_string()
             } else {
                 format!("hosts that accept connections: {}", listeners.join(", "))
             };
             return Err(self.err(
                 &target.referenced,
                 format!(
-                    "{who} cannot connect to `{}`: it is a {}, not a broker or scripted server",
+                    "{who} cannot connect to `{}`: it is a {}, not a broker, scripted server or proxy",
                     target.value,
                     kind.label()
                 ),
@@ -1306,6 +1465,237 @@ impl Checker<'_> {
             ));
         }
         Ok(())
+    }
+
+    fn proxy(&self, host: &str, p: &RawProxy) -> R<ProxySpec> {
+        let kind = self.host(&p.target)?;
+        if !kind.proxyable() {
+            let targets: Vec<&str> = self
+                .hosts
+                .iter()
+                .filter(|(_, k)| k.proxyable())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let hint = if targets.is_empty() {
+                "declare a `broker` or a `scripted: server` host for the proxy to forward to"
+                    .to_string()
+            } else {
+                format!(
+                    "a proxy forwards to a broker or a scripted server: {}",
+                    targets.join(", ")
+                )
+            };
+            return Err(self.err(
+                &p.target.referenced,
+                format!(
+                    "proxy `{host}` cannot forward to `{}`: it is a {}, not a broker or scripted server",
+                    p.target.value,
+                    kind.label()
+                ),
+                hint,
+            ));
+        }
+        let mut rules = Vec::new();
+        for r in p.rules.iter().flatten() {
+            rules.push(self.proxy_rule(r)?);
+        }
+        Ok(ProxySpec {
+            target: p.target.value.clone(),
+            rules,
+        })
+    }
+
+    fn proxy_rule(&self, r: &S<RawProxyRule>) -> R<ProxyRule> {
+        let rule = &r.value;
+        if let Some(kind) = &rule.kind {
+            let kinds = wirecheck_core::wire::KINDS;
+            if !kinds.contains(&kind.value.as_str()) {
+                let mut hint = String::new();
+                if let Some(c) = closest(&kind.value, kinds.iter().copied()) {
+                    hint.push_str(&format!("did you mean `{c}`? "));
+                }
+                hint.push_str(&format!(
+                    "message kinds: {}; leave `kind` out to match any message",
+                    kinds.join(", ")
+                ));
+                return Err(self.err(
+                    &kind.referenced,
+                    format!("unknown message kind `{}`", kind.value),
+                    hint,
+                ));
+            }
+            let carries = |field: &str, list: &[&str], value: &Option<S<String>>| -> R<()> {
+                match value {
+                    Some(v) if !list.contains(&kind.value.as_str()) => Err(self.err(
+                        &v.referenced,
+                        format!(
+                            "a `{}` message has no `{field}`, so this rule never matches",
+                            kind.value
+                        ),
+                        format!(
+                            "`{field}` is carried by {}; remove `{field}` or change `kind`",
+                            list.join(", ")
+                        ),
+                    )),
+                    _ => Ok(()),
+                }
+            };
+            carries("req", KINDS_WITH_REQ, &rule.req)?;
+            carries("channel", KINDS_WITH_CHANNEL, &rule.channel)?;
+        }
+        let nth = match &rule.nth {
+            Some(n) if n.value == 0 => {
+                return Err(self.err(
+                    &n.referenced,
+                    "`nth` must be at least 1",
+                    "`nth: 1` acts on the first matching message, `nth: 2` on the second, ..."
+                        .to_string(),
+                ))
+            }
+            Some(n) => Some(n.value),
+            None => None,
+        };
+        let probability = match &rule.probability {
+            Some(p) if !(0.0..=1.0).contains(&p.value) => {
+                return Err(self.err(
+                    &p.referenced,
+                    format!("probability {} is out of range", p.value),
+                    "a probability is between 0.0 and 1.0, e.g. `probability: 0.5`; leave it out to always act"
+                        .to_string(),
+                ))
+            }
+            Some(p) => Some(p.value),
+            None => None,
+        };
+        Ok(ProxyRule {
+            dir: rule.dir.as_ref().map(|d| match d {
+                RawDir::Up => ProxyDir::Up,
+                RawDir::Down => ProxyDir::Down,
+            }),
+            kind: rule.kind.as_ref().map(|k| k.value.clone()),
+            req: rule.req.as_ref().map(|v| v.value.clone()),
+            channel: rule.channel.as_ref().map(|v| v.value.clone()),
+            nth,
+            probability,
+            action: self.proxy_action(&rule.action)?,
+        })
+    }
+
+    fn proxy_action(&self, a: &S<RawProxyAction>) -> R<ProxyAction> {
+        const ACTION_HINT: &str = "actions: `drop`, `duplicate`, `hold`, `close`, `{ delay: 50ms }` (or `{ delay: { min: 10ms, max: 80ms } }`), `{ reorder: 3 }`, `{ corrupt: invalid_json | wrong_id | truncate }`";
+        let unknown = |name: &S<String>| {
+            let mut hint = String::new();
+            if let Some(c) = closest(&name.value, PROXY_ACTION_NAMES.iter().copied()) {
+                hint.push_str(&format!("did you mean `{c}`? "));
+            }
+            hint.push_str(ACTION_HINT);
+            self.err(
+                &name.referenced,
+                format!("unknown proxy action `{}`", name.value),
+                hint,
+            )
+        };
+        Ok(match &a.value {
+            RawProxyAction::Name(n) => match n.as_str() {
+                "drop" => ProxyAction::Drop,
+                "duplicate" => ProxyAction::Duplicate,
+                "hold" => ProxyAction::Hold,
+                "close" => ProxyAction::Close,
+                "delay" | "reorder" | "corrupt" => {
+                    let example = match n.as_str() {
+                        "delay" => "{ delay: 50ms }",
+                        "reorder" => "{ reorder: 3 }",
+                        _ => "{ corrupt: wrong_id }",
+                    };
+                    return Err(self.err(
+                        &a.referenced,
+                        format!("proxy action `{n}` needs a value"),
+                        format!("write `action: {example}`"),
+                    ));
+                }
+                _ => return Err(unknown(&S::new(n.clone(), a.referenced, a.defined))),
+            },
+            RawProxyAction::Delay(d) => {
+                let (min, max) = match &d.value {
+                    RawLatency::Fixed(text) => {
+                        let v = self.duration(&S::new(text.clone(), d.referenced, d.defined))?;
+                        (v, v)
+                    }
+                    RawLatency::Range(range) => {
+                        let min = self.duration(&range.min)?;
+                        let max = self.duration(&range.max)?;
+                        if min > max {
+                            return Err(self.err(
+                                &range.min.referenced,
+                                format!(
+                                    "delay min `{}` is larger than max `{}`",
+                                    range.min.value, range.max.value
+                                ),
+                                "min must be <= max; swap them or write a single fixed delay"
+                                    .to_string(),
+                            ));
+                        }
+                        (min, max)
+                    }
+                    RawLatency::Invalid(what) => {
+                        return Err(self.err(
+                            &d.referenced,
+                            format!("bad delay: found {what}"),
+                            "write `{ delay: 50ms }` or `{ delay: { min: 10ms, max: 80ms } }`"
+                                .to_string(),
+                        ))
+                    }
+                };
+                ProxyAction::Delay { min, max }
+            }
+            RawProxyAction::Reorder(w) => {
+                if w.value < 2 {
+                    return Err(self.err(
+                        &w.referenced,
+                        format!("reorder window {} is too small", w.value),
+                        "the proxy collects `window` matching messages and forwards them reversed: it must be at least 2"
+                            .to_string(),
+                    ));
+                }
+                ProxyAction::Reorder { window: w.value }
+            }
+            RawProxyAction::Corrupt(c) => ProxyAction::Corrupt(match c.value.as_str() {
+                "invalid_json" => Corruption::InvalidJson,
+                "wrong_id" => Corruption::WrongId,
+                "truncate" => Corruption::Truncate,
+                other => {
+                    let mut hint = String::new();
+                    if let Some(close) = closest(other, CORRUPTIONS.iter().copied()) {
+                        hint.push_str(&format!("did you mean `{close}`? "));
+                    }
+                    hint.push_str(&format!("corruptions: {}", CORRUPTIONS.join(", ")));
+                    return Err(self.err(
+                        &c.referenced,
+                        format!("unknown corruption `{other}`"),
+                        hint,
+                    ));
+                }
+            }),
+            RawProxyAction::UnknownKey(key) => return Err(unknown(key)),
+            RawProxyAction::ExtraKey(key) => {
+                return Err(self.err(
+                    &key.referenced,
+                    format!(
+                        "a proxy action has one key; found a second key `{}`",
+                        key.value
+                    ),
+                    "a rule has exactly one action; write a second rule for another action"
+                        .to_string(),
+                ))
+            }
+            RawProxyAction::Invalid(what) => {
+                return Err(self.err(
+                    &a.referenced,
+                    format!("bad proxy action: found {what}"),
+                    ACTION_HINT.to_string(),
+                ))
+            }
+        })
     }
 
     fn broker(&self, b: &RawBroker) -> R<BrokerSpec> {
@@ -1643,7 +2033,26 @@ impl Checker<'_> {
         let at = &action.referenced;
         let name = action.value.as_str();
         let h = host.value.clone();
-        if GLOBAL_ACTIONS.contains(&name) {
+        if name == "release" && kind != Kind::Proxy {
+            let proxies: Vec<&str> = self
+                .hosts
+                .iter()
+                .filter(|(_, k)| *k == Kind::Proxy)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            return Err(self.err(
+                at,
+                format!(
+                    "`{h}.release` needs a proxy host, but `{h}` is a {}",
+                    kind.label()
+                ),
+                format!(
+                    "`<proxy>.release: {{}}` forwards what a proxy holds (proxies: {}); to deliver a held link write `release: [{h}, <other host>]`",
+                    if proxies.is_empty() { "none".to_string() } else { proxies.join(", ") }
+                ),
+            ));
+        }
+        if GLOBAL_ACTIONS.contains(&name) && name != "release" {
             return Err(self.err(
                 at,
                 format!("`{name}` is a global step, not a host action"),
@@ -1682,11 +2091,16 @@ impl Checker<'_> {
                 ));
             }
             if known {
-                let owners: Vec<&str> = [Kind::Client, Kind::ScriptedServer, Kind::ScriptedClient]
-                    .into_iter()
-                    .filter(|k| k.actions().contains(&name))
-                    .map(Kind::label)
-                    .collect();
+                let owners: Vec<&str> = [
+                    Kind::Client,
+                    Kind::ScriptedServer,
+                    Kind::ScriptedClient,
+                    Kind::Proxy,
+                ]
+                .into_iter()
+                .filter(|k| k.actions().contains(&name))
+                .map(Kind::label)
+                .collect();
                 hint.push_str(&format!(
                     "; `{name}` is an action of {} hosts",
                     owners.join(" and ")
@@ -1801,39 +2215,45 @@ impl Checker<'_> {
                         .into_iter()
                         .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
                         .collect();
-                let expect =
-                    match outcomes.as_slice() {
-                        [] => return Err(self.err(
+                let expect = match outcomes.as_slice() {
+                    [] => {
+                        return Err(self.err(
                             at,
                             format!("`result` for `{}` gives no expected outcome", r.id.value),
                             "add exactly one of `ok: <body>`, `error: <code>` or `fails: <kind>`"
                                 .to_string(),
-                        )),
-                        [("ok", v)] => Outcome::Ok(v.value.clone()),
-                        [("error", v)] => Outcome::Error(v.value.clone()),
-                        [(_, v)] => {
-                            if !FAIL_KINDS.contains(&v.value.as_str()) {
-                                let mut hint = String::new();
-                                if let Some(c) = closest(&v.value, FAIL_KINDS.iter().copied()) {
-                                    hint.push_str(&format!("did you mean `{c}`? "));
-                                }
-                                hint.push_str(&format!("kinds: {}", FAIL_KINDS.join(", ")));
-                                return Err(self.err(
-                                    &v.referenced,
-                                    format!("unknown failure kind `{}`", v.value),
-                                    hint,
-                                ));
+                        ))
+                    }
+                    [("ok", v)] => Outcome::Ok(v.value.clone()),
+                    [("error", v)] => Outcome::Error(v.value.clone()),
+                    [(_, v)] => {
+                        if !FAIL_KINDS.contains(&v.value.as_str()) {
+                            let mut hint = String::new();
+                            if let Some(c) = closest(&v.value, FAIL_KINDS.iter().copied()) {
+                                hint.push_str(&format!("did you mean `{c}`? "));
                             }
-                            Outcome::Fails(v.value.clone())
-                        }
-                        [(k1, _), (k2, v2), ..] => {
+                            if v.value == "rejected" {
+                                hint.push_str(
+                                        "a refused registration is the broker's error code: write `error: <code>`, e.g. `error: unauthorized`; ",
+                                    );
+                            }
+                            hint.push_str(&format!("kinds: {}", FAIL_KINDS.join(", ")));
                             return Err(self.err(
-                                &v2.referenced,
-                                format!("`result` gives both `{k1}` and `{k2}`"),
-                                "give exactly one of `ok`, `error` or `fails`".to_string(),
-                            ))
+                                &v.referenced,
+                                format!("unknown failure kind `{}`", v.value),
+                                hint,
+                            ));
                         }
-                    };
+                        Outcome::Fails(v.value.clone())
+                    }
+                    [(k1, _), (k2, v2), ..] => {
+                        return Err(self.err(
+                            &v2.referenced,
+                            format!("`result` gives both `{k1}` and `{k2}`"),
+                            "give exactly one of `ok`, `error` or `fails`".to_string(),
+                        ))
+                    }
+                };
                 Action::Result {
                     host: h,
                     id: r.id.value.clone(),
@@ -1842,6 +2262,7 @@ impl Checker<'_> {
                 }
             }
             (_, "send" | "expect", Body::Message(m)) => self.message(h, name, m)?,
+            (Kind::Proxy, "release", Body::Empty) => Action::ProxyRelease { host: h },
             (_, "close", Body::Empty) => Action::ScriptedClose { host: h },
             // The body type is chosen from the action name, so no other combination occurs.
             _ => {
@@ -1864,8 +2285,8 @@ impl Checker<'_> {
         } else {
             "e.g. `{ start: { req: r1 }, within: 5s }`"
         };
-        let (kinds, within) = match &m.value {
-            RawMessage::Map { kinds, within } => (kinds, within),
+        let (kinds, within, to) = match &m.value {
+            RawMessage::Map { kinds, within, to } => (kinds, within, to),
             RawMessage::Invalid(what) => {
                 return Err(self.err(
                     &m.referenced,
@@ -1903,7 +2324,25 @@ impl Checker<'_> {
                 MsgBody::Raw(text) => Frame::Raw(text.clone()),
                 MsgBody::Fields(fields) => Frame::Json(self.json_object(kind, fields)?),
             };
-            return Ok(Action::Send { host, frame });
+            return Ok(match to {
+                None => Action::Send { host, frame },
+                Some(peer) => {
+                    self.host(peer)?;
+                    Action::SendTo {
+                        host,
+                        to: peer.value.clone(),
+                        frame,
+                    }
+                }
+            });
+        }
+        if let Some(peer) = to {
+            return Err(self.err(
+                &peer.referenced,
+                "`expect` takes no `to`",
+                "`to` picks the connection a `send` goes out on; `expect` matches messages from any connection"
+                    .to_string(),
+            ));
         }
         let fields = match body {
             MsgBody::Raw(_) => {
@@ -1996,7 +2435,11 @@ enum Shape<'a> {
     Client(&'a RawClient),
     ScriptedServer,
     ScriptedClient(&'a RawScriptedClient),
+    Proxy(&'a RawProxy),
 }
+
+const HOST_SHAPES: &str =
+    "a host is `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }` or `{ proxy: { target: .. } }`";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -2017,7 +2460,11 @@ fn yaml_hint(message: &str) -> Option<String> {
     {
         let name = quoted(rest);
         let expected: Vec<&str> = match rest.split_once("expected one of ") {
-            Some((_, list)) => list.split(", ").map(|s| s.trim_matches('`')).collect(),
+            Some((_, list)) => list
+                .split(", ")
+                .map(|s| s.trim_matches('`'))
+                .filter(|s| !s.is_empty())
+                .collect(),
             None => match rest.split_once("expected `") {
                 Some((_, one)) => vec![one.trim_end_matches('`')],
                 None => Vec::new(),

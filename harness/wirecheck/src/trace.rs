@@ -6,21 +6,33 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use wirecheck_core::wire::{summary, Message};
+pub use wirecheck_reference::observe::Lifecycle;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum EventKind {
     /// `host` received a text message from `from`.
     Recv {
         from: String,
+        /// The connection, when `host` accepted it: the peer's (ephemeral) port. Tells apart
+        /// two connections from the same host (a zombie and its replacement).
+        conn: Option<u16>,
         text: String,
         /// The decoded message, if the text is a valid protocol message.
         msg: Option<Message>,
     },
     /// The script started a call on `host`.
-    Call { id: String, what: String },
+    Call {
+        id: String,
+        op: Op,
+        what: String,
+        /// For requests: the simulated time by which the call must have ended (its timeout).
+        deadline: Option<Duration>,
+    },
     /// A call on `host` ended.
     Result { id: String, outcome: String },
-    /// A lifecycle note from `host` (connect, backoff, dropped frame...).
+    /// A lifecycle event of `host` (connect attempt, registered, backoff, connection closed).
+    Life(Lifecycle),
+    /// Free-form detail from `host` (dropped frame, ignored message...).
     Note(String),
     /// A network or process fault; `host` is the first host involved, `other` the second.
     Fault { what: String, other: Option<String> },
@@ -32,6 +44,15 @@ pub enum EventKind {
         peer: String,
         text: String,
     },
+}
+
+/// What a script call asks of a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Connect,
+    Request,
+    Cancel,
+    Disconnect,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -56,9 +77,10 @@ impl Event {
                 }
                 format!("raw {t:?}")
             }
-            EventKind::Call { id, what } => format!("call {id}: {what}"),
+            EventKind::Call { id, what, .. } => format!("call {id}: {what}"),
             EventKind::Result { id, outcome } => format!("result {id}: {outcome}"),
             EventKind::Note(n) => n.clone(),
+            EventKind::Life(l) => l.to_string(),
             EventKind::Fault { what, .. } => format!("FAULT {what}"),
             EventKind::Proxy { action, peer, text } => {
                 let what = match Message::decode(text) {

@@ -7,7 +7,7 @@ use crate::model::{
     BrokerSpec, ClientSpec, Frame, HostKind, Outcome as Expected, RequestCall, ScriptedSpec,
     ServeSpec,
 };
-use crate::trace::{EventKind, Trace};
+use crate::trace::{EventKind, Lifecycle, Op, Trace};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -31,14 +31,20 @@ pub const PORT: u16 = 7300;
 
 /// A command from the runner to a host driver. Each is acknowledged once the driver has
 /// acted on it (`Err` says why it could not).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Cmd {
-    Connect { id: String },
+    Connect {
+        id: String,
+    },
     Request(RequestCall),
-    Cancel { id: String },
+    Cancel {
+        id: String,
+    },
     Disconnect,
     Serve(ServeSpec),
     Send(Frame),
+    /// Send on the connection with this peer host.
+    SendTo(String, Frame),
     Close,
     ScriptedConnect,
     /// A proxy forwards what it holds.
@@ -46,6 +52,10 @@ pub enum Cmd {
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;
+
+/// Prefix of a refusal that may succeed if the runner tries again a tick later (e.g. a
+/// scripted peer whose connection is still opening).
+pub const RETRY: &str = "(retry) ";
 
 /// What the runner can see of a host.
 #[derive(Default)]
@@ -62,6 +72,8 @@ pub struct HostState {
     pub proxy: BTreeMap<String, u64>,
     /// How many times the host's software started (1 + bounces).
     pub starts: u64,
+    /// Crashed and not restarted since.
+    pub crashed: bool,
 }
 
 /// The runner's handle on one host.
@@ -102,6 +114,7 @@ impl HostCtl {
         *self.cmd.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
         let mut st = self.state();
         st.starts += 1;
+        st.crashed = false;
         st.client = None;
         st.broker = None;
         rx
@@ -170,14 +183,30 @@ struct HostObserver {
 
 impl Observer for HostObserver {
     fn received(&self, peer: &str, text: &str) {
+        let (from, conn) = peer_of(peer);
         self.trace.host_event(
             &self.host,
             EventKind::Recv {
-                from: host_of(peer),
+                from,
+                conn,
                 text: text.to_owned(),
                 msg: Message::decode(text).ok(),
             },
         );
+    }
+
+    fn lifecycle(&self, event: Lifecycle) {
+        let event = match event {
+            Lifecycle::ConnClosed { peer, reason } => {
+                let (host, conn) = peer_of(&peer);
+                Lifecycle::ConnClosed {
+                    peer: conn_label(&host, conn),
+                    reason,
+                }
+            }
+            other => other,
+        };
+        self.trace.host_event(&self.host, EventKind::Life(event));
     }
 
     fn note(&self, what: &str) {
@@ -186,15 +215,30 @@ impl Observer for HostObserver {
     }
 }
 
-/// Host name for a peer label: `10.0.0.2:49152` via turmoil's reverse lookup, `broker:7300`
-/// by dropping the port.
-pub fn host_of(peer: &str) -> String {
+/// Host name and connection for a peer label: `10.0.0.2:49152` (an accepted connection)
+/// resolves through turmoil's reverse lookup and keeps the port; `broker:7300` (a
+/// connection we opened) is just the host.
+pub fn peer_of(peer: &str) -> (String, Option<u16>) {
     if let Ok(addr) = peer.parse::<SocketAddr>() {
         if let Some(name) = turmoil::reverse_lookup(addr.ip()) {
-            return name;
+            return (name, Some(addr.port()));
         }
     }
-    peer.rsplit_once(':').map_or(peer, |(h, _)| h).to_owned()
+    let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
+    (host.to_owned(), None)
+}
+
+/// Host name for a peer label (see [`peer_of`]).
+pub fn host_of(peer: &str) -> String {
+    peer_of(peer).0
+}
+
+/// `app:49152` for an accepted connection, `broker` otherwise.
+pub fn conn_label(host: &str, conn: Option<u16>) -> String {
+    match conn {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
 }
 
 /// The future a turmoil host runs.
@@ -239,7 +283,7 @@ async fn broker_host(spec: BrokerSpec, ctx: Ctx) -> turmoil::Result {
             accepted = listener.accept() => {
                 let (stream, peer) = accepted?;
                 ctx.ctl.state().connections += 1;
-                tokio::spawn(server.clone().serve_connection(stream, host_of(&peer.to_string())));
+                tokio::spawn(server.clone().serve_connection(stream, peer.to_string()));
             }
         }
     }
@@ -313,11 +357,14 @@ async fn client_host(spec: ClientSpec, ctx: Ctx) -> turmoil::Result {
                         .map(|t| format!(" timeout {}", crate::trace::fmt_time(t)))
                         .unwrap_or_default()
                 );
+                let now = turmoil::sim_elapsed().unwrap_or_default();
                 ctx.trace.host_event(
                     &ctx.ctl.name,
                     EventKind::Call {
                         id: call.id.clone(),
+                        op: Op::Request,
                         what,
+                        deadline: Some(now + call.timeout.unwrap_or(spec.request_timeout)),
                     },
                 );
                 let ctx2 = ctx.clone();
@@ -348,7 +395,9 @@ async fn client_host(spec: ClientSpec, ctx: Ctx) -> turmoil::Result {
                         &ctx.ctl.name,
                         EventKind::Call {
                             id: id.clone(),
+                            op: Op::Cancel,
                             what: "cancel (caller drops the request)".into(),
+                            deadline: None,
                         },
                     );
                     h.abort();
@@ -371,7 +420,9 @@ async fn client_host(spec: ClientSpec, ctx: Ctx) -> turmoil::Result {
                     &ctx.ctl.name,
                     EventKind::Call {
                         id: "disconnect".into(),
+                        op: Op::Disconnect,
                         what: "close the connection, no reconnect".into(),
+                        deadline: None,
                     },
                 );
                 tokio::spawn(async move { c.close().await });
@@ -396,7 +447,9 @@ fn start_client(spec: &ClientSpec, ctx: &Ctx, call_id: &str) {
         &ctx.ctl.name,
         EventKind::Call {
             id: call_id.to_owned(),
+            op: Op::Connect,
             what: format!("connect as {} to {}", spec.id, spec.connect.join(", ")),
+            deadline: None,
         },
     );
     let (client, first) = Client::start(
@@ -466,24 +519,38 @@ fn split(body: &str, chunks: u32) -> Vec<String> {
 
 type Writer = mpsc::UnboundedSender<Ws>;
 
+/// A scripted peer's open connections: the latest one (the default target of `send` and
+/// `close`) and each by the peer host's name (the target of `send` with `to:`).
+#[derive(Default)]
+struct Conns {
+    latest: Option<Writer>,
+    by_peer: BTreeMap<String, Writer>,
+}
+
+type SharedConns = Arc<Mutex<Conns>>;
+
+fn conns(c: &SharedConns) -> MutexGuard<'_, Conns> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 async fn scripted_server(ctx: Ctx) -> turmoil::Result {
     let mut cmds = ctx.ctl.attach();
     let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
-    let current: Arc<Mutex<Option<Writer>>> = Arc::default();
+    let open: SharedConns = Arc::default();
     loop {
         tokio::select! {
             biased;
             Some((cmd, ack)) = cmds.recv() => {
-                let _ = ack.send(scripted_command(cmd, &current, &ctx, None));
+                let _ = ack.send(scripted_command(cmd, &open, &ctx));
             }
             accepted = listener.accept() => {
                 let (stream, peer) = accepted?;
-                let peer = host_of(&peer.to_string());
+                let (peer, conn) = peer_of(&peer.to_string());
                 let ctx = ctx.clone();
-                let current = current.clone();
+                let open = open.clone();
                 tokio::spawn(async move {
                     match tokio_tungstenite::accept_async(stream).await {
-                        Ok(ws) => scripted_conn(ws, peer, current, ctx).await,
+                        Ok(ws) => scripted_io(ws, peer, conn, open, ctx).await,
                         Err(e) => ctx.note(format!("handshake with {peer} failed: {e}")),
                     }
                 });
@@ -494,24 +561,24 @@ async fn scripted_server(ctx: Ctx) -> turmoil::Result {
 
 async fn scripted_client(target: String, autoconnect: bool, ctx: Ctx) -> turmoil::Result {
     let mut cmds = ctx.ctl.attach();
-    let current: Arc<Mutex<Option<Writer>>> = Arc::default();
+    let open: SharedConns = Arc::default();
     if autoconnect {
-        connect_scripted(&target, &current, &ctx).await;
+        connect_scripted(&target, &open, &ctx).await;
     }
     while let Some((cmd, ack)) = cmds.recv().await {
         let reply = match cmd {
             Cmd::ScriptedConnect => {
-                connect_scripted(&target, &current, &ctx).await;
+                connect_scripted(&target, &open, &ctx).await;
                 Ok(())
             }
-            other => scripted_command(other, &current, &ctx, Some(&target)),
+            other => scripted_command(other, &open, &ctx),
         };
         let _ = ack.send(reply);
     }
     Ok(())
 }
 
-async fn connect_scripted(target: &str, current: &Arc<Mutex<Option<Writer>>>, ctx: &Ctx) {
+async fn connect_scripted(target: &str, open: &SharedConns, ctx: &Ctx) {
     let addr = format!("{target}:{PORT}");
     let stream = match turmoil::net::TcpStream::connect(addr.clone()).await {
         Ok(s) => s,
@@ -522,63 +589,69 @@ async fn connect_scripted(target: &str, current: &Arc<Mutex<Option<Writer>>>, ct
     };
     match tokio_tungstenite::client_async(format!("ws://{addr}/"), stream).await {
         Ok((ws, _)) => {
-            let (ctx, current, target) = (ctx.clone(), current.clone(), target.to_owned());
-            // Installs the writer before the first script step after this one runs.
-            let (tx, rx) = mpsc::unbounded_channel();
-            *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-            tokio::spawn(async move { scripted_io(ws, target, rx, ctx).await });
+            let (ctx, open, target) = (ctx.clone(), open.clone(), target.to_owned());
+            tokio::spawn(async move { scripted_io(ws, target, None, open, ctx).await });
+            // Let the new connection register itself before the next script step.
+            tokio::task::yield_now().await;
         }
         Err(e) => ctx.note(format!("WebSocket handshake with {addr} failed: {e}")),
     }
 }
 
-fn scripted_command(
-    cmd: Cmd,
-    current: &Arc<Mutex<Option<Writer>>>,
-    ctx: &Ctx,
-    _target: Option<&str>,
-) -> Result<(), String> {
-    let guard = current.lock().unwrap_or_else(|p| p.into_inner());
-    let writer = guard
-        .as_ref()
-        .filter(|w| !w.is_closed())
-        .ok_or_else(|| format!("`{}` has no open connection", ctx.ctl.name))?;
-    match cmd {
-        Cmd::Send(Frame::Json(v)) => writer
-            .send(Ws::Text(v.to_string().into()))
-            .map_err(|_| "the connection closed".to_owned()),
-        Cmd::Send(Frame::Raw(t)) => writer
-            .send(Ws::Text(t.into()))
-            .map_err(|_| "the connection closed".to_owned()),
-        Cmd::Close => writer
-            .send(Ws::Close(None))
-            .map_err(|_| "the connection closed".to_owned()),
-        other => Err(format!("a scripted host cannot do {other:?}")),
-    }
-}
-
-async fn scripted_conn<S>(
-    ws: tokio_tungstenite::WebSocketStream<S>,
-    peer: String,
-    current: Arc<Mutex<Option<Writer>>>,
-    ctx: Ctx,
-) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (tx, rx) = mpsc::unbounded_channel();
-    *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-    scripted_io(ws, peer, rx, ctx).await;
+fn scripted_command(cmd: Cmd, open: &SharedConns, ctx: &Ctx) -> Result<(), String> {
+    let c = conns(open);
+    let pick = |to: Option<&str>| -> Result<Writer, String> {
+        let w = match to {
+            None => c.latest.as_ref(),
+            Some(peer) => c.by_peer.get(peer),
+        };
+        w.filter(|w| !w.is_closed())
+            .cloned()
+            .ok_or_else(|| match to {
+                None => format!("{RETRY}`{}` has no open connection", ctx.ctl.name),
+                Some(peer) => format!(
+                    "{RETRY}`{}` has no open connection with `{peer}` (open: {})",
+                    ctx.ctl.name,
+                    c.by_peer
+                        .iter()
+                        .filter(|(_, w)| !w.is_closed())
+                        .map(|(p, _)| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+    };
+    let text = |f: Frame| match f {
+        Frame::Json(v) => Ws::Text(v.to_string().into()),
+        Frame::Raw(t) => Ws::Text(t.into()),
+    };
+    let (writer, msg) = match cmd {
+        Cmd::Send(f) => (pick(None)?, text(f)),
+        Cmd::SendTo(to, f) => (pick(Some(&to))?, text(f)),
+        Cmd::Close => (pick(None)?, Ws::Close(None)),
+        other => return Err(format!("a scripted host cannot do {other:?}")),
+    };
+    writer
+        .send(msg)
+        .map_err(|_| "the connection closed".to_owned())
 }
 
 /// Reads one scripted connection into the inbox and writes what the script sends.
 async fn scripted_io<S>(
     ws: tokio_tungstenite::WebSocketStream<S>,
     peer: String,
-    mut rx: mpsc::UnboundedReceiver<Ws>,
+    conn: Option<u16>,
+    open: SharedConns,
     ctx: Ctx,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    {
+        let mut c = conns(&open);
+        c.latest = Some(tx.clone());
+        c.by_peer.insert(peer.clone(), tx);
+    }
     ctx.ctl.state().connections += 1;
     let (mut sink, mut source) = ws.split();
     let writer = tokio::spawn(async move {
@@ -597,6 +670,7 @@ async fn scripted_io<S>(
                     &ctx.ctl.name,
                     EventKind::Recv {
                         from: peer.clone(),
+                        conn,
                         text: text.clone(),
                         msg: Message::decode(&text).ok(),
                     },
@@ -610,7 +684,13 @@ async fn scripted_io<S>(
             Ok(_) => {}
         }
     }
-    ctx.note(format!("connection from {peer} closed"));
+    ctx.trace.host_event(
+        &ctx.ctl.name,
+        EventKind::Life(Lifecycle::ConnClosed {
+            peer: conn_label(&peer, conn),
+            reason: "connection ended".into(),
+        }),
+    );
     writer.abort();
 }
 

@@ -671,3 +671,276 @@ fn wrong_action_hints_name_the_owning_kind() {
         assert!(err.hint.as_deref().unwrap_or("").contains(want), "{err}");
     }
 }
+
+// ----------------------------------------------------------------------------------------
+// Proxy hosts, `<proxy>.release`, `expect_violations`.
+// ----------------------------------------------------------------------------------------
+
+const PROXY: &str = r#"name: chaos/everything
+about: Every proxy feature.
+rules: [MUX-3]
+expect_violations: [MUX-3, BRK-8]
+hosts:
+  broker: { broker: {} }
+  px:
+    proxy:
+      target: broker
+      rules:
+        - { dir: down, kind: start, req: r1, action: duplicate }
+        - { dir: up, kind: chunk, nth: 2, action: drop }
+        - { action: { delay: 50ms } }
+        - { action: { delay: { min: 10ms, max: 80ms } } }
+        - { dir: down, kind: chunk, action: { reorder: 3 } }
+        - { dir: up, action: { corrupt: wrong_id }, probability: 0.5 }
+        - { action: { corrupt: invalid_json }, probability: 1 }
+        - { action: { corrupt: truncate } }
+        - { dir: down, kind: end, action: hold }
+        - { dir: up, kind: start, channel: jobs, action: close }
+  bare: { proxy: { target: server } }
+  server: { scripted: server }
+  app: { client: { connect: [px, broker] } }
+  probe: { scripted: { client: px } }
+script:
+  - px.release: {}
+  - release: [app, px]
+expect:
+  px: { connections: 1, forwarded: 2, dropped: 1, duplicated: 1, delayed: 0, held: 1, reordered: 0, corrupted: 0, closed: 0 }
+"#;
+
+#[test]
+fn proxy_hosts_release_and_expected_violations() {
+    use wirecheck::model::{Corruption, ProxyAction, ProxyDir, ProxyRule, ProxySpec};
+    let s = load_str(PROXY, Path::new("p.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.expect_violations, ["MUX-3", "BRK-8"]);
+    let HostKind::Proxy(px) = &s.hosts[1].kind else {
+        panic!("px")
+    };
+    let any = ProxyRule {
+        dir: None,
+        kind: None,
+        req: None,
+        channel: None,
+        nth: None,
+        probability: None,
+        action: ProxyAction::Drop,
+    };
+    let ms = Duration::from_millis;
+    let expected = vec![
+        ProxyRule {
+            dir: Some(ProxyDir::Down),
+            kind: Some("start".into()),
+            req: Some("r1".into()),
+            action: ProxyAction::Duplicate,
+            ..any.clone()
+        },
+        ProxyRule {
+            dir: Some(ProxyDir::Up),
+            kind: Some("chunk".into()),
+            nth: Some(2),
+            ..any.clone()
+        },
+        ProxyRule {
+            action: ProxyAction::Delay {
+                min: ms(50),
+                max: ms(50),
+            },
+            ..any.clone()
+        },
+        ProxyRule {
+            action: ProxyAction::Delay {
+                min: ms(10),
+                max: ms(80),
+            },
+            ..any.clone()
+        },
+        ProxyRule {
+            dir: Some(ProxyDir::Down),
+            kind: Some("chunk".into()),
+            action: ProxyAction::Reorder { window: 3 },
+            ..any.clone()
+        },
+        ProxyRule {
+            dir: Some(ProxyDir::Up),
+            probability: Some(0.5),
+            action: ProxyAction::Corrupt(Corruption::WrongId),
+            ..any.clone()
+        },
+        ProxyRule {
+            probability: Some(1.0),
+            action: ProxyAction::Corrupt(Corruption::InvalidJson),
+            ..any.clone()
+        },
+        ProxyRule {
+            action: ProxyAction::Corrupt(Corruption::Truncate),
+            ..any.clone()
+        },
+        ProxyRule {
+            dir: Some(ProxyDir::Down),
+            kind: Some("end".into()),
+            action: ProxyAction::Hold,
+            ..any.clone()
+        },
+        ProxyRule {
+            dir: Some(ProxyDir::Up),
+            kind: Some("start".into()),
+            channel: Some("jobs".into()),
+            action: ProxyAction::Close,
+            ..any.clone()
+        },
+    ];
+    assert_eq!(px.target, "broker");
+    assert_eq!(px.rules.len(), expected.len());
+    for (i, (got, want)) in px.rules.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "rule {i}");
+    }
+    let HostKind::Proxy(bare) = &s.hosts[2].kind else {
+        panic!("bare")
+    };
+    assert_eq!(
+        *bare,
+        ProxySpec {
+            target: "server".into(),
+            rules: vec![]
+        }
+    );
+    assert_eq!(s.hosts[1].kind.label(), "proxy");
+    let HostKind::Client(app) = &s.hosts[4].kind else {
+        panic!("app")
+    };
+    assert_eq!(app.connect, ["px", "broker"]);
+    let HostKind::Scripted(ScriptedSpec::Client { target, .. }) = &s.hosts[5].kind else {
+        panic!("probe")
+    };
+    assert_eq!(target, "px");
+    let actions: Vec<Action> = s.script.iter().map(|st| st.action.clone()).collect();
+    assert_eq!(
+        actions,
+        [
+            Action::ProxyRelease { host: "px".into() },
+            Action::Release {
+                a: "app".into(),
+                b: "px".into()
+            }
+        ]
+    );
+    let counters: Vec<&str> = s.expect[0].counters.keys().map(String::as_str).collect();
+    assert_eq!(
+        counters,
+        [
+            "closed",
+            "connections",
+            "corrupted",
+            "delayed",
+            "dropped",
+            "duplicated",
+            "forwarded",
+            "held",
+            "reordered"
+        ]
+    );
+    // Without `expect_violations` the list is empty.
+    let plain = PROXY.replace("expect_violations: [MUX-3, BRK-8]\n", "");
+    let s = load_str(&plain, Path::new("p.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.expect_violations.is_empty());
+    let empty = PROXY.replace("[MUX-3, BRK-8]", "[]");
+    let s = load_str(&empty, Path::new("p.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.expect_violations.is_empty());
+}
+
+/// Loads PROXY with one text replaced and returns the error's first line and hint.
+fn proxy_error(from: &str, to: &str) -> (String, String) {
+    assert!(PROXY.contains(from), "{from}");
+    let src = PROXY.replacen(from, to, 1);
+    let err = match load_str(&src, Path::new("p.yaml")) {
+        Ok(_) => panic!("loaded without error after replacing {from:?} by {to:?}"),
+        Err(e) => e,
+    };
+    let head = err.to_string().lines().next().unwrap_or("").to_string();
+    (head, err.hint.unwrap_or_default())
+}
+
+#[test]
+fn proxy_errors() {
+    let cases = [
+        // (replace, with, location and message, hint fragment)
+        ("target: broker", "target: brokr", "p.yaml:9:15: error: unknown host `brokr`", "did you mean `broker`?"),
+        ("target: broker", "target: app", "p.yaml:9:15: error: proxy `px` cannot forward to `app`: it is a client", "broker, server"),
+        ("target: server", "target: px", "error: proxy `bare` cannot forward to `px`: it is a proxy", "broker, server"),
+        ("probability: 0.5", "probability: -0.1", "p.yaml:16:66: error: probability -0.1 is out of range", "between 0.0 and 1.0"),
+        ("nth: 2", "nth: 0", "p.yaml:12:40: error: `nth` must be at least 1", "nth: 1"),
+        ("{ reorder: 3 }", "{ reorder: 1 }", "error: reorder window 1 is too small", "at least 2"),
+        ("action: duplicate", "action: duplicat", "p.yaml:11:54: error: unknown proxy action `duplicat`", "did you mean `duplicate`?"),
+        ("action: duplicate", "action: { dupe: 1 }", "error: unknown proxy action `dupe`", "actions:"),
+        ("action: duplicate", "action: reorder", "error: proxy action `reorder` needs a value", "{ reorder: 3 }"),
+        ("action: duplicate", "action: { delay: 1s, drop: 1 }", "error: a proxy action has one key; found a second key `drop`", "second rule"),
+        ("action: duplicate", "action: [drop]", "error: bad proxy action: found a list", "actions:"),
+        ("corrupt: truncate", "corrupt: chop", "error: unknown corruption `chop`", "corruptions: invalid_json, wrong_id, truncate"),
+        ("{ delay: 50ms }", "{ delay: 50 }", "error: bad duration `50`", ""),
+        ("dir: down, kind: start", "dir: sideways, kind: start", "error: unknown variant `sideways`", ""),
+        ("kind: end", "kind: ends", "error: unknown message kind `ends`", "did you mean `end`?"),
+        ("kind: end", "kind: ping, req: r1", "error: a `ping` message has no `req`", "remove `req`"),
+        ("kind: start, channel: jobs", "kind: chunk, channel: jobs", "error: a `chunk` message has no `channel`", "start, receive"),
+        ("{ action: { corrupt: truncate } }", "{ action: { corrupt: truncate }, after: 2 }", "error: unknown field `after`", ""),
+        ("  - px.release: {}", "  - px.release: { all: true }", "error: unknown field `all`", ""),
+        ("  - px.release: {}", "  - px.send: { raw: x }", "error: `send` is not an action of proxy `px`", "actions of a proxy: release"),
+        ("  - px.release: {}", "  - server.release: {}", "error: `server.release` needs a proxy host, but `server` is a scripted server", "proxies: px, bare"),
+        ("  - px.release: {}", "  - px.partition: [px, app]", "error: `partition` is a global step, not a host action", ""),
+        ("px: { connections: 1,", "px: { received: 1,", "error: unknown counter `received` for proxy `px`", "counters of a proxy: connections, forwarded"),
+        ("[MUX-3, BRK-8]", "[MUX-3, BRK-88]", "p.yaml:4:28: error: unknown rule id `BRK-88` in `expect_violations`", ""),
+        ("[MUX-3, BRK-8]", "[MUX-3, MUX-3]", "p.yaml:4:28: error: rule `MUX-3` is listed twice in `expect_violations`", "once"),
+        ("hosts:\n", "hosts:\n  nobody: { client: { connect: [app] } }\n", "error: a client cannot connect to `app`: it is a client, not a broker, scripted server or proxy", "px"),
+    ];
+    for (from, to, want, hint) in cases {
+        let (head, got_hint) = proxy_error(from, to);
+        assert!(
+            head.contains(want),
+            "replacing {from:?} by {to:?}:\n  got:  {head}\n  want: {want}"
+        );
+        assert!(
+            got_hint.contains(hint),
+            "replacing {from:?} by {to:?}: hint {got_hint:?} lacks {hint:?}"
+        );
+    }
+}
+
+#[test]
+fn rejected_is_not_a_failure_kind() {
+    let src = "name: x\nabout: y\nrules: [AUTH-1]\nhosts:\n  b: { broker: {} }\n  c: { client: { connect: [b] } }\nscript:\n  - c.result: { id: connect, fails: rejected }\n";
+    let err = load_str(src, Path::new("r.yaml")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("r.yaml:8:37: error: unknown failure kind `rejected`"),
+        "{err}"
+    );
+    assert!(err
+        .hint
+        .unwrap_or_default()
+        .contains("write `error: <code>`"));
+}
+
+#[test]
+fn proxy_truncations_and_mutations_never_panic() {
+    let bytes = PROXY.as_bytes();
+    for cut in 0..=bytes.len() {
+        let src = String::from_utf8_lossy(&bytes[..cut]);
+        must_not_panic(&src, &format!("proxy truncation at byte {cut}"));
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let specials: Vec<char> = ":{}[]-,#&*!|>'\"\t\n.~@0".chars().collect();
+    let base: Vec<char> = PROXY.chars().collect();
+    for round in 0..300 {
+        let mut chars = base.clone();
+        for _ in 0..1 + rng.below(3) {
+            let i = rng.below(chars.len());
+            match rng.below(3) {
+                0 => chars[i] = specials[rng.below(specials.len())],
+                1 => chars.insert(i, specials[rng.below(specials.len())]),
+                _ => {
+                    chars.remove(i);
+                }
+            }
+        }
+        let src: String = chars.into_iter().collect();
+        must_not_panic(&src, &format!("proxy mutation round {round}"));
+    }
+}
