@@ -11,6 +11,7 @@
 //! - a client id maps to exactly one live connection, and that connection maps back;
 //! - nothing of a closed connection remains (registry, waiting lists, requests).
 
+use crate::flaws::{Flaw, Flaws};
 use crate::sync::{lock, Arc, Mutex};
 use crate::wire::{code, Dir, Message};
 use std::collections::{BTreeMap, VecDeque};
@@ -32,6 +33,8 @@ pub struct BrokerConfig {
     pub max_message: usize,
     /// When non-empty, `hello` must carry the token listed for its client id.
     pub tokens: BTreeMap<String, String>,
+    /// Zoo flaws to switch on (empty: the correct broker).
+    pub flaws: Flaws,
 }
 
 impl Default for BrokerConfig {
@@ -39,6 +42,7 @@ impl Default for BrokerConfig {
         BrokerConfig {
             max_message: 64 * 1024,
             tokens: BTreeMap::new(),
+            flaws: Flaws::none(),
         }
     }
 }
@@ -54,6 +58,8 @@ pub struct BrokerStats {
     pub assignments: u64,
     /// Messages answered with an error and not acted on.
     pub rejected: u64,
+    /// Times the dispatcher looked for work (on events; polling adds idle wake-ups).
+    pub wakeups: u64,
 }
 
 #[derive(Default)]
@@ -73,6 +79,8 @@ struct Request {
     sender: ConnId,
     channel: String,
     receiver: Option<ConnId>,
+    /// Zoo flaw `broadcast` only: receivers that get copies of the request's frames.
+    also: Vec<ConnId>,
     /// Request frames received before assignment (the `start` first), forwarded on assignment.
     buffered: Vec<Message>,
 }
@@ -86,6 +94,7 @@ pub struct Broker {
     channels: BTreeMap<String, Channel>,
     requests: BTreeMap<String, Request>,
     rejected: u64,
+    wakeups: u64,
 }
 
 /// The broker-answered channel (BRK-13): body is a client id, answer is what the broker
@@ -117,7 +126,7 @@ impl Broker {
             return out;
         };
         if let Some(client) = c.client {
-            if self.clients.get(&client) == Some(&conn) {
+            if self.clients.get(&client) == Some(&conn) && !self.flaw(Flaw::StaleRegistry) {
                 self.clients.remove(&client);
             }
         }
@@ -135,14 +144,16 @@ impl Broker {
                 }
                 self.remove_request(&id);
             } else if r.receiver == Some(conn) {
-                out.push(Action::Send(
-                    r.sender,
-                    Message::error(
-                        Some(&id),
-                        code::RECEIVER_GONE,
-                        "the receiver of this request disconnected",
-                    ),
-                ));
+                if !self.flaw(Flaw::ReceiverLossSilent) {
+                    out.push(Action::Send(
+                        r.sender,
+                        Message::error(
+                            Some(&id),
+                            code::RECEIVER_GONE,
+                            "the receiver of this request disconnected",
+                        ),
+                    ));
+                }
                 self.remove_request(&id);
             }
         }
@@ -278,7 +289,7 @@ impl Broker {
                 format!("no valid token for client `{client}`"),
             );
         }
-        if self.clients.contains_key(&client) {
+        if self.clients.contains_key(&client) && !self.flaw(Flaw::TakeoverAllowed) {
             self.rejected += 1;
             return refuse(
                 code::CLIENT_ID_TAKEN,
@@ -324,6 +335,7 @@ impl Broker {
                 sender: conn,
                 channel: channel.clone(),
                 receiver: None,
+                also: Vec::new(),
                 buffered: vec![start],
             },
         );
@@ -396,7 +408,17 @@ impl Broker {
     }
 
     /// Pairs queued requests with waiting receivers, oldest with oldest (BRK-1, BRK-2).
+    /// Runs when a request or a receiver arrives: nothing polls.
     fn dispatch(&mut self, channel: &str) -> Vec<Action> {
+        if self.flaw(Flaw::PollingReceivers) {
+            return Vec::new(); // the zoo's polling loop calls `poll` instead
+        }
+        self.dispatch_now(channel)
+    }
+
+    fn dispatch_now(&mut self, channel: &str) -> Vec<Action> {
+        self.wakeups += 1;
+        let broadcast = self.flaw(Flaw::Broadcast);
         let mut out = Vec::new();
         let Some(ch) = self.channels.get_mut(channel) else {
             return out;
@@ -407,6 +429,13 @@ impl Broker {
             };
             if let Some(r) = self.requests.get_mut(&req) {
                 r.receiver = Some(rx);
+                if broadcast {
+                    // Zoo flaw: every other waiting receiver gets the frames too.
+                    for other in ch.waiting.drain(..).filter(|&o| o != rx) {
+                        out.extend(r.buffered.iter().cloned().map(|m| Action::Send(other, m)));
+                        r.also.push(other);
+                    }
+                }
                 out.extend(r.buffered.drain(..).map(|m| Action::Send(rx, m)));
             }
         }
@@ -422,7 +451,15 @@ impl Broker {
         let req = msg.req().unwrap_or_default().to_owned();
         match self.requests.get_mut(&req) {
             Some(r) if r.sender == conn => match r.receiver {
-                Some(rx) => vec![Action::Send(rx, msg)],
+                Some(rx) => {
+                    let mut out: Vec<Action> = r
+                        .also
+                        .iter()
+                        .map(|&o| Action::Send(o, msg.clone()))
+                        .collect();
+                    out.push(Action::Send(rx, msg));
+                    out
+                }
                 None => {
                     r.buffered.push(msg);
                     Vec::new()
@@ -442,8 +479,9 @@ impl Broker {
     /// the response removes the assignment (BRK-5).
     fn response_frame(&mut self, conn: ConnId, msg: Message) -> Vec<Action> {
         let req = msg.req().unwrap_or_default().to_owned();
+        let spoof_ok = self.flaw(Flaw::AcceptSpoofed);
         let sender = match self.requests.get(&req) {
-            Some(r) if r.receiver == Some(conn) => r.sender,
+            Some(r) if r.receiver == Some(conn) || spoof_ok => r.sender,
             _ => {
                 return self.reject(
                     conn,
@@ -457,7 +495,7 @@ impl Broker {
             msg,
             Message::Start { end: true, .. } | Message::End { .. } | Message::Error { .. }
         );
-        if ends {
+        if ends && !self.flaw(Flaw::NoUnassign) {
             self.remove_request(&req);
         }
         vec![Action::Send(sender, msg)]
@@ -495,6 +533,17 @@ impl Broker {
         }
     }
 
+    fn flaw(&self, f: Flaw) -> bool {
+        self.config.flaws.has(f)
+    }
+
+    /// Zoo flaw `polling-receivers`: what a polling loop does on each tick.
+    pub fn poll(&mut self) -> Vec<Action> {
+        self.wakeups += 1;
+        let channels: Vec<String> = self.channels.keys().cloned().collect();
+        channels.iter().flat_map(|c| self.dispatch_now(c)).collect()
+    }
+
     /// The client id registered on `conn`, if any.
     pub fn client_of(&self, conn: ConnId) -> Option<&str> {
         self.conns.get(&conn)?.client.as_deref()
@@ -523,6 +572,7 @@ impl Broker {
                 .filter(|r| r.receiver.is_some())
                 .count() as u64,
             rejected: self.rejected,
+            wakeups: self.wakeups,
         }
     }
 

@@ -5,6 +5,7 @@
 //! Shared state goes through [`sync`], so loom can model-check it (`--cfg loom`).
 
 pub mod broker;
+pub mod flaws;
 pub mod pending;
 pub mod reconnect;
 pub mod rng;

@@ -11,6 +11,7 @@
 //! - frames for ids that are not pending are dropped and counted as duplicate (id completed
 //!   before), late (id timed out or was cancelled) or unknown.
 
+use crate::flaws::{Flaw, Flaws};
 use crate::sync::{lock, Arc, Condvar, Mutex};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -184,20 +185,34 @@ impl Inner {
 
     /// Removes `id` and returns its slot for the caller to fill outside the lock.
     fn take(&mut self, id: &str, how: Retired) -> Option<Arc<Slot>> {
-        let entry = self.entries.remove(id)?;
-        self.retire(id, how);
+        self.take_or_leak(id, how, false)
+    }
+
+    /// Like [`Inner::take`]; with `leak` (a zoo flaw) the entry stays in the map, re-armed
+    /// with a fresh slot nobody waits on.
+    fn take_or_leak(&mut self, id: &str, how: Retired, leak: bool) -> Option<Arc<Slot>> {
+        let slot = if leak {
+            let entry = self.entries.get_mut(id)?;
+            entry.partial = None;
+            std::mem::replace(&mut entry.slot, Arc::new(Slot::new()))
+        } else {
+            let entry = self.entries.remove(id)?;
+            self.retire(id, how);
+            entry.slot
+        };
         match how {
             Retired::Completed => self.stats.completed += 1,
             Retired::Failed => self.stats.failed += 1,
             Retired::Abandoned => {}
         }
-        Some(entry.slot)
+        Some(slot)
     }
 }
 
 struct Shared {
     inner: Mutex<Inner>,
     hook: Option<RemovalHook>,
+    flaws: Flaws,
 }
 
 /// The pending map. Cloning gives another handle to the same map.
@@ -223,12 +238,23 @@ impl PendingMap {
     }
 
     fn build(hook: Option<RemovalHook>) -> Self {
+        PendingMap::configured(hook, Flaws::none())
+    }
+
+    /// A map with an optional removal hook and zoo flaws (see [`crate::flaws`]).
+    pub fn configured(hook: Option<RemovalHook>, flaws: Flaws) -> Self {
         PendingMap {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner::default()),
                 hook,
+                flaws,
             }),
         }
+    }
+
+    /// Whether a completed entry stays armed (zoo flaw `duplicate-redelivered`).
+    fn completion_leaks(&self) -> bool {
+        self.shared.flaws.has(Flaw::DuplicateRedelivered)
     }
 
     /// Registers `id` and returns the handle its caller waits on.
@@ -258,9 +284,10 @@ impl PendingMap {
 
     /// Completes `id` with `outcome` if it is pending; otherwise drops and counts it.
     pub fn complete(&self, id: &str, outcome: Outcome) -> Delivery {
+        let leak = self.completion_leaks();
         let slot = {
             let mut inner = lock(&self.shared.inner);
-            match inner.take(id, Retired::Completed) {
+            match inner.take_or_leak(id, Retired::Completed, leak) {
                 Some(slot) => slot,
                 None => return inner.stray(id),
             }
@@ -282,7 +309,7 @@ impl PendingMap {
             return Delivery::Duplicate;
         }
         if end {
-            let slot = inner.take(id, Retired::Completed);
+            let slot = inner.take_or_leak(id, Retired::Completed, self.completion_leaks());
             drop(inner);
             if let Some(slot) = slot {
                 slot.fill(Ok(body.to_owned()));
@@ -339,7 +366,8 @@ impl PendingMap {
         } else {
             Retired::Failed
         };
-        let slot = inner.take(id, how);
+        let leak = how == Retired::Completed && self.completion_leaks();
+        let slot = inner.take_or_leak(id, how, leak);
         drop(inner);
         if let Some(slot) = slot {
             slot.fill(outcome);
@@ -349,9 +377,13 @@ impl PendingMap {
 
     /// Removes `id` without an answer (timeout or cancellation). Returns whether it was pending.
     pub fn remove(&self, id: &str, why: Removal) -> bool {
+        let leak = match why {
+            Removal::TimedOut => self.shared.flaws.has(Flaw::LeakOnTimeout),
+            Removal::Cancelled => self.shared.flaws.has(Flaw::LeakOnCancel),
+        };
         let slot = {
             let mut inner = lock(&self.shared.inner);
-            let slot = inner.take(id, Retired::Abandoned);
+            let slot = inner.take_or_leak(id, Retired::Abandoned, leak);
             if slot.is_some() {
                 match why {
                     Removal::TimedOut => inner.stats.timed_out += 1,

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::broker::{Action, BrokerConfig, BrokerStats, ConnId, SharedBroker};
+use wirecheck_core::flaws::Flaw;
 use wirecheck_core::wire::{code, Message};
 
 /// Driver settings on top of the state machine's [`BrokerConfig`].
@@ -58,14 +59,31 @@ pub struct BrokerServer {
 }
 
 impl BrokerServer {
+    /// Must be called inside a tokio runtime.
     pub fn new(opts: BrokerOptions, observer: Arc<dyn Observer>) -> Arc<Self> {
-        Arc::new(BrokerServer {
+        let polling = opts.config.flaws.has(Flaw::PollingReceivers);
+        let server = Arc::new(BrokerServer {
             state: SharedBroker::new(opts.config.clone()),
             opts,
             conns: Mutex::new(BTreeMap::new()),
             next_conn: AtomicU64::new(1),
             observer,
-        })
+        });
+        if polling {
+            // Zoo flaw `polling-receivers`: hand out work on a timer, not on events.
+            let weak = Arc::downgrade(&server);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                while let Some(server) = {
+                    tick.tick().await;
+                    weak.upgrade()
+                } {
+                    let actions = server.state.with(|b| b.poll());
+                    server.apply(actions);
+                }
+            });
+        }
+        server
     }
 
     pub fn stats(&self) -> BrokerStats {

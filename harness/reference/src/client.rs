@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as Ws;
+use wirecheck_core::flaws::{Flaw, Flaws};
 use wirecheck_core::pending::{CallError, Outcome, PendingMap, Removal, Stats};
 use wirecheck_core::reconnect::{Backoff, RateLimit, ReconnectPolicy};
 use wirecheck_core::rng::SplitMix64;
@@ -72,6 +73,8 @@ pub struct ClientConfig {
     pub reconnect: Option<ReconnectPolicy>,
     /// Seed of the jitter RNG.
     pub seed: u64,
+    /// Zoo flaws to switch on (empty: the correct multiplexer).
+    pub flaws: Flaws,
 }
 
 impl ClientConfig {
@@ -88,6 +91,7 @@ impl ClientConfig {
             }),
             reconnect: Some(ReconnectPolicy::default()),
             seed: 0,
+            flaws: Flaws::none(),
         }
     }
 }
@@ -179,6 +183,8 @@ struct Mutable {
     in_service: BTreeMap<String, (String, u64)>,
     stats: ClientStats,
     closing: bool,
+    /// Zoo flaw `second-reader` only: a caller waiting to grab the next frame.
+    side_reader: Option<oneshot::Sender<String>>,
 }
 
 struct Inner {
@@ -214,13 +220,15 @@ impl Client {
         let m: Arc<Mutex<Mutable>> = Arc::default();
         let hook_m = m.clone();
         // Timeouts and cancellations tell the broker, so it can free the assignment (MUX-8).
-        let pending = PendingMap::with_removal_hook(Box::new(move |id: &str, _why: Removal| {
-            if let Some(link) = &lock(&hook_m).link {
-                let _ = link
-                    .out
-                    .send(Out::Msg(Message::Cancel { req: id.to_owned() }, None));
-            }
-        }));
+        let hook: wirecheck_core::pending::RemovalHook =
+            Box::new(move |id: &str, _why: Removal| {
+                if let Some(link) = &lock(&hook_m).link {
+                    let _ = link
+                        .out
+                        .send(Out::Msg(Message::Cancel { req: id.to_owned() }, None));
+                }
+            });
+        let pending = PendingMap::configured(Some(hook), config.flaws.clone());
         let (state, _) = watch::channel(State::Connecting);
         let client = Client {
             inner: Arc::new(Inner {
@@ -271,23 +279,61 @@ impl Client {
 
     /// Sends a request and waits for its response (MUX-2, MUX-8).
     pub async fn request(&self, req: Request) -> Outcome {
+        let limit = req.timeout.unwrap_or(self.inner.config.request_timeout);
         if self.state() != State::Registered {
+            if self.flaw(Flaw::SwallowSendErrors) {
+                tokio::time::sleep(limit).await;
+                return Err(CallError::Timeout);
+            }
             return Err(CallError::NotConnected);
         }
         let mut waiter = self.inner.pending.insert(&req.id)?;
+        if self.flaw(Flaw::SecondReader) && req.channel.starts_with('$') {
+            return self.second_reader(req, waiter).await;
+        }
         let frames = request_frames(&req);
         for frame in frames {
             if let Err(e) = self.send(frame).await {
+                if self.flaw(Flaw::SwallowSendErrors) {
+                    break; // zoo flaw: logged nowhere, the caller waits for its timeout
+                }
                 // MUX-7: the caller learns that its request never left.
                 self.inner.pending.fail(&req.id, e);
                 return waiter.await;
             }
         }
-        let limit = req.timeout.unwrap_or(self.inner.config.request_timeout);
         match tokio::time::timeout(limit, &mut waiter).await {
             Ok(outcome) => outcome,
             Err(_) => waiter.expire(),
         }
+    }
+
+    /// Zoo flaw `second-reader`: the caller "reads the socket" for its own answer, i.e.
+    /// takes whatever frame the connection delivers next, stealing it from the reader.
+    async fn second_reader(
+        &self,
+        req: Request,
+        waiter: wirecheck_core::pending::Waiter,
+    ) -> Outcome {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.m).side_reader = Some(tx);
+        for frame in request_frames(&req) {
+            self.send(frame).await?;
+        }
+        let limit = req.timeout.unwrap_or(self.inner.config.request_timeout);
+        let stolen = tokio::time::timeout(limit, rx).await;
+        drop(waiter);
+        match stolen {
+            Ok(Ok(text)) => match Message::decode(&text) {
+                Ok(Message::Start { body, .. }) => Ok(body),
+                _ => Ok(text),
+            },
+            _ => Err(CallError::Timeout),
+        }
+    }
+
+    fn flaw(&self, f: Flaw) -> bool {
+        self.inner.config.flaws.has(f)
     }
 
     /// Starts serving `channel`: the broker assigns requests to this client, at most
@@ -452,7 +498,10 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
         if cfg.brokers.is_empty() {
             break "no broker addresses configured".to_owned();
         }
-        if let Some(limiter) = &mut limiter {
+        let failing_over = next_addr != 0;
+        let skip_limit = client.flaw(Flaw::NoRateLimit)
+            || (failing_over && client.flaw(Flaw::FailoverNoRateLimit));
+        if let Some(limiter) = limiter.as_mut().filter(|_| !skip_limit) {
             let wait = limiter.wait_before_attempt(origin.elapsed());
             if !wait.is_zero() {
                 client.life(Lifecycle::RateLimited { wait });
@@ -507,6 +556,9 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
                 if lock(&inner.m).closing {
                     break "closed by the client".to_owned();
                 }
+                if client.flaw(Flaw::NoReconnect) {
+                    break "connection lost (zoo flaw: never reconnects)".to_owned();
+                }
                 inner.state.send_replace(State::Connecting);
             }
             Err(e) => {
@@ -534,7 +586,7 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
         }
         // Fail over to the next address at once; back off after a whole round failed or
         // after losing an established connection.
-        if next_addr == 0 {
+        if next_addr == 0 && !client.flaw(Flaw::NoBackoff) {
             let delay = backoff.next_delay();
             client.life(Lifecycle::Backoff { delay });
             tokio::time::sleep(delay).await;
@@ -568,7 +620,11 @@ fn lost_connection(client: &Client, no: u64, why: Option<&str>) {
     if !was_current {
         return;
     }
-    let failed = inner.pending.fail_all(CallError::Disconnected);
+    let failed = if client.flaw(Flaw::DisconnectLeavesPending) {
+        0
+    } else {
+        inner.pending.fail_all(CallError::Disconnected)
+    };
     if let Some(why) = why {
         lock(&inner.m).stats.disconnects += 1;
         client.life(Lifecycle::Disconnected {
@@ -694,7 +750,11 @@ where
                     Some(Ok(Ws::Close(_))) => return "closed by peer".into(),
                     Some(Ok(Ws::Text(text))) => {
                         inner.observer.received(&peer, text.as_str());
-                        dispatch(&client, no, text.as_str());
+                        let thief = lock(&inner.m).side_reader.take();
+                        match thief {
+                            Some(t) => { let _ = t.send(text.as_str().to_owned()); }
+                            None => dispatch(&client, no, text.as_str()),
+                        }
                     }
                     Some(Ok(_)) => {}
                 }
@@ -722,6 +782,22 @@ fn dispatch(client: &Client, no: u64, text: &str) {
     let pending = &inner.pending;
     let registration = &inner.registration;
     let registering = registration.contains(HELLO);
+    if registering && client.flaw(Flaw::AnyReplyRegisters) {
+        let refused = matches!(Message::decode(text), Ok(Message::Error { req: None, .. }));
+        if !refused {
+            registration.complete(HELLO, Ok("welcome".into()));
+            return;
+        }
+    }
+    if registering && client.flaw(Flaw::DropDuringRegistration) {
+        let reply = matches!(
+            Message::decode(text),
+            Ok(Message::Welcome { .. } | Message::Error { req: None, .. })
+        );
+        if !reply {
+            return; // the registration step read it and threw it away
+        }
+    }
     let msg = match Message::decode(text) {
         Ok(m) => m,
         Err(e) => {

@@ -14,7 +14,7 @@
 use crate::model::{HostKind, Scenario};
 use crate::render::fmt_clock;
 use crate::trace::{Event, EventKind, Lifecycle, Op};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::time::Duration;
 use wirecheck_core::rules::{rule, Level};
@@ -178,6 +178,11 @@ pub const CHECKERS: &[Checker] = &[
         name: "reconnect-liveness",
         rules: &["CONN-5"],
         check: conn_reconnects,
+    },
+    Checker {
+        name: "relay-closes-both-sides",
+        rules: &["CONN-6"],
+        check: conn_relay_closes,
     },
     Checker {
         name: "requests-go-to-waiting-receivers",
@@ -1428,6 +1433,58 @@ fn conn_reconnects(input: &Input) -> Vec<Violation> {
     out
 }
 
+/// CONN-6: when a proxy's upstream ends, the clients behind it lose their connection at
+/// once (not at their heartbeat timeout).
+fn conn_relay_closes(input: &Input) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for h in &input.scenario.hosts {
+        let HostKind::Proxy(p) = &h.kind else {
+            continue;
+        };
+        for (i, e) in input.of(&h.name) {
+            let EventKind::Life(Lifecycle::ConnClosed { peer, .. }) = &e.kind else {
+                continue;
+            };
+            if peer != &p.target || input.end <= e.at + PROMPT {
+                continue;
+            }
+            for (client, _) in input.client_hosts() {
+                // Was `client` registered through this proxy when the upstream ended?
+                let mut through = false;
+                for (_, c) in input.of(client).filter(|(_, c)| c.at <= e.at) {
+                    match &c.kind {
+                        EventKind::Life(Lifecycle::Registered { addr }) => {
+                            through = addr.split(':').next() == Some(h.name.as_str());
+                        }
+                        EventKind::Life(Lifecycle::Disconnected { .. }) => through = false,
+                        _ => {}
+                    }
+                }
+                if !through || input.disturbed(client) {
+                    continue;
+                }
+                let noticed = input.of(client).any(|(_, c)| {
+                    c.at >= e.at
+                        && c.at <= e.at + PROMPT
+                        && matches!(c.kind, EventKind::Life(Lifecycle::Disconnected { .. }))
+                });
+                if !noticed {
+                    out.push(v(
+                        "CONN-6",
+                        e.at,
+                        vec![i],
+                        format!(
+                            "{}'s upstream {} ended but {client}'s connection through it stayed open",
+                            h.name, p.target
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // Broker rules
 
@@ -1463,12 +1520,28 @@ fn routing<'a>(input: &'a Input, b: &str) -> Routing<'a> {
 }
 
 /// BRK-1: a receiver gets a request only against an outstanding `receive`, and gets it
-/// without delay when one is waiting (no polling).
+/// as soon as both the request and that `receive` are at the broker (no polling).
 fn brk_credits(input: &Input) -> Vec<Violation> {
     let mut out = Vec::new();
+    let budget = input.scenario.network.max_latency + SLACK + Duration::from_millis(10);
     for b in input.broker_hosts() {
         let sessions = input.sessions(b);
-        let mut credits: BTreeMap<(&str, Option<u16>, &str), i64> = BTreeMap::new();
+        let start_at: BTreeMap<&str, Duration> = input
+            .rx()
+            .filter(|x| {
+                x.host == b
+                    && matches!(
+                        x.msg,
+                        Message::Start {
+                            dir: Dir::Request,
+                            ..
+                        }
+                    )
+            })
+            .filter_map(|x| Some((x.msg.req()?, x.at)))
+            .collect();
+        // Outstanding `receive`s per (receiver, connection, channel), oldest first.
+        let mut credits: BTreeMap<(&str, Option<u16>, &str), VecDeque<Duration>> = BTreeMap::new();
         let mut closes = sessions.closes.iter().peekable();
         for r in input.rx() {
             while let Some(c) = closes.peek() {
@@ -1482,7 +1555,10 @@ fn brk_credits(input: &Input) -> Vec<Violation> {
             }
             match r.msg {
                 Message::Receive { channel } if r.host == b => {
-                    *credits.entry((r.from, r.conn, channel)).or_default() += 1;
+                    credits
+                        .entry((r.from, r.conn, channel))
+                        .or_default()
+                        .push_back(r.at);
                 }
                 Message::Start {
                     req,
@@ -1491,22 +1567,42 @@ fn brk_credits(input: &Input) -> Vec<Violation> {
                     ..
                 } if r.from == b => {
                     let conn = input.live_conn(b, r.host, r.at);
-                    let c = credits.entry((r.host, conn, channel)).or_default();
-                    if *c <= 0 {
+                    let asked = credits
+                        .entry((r.host, conn, channel))
+                        .or_default()
+                        .pop_front();
+                    let Some(asked) = asked else {
                         out.push(v(
                             "BRK-1",
                             r.at,
                             vec![r.i],
-                            format!("{b} pushed request {req} to {} which had no outstanding `receive {channel}`", r.host),
+                            format!(
+                                "{b} pushed request {req} to {} which had no outstanding `receive {channel}`",
+                                r.host
+                            ),
                         ));
-                    } else {
-                        *c -= 1;
+                        continue;
+                    };
+                    let Some(&arrived) = start_at.get(req.as_str()) else {
+                        continue;
+                    };
+                    let ready = arrived.max(asked);
+                    if let Some(took) = r.at.checked_sub(ready).filter(|t| *t > budget) {
+                        out.push(v(
+                            "BRK-1",
+                            r.at,
+                            vec![r.i],
+                            format!(
+                                "{b} held request {req} for {} after {} was waiting on `{channel}` (polling?)",
+                                fmt_clock(took).trim(),
+                                r.host
+                            ),
+                        ));
                     }
                 }
                 _ => {}
             }
         }
-        let _ = sessions.all_closes;
     }
     out
 }

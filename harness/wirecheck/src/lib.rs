@@ -15,3 +15,4 @@ pub mod runner;
 pub mod scenario;
 pub mod trace;
 pub mod world;
+pub mod zoo;

@@ -4,18 +4,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use wirecheck::runner::{clock, run, RunOptions};
-use wirecheck::{catalog, corpus, scenario};
+use wirecheck::{catalog, corpus, scenario, zoo};
+use wirecheck_core::flaws::{Flaw, Flaws};
 
 const USAGE: &str = "\
 wirecheck: run WebSocket multiplexer/broker scenarios in a deterministic simulation
 
 usage:
-  wirecheck run [PATH]... [--seed N] [--verbose]
+  wirecheck run [PATH]... [--seed N] [--verbose] [--flaw NAME]...
       Run every scenario file under each PATH (files or folders, default `scenarios`)
       and print a summary table. Exit code 1 if any scenario fails, 2 on usage errors.
       --seed N     override every scenario's seed
       --verbose    print each scenario's sequence diagram
-  wirecheck show FILE [--seed N]
+      --flaw NAME  switch on a known bug in the reference (see `wirecheck zoo`)
+  wirecheck show FILE [--seed N] [--flaw NAME]...
       Run one scenario and print its sequence diagram and final counters.
   wirecheck rules [--markdown]
       The coverage table: each rule, its level, how many checkers judge it, how
@@ -23,12 +25,20 @@ usage:
       --markdown prints the rule table PROTOCOL.md embeds.
   wirecheck explain RULE
       What RULE requires, why, which checkers judge it and which scenarios cover it.
+  wirecheck zoo [--flaw NAME]... [--markdown] [--jobs N]
+      Run the catalog against the reference and against each known bug (flaw),
+      print the kill matrix (flaw x scenarios that caught it, rules named).
+      Exit code 1 if a flaw survives or the reference fails a scenario.
+      --markdown prints docs/zoo.md.
   wirecheck help";
 
 struct Args {
     paths: Vec<PathBuf>,
     seed: Option<u64>,
     verbose: bool,
+    flaws: Vec<Flaw>,
+    markdown: bool,
+    jobs: usize,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -36,6 +46,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
         paths: Vec::new(),
         seed: None,
         verbose: false,
+        flaws: Vec::new(),
+        markdown: false,
+        jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -48,7 +61,21 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 );
             }
             "--verbose" | "-v" => a.verbose = true,
-            "--markdown" => {}
+            "--markdown" => a.markdown = true,
+            "--flaw" => {
+                let v = it.next().ok_or("--flaw needs a flaw name")?;
+                let f = Flaw::from_name(v).ok_or_else(|| {
+                    let names: Vec<&str> = Flaw::ALL.iter().map(|f| f.name()).collect();
+                    format!("unknown flaw `{v}`; flaws are: {}", names.join(", "))
+                })?;
+                a.flaws.push(f);
+            }
+            "--jobs" | "-j" => {
+                let v = it.next().ok_or("--jobs needs a number")?;
+                a.jobs = v
+                    .parse()
+                    .map_err(|_| format!("--jobs wants a whole number, got `{v}`"))?;
+            }
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             path => a.paths.push(PathBuf::from(path)),
         }
@@ -87,7 +114,10 @@ fn cmd_run(args: Args) -> ExitCode {
         eprintln!("error: no scenario files (*.yaml) under {roots:?}");
         return ExitCode::from(2);
     }
-    let opts = RunOptions { seed: args.seed };
+    let opts = RunOptions {
+        seed: args.seed,
+        flaws: flaw_set(&args.flaws),
+    };
     let started = Instant::now();
     let width = files
         .iter()
@@ -161,7 +191,13 @@ fn cmd_show(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = run(&s, &RunOptions { seed: args.seed });
+    let report = run(
+        &s,
+        &RunOptions {
+            seed: args.seed,
+            flaws: flaw_set(&args.flaws),
+        },
+    );
     println!("{}", report.diagram);
     if report.passed() {
         println!("verdict: OK");
@@ -218,6 +254,46 @@ hint: rules are {}",
     }
 }
 
+fn flaw_set(flaws: &[Flaw]) -> Flaws {
+    let mut set = Flaws::none();
+    for f in flaws {
+        set = set.with(*f);
+    }
+    set
+}
+
+fn cmd_zoo(args: Args) -> ExitCode {
+    let corpus = match catalog::load_corpus(&corpus_root()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let flaws: Vec<Flaw> = if args.flaws.is_empty() {
+        Flaw::ALL.to_vec()
+    } else {
+        args.flaws.clone()
+    };
+    let started = Instant::now();
+    let z = zoo::run_zoo(&corpus, &flaws, args.jobs);
+    if args.markdown {
+        print!("{}", zoo::render_markdown(&z));
+    } else {
+        print!("{}", zoo::render_text(&z));
+        println!(
+            "({:.1}s wall, {} jobs)",
+            started.elapsed().as_secs_f64(),
+            args.jobs
+        );
+    }
+    if z.survivors().is_empty() && z.reference_failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// `scenarios/` in the current directory, else the workspace's.
 fn corpus_root() -> PathBuf {
     let here = PathBuf::from("scenarios");
@@ -246,6 +322,7 @@ fn main() -> ExitCode {
         "show" => cmd_show(parsed),
         "rules" => cmd_rules(rest.iter().any(|a| a == "--markdown")),
         "explain" => cmd_explain(parsed.paths.first()),
+        "zoo" => cmd_zoo(parsed),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -16,14 +16,16 @@
 //! time only, and one RNG seeded from the host's seed for probabilities and delays.
 
 use crate::model::{Corruption, ProxyAction, ProxyDir, ProxyRule, ProxySpec};
+use crate::trace::Lifecycle;
 use crate::trace::{fmt_time, EventKind};
-use crate::world::{peer_of, Cmd, Ctx, PORT};
+use crate::world::{conn_label, peer_of, Cmd, Ctx, PORT};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
+use wirecheck_core::flaws::Flaw;
 use wirecheck_core::rng::SplitMix64;
 
 /// The proxy's counters (besides `connections`), as `expect:` names them. Each received
@@ -270,7 +272,7 @@ async fn connection(
         to_client: spawn_writer(c_sink),
         to_target: spawn_writer(t_sink),
     };
-    let reason = loop {
+    let (reason, ended) = loop {
         let (dir, frame) = tokio::select! {
             biased;
             f = c_src.next() => (ProxyDir::Up, f),
@@ -280,17 +282,35 @@ async fn connection(
         match frame {
             Some(Ok(Ws::Text(t))) => {
                 if let Flow::Close = on_text(&link, dir, t.as_str().to_owned(), &shared, &ctx) {
-                    break "closed by a proxy rule".to_owned();
+                    break ("closed by a proxy rule".to_owned(), None);
                 }
             }
             Some(Ok(Ws::Binary(b))) => {
                 let _ = out.send(Out::Msg(Ws::Binary(b)));
             }
-            Some(Ok(Ws::Close(_))) | None => break format!("{from} closed its side"),
-            Some(Err(e)) => break format!("read error from {from}: {e}"),
+            Some(Ok(Ws::Close(_))) | None => break (format!("{from} closed its side"), Some(dir)),
+            Some(Err(e)) => break (format!("read error from {from}: {e}"), Some(dir)),
             Some(Ok(_)) => {}
         }
     };
+    if let Some(dir) = ended {
+        let side = match dir {
+            ProxyDir::Up => conn_label(&link.client, link.client_port),
+            ProxyDir::Down => link.target.clone(),
+        };
+        ctx.trace.host_event(
+            &ctx.ctl.name,
+            EventKind::Life(Lifecycle::ConnClosed {
+                peer: side,
+                reason: reason.clone(),
+            }),
+        );
+    }
+    if ctx.flaws.has(Flaw::ProxyOneDirection) && ended == Some(ProxyDir::Down) {
+        // Zoo flaw: the upstream is gone but the client's side is left open, unread.
+        let _ = link.to_target.send(Out::Close);
+        std::future::pending::<()>().await;
+    }
     let _ = link.to_client.send(Out::Close);
     let _ = link.to_target.send(Out::Close);
     let lost: usize = {

@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use turmoil::Sim;
+use wirecheck_core::flaws::Flaws;
 use wirecheck_core::rng::SplitMix64;
 use wirecheck_core::rules::Level;
 
@@ -29,6 +30,8 @@ const TICK: Duration = Duration::from_millis(1);
 pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
+    /// Zoo flaws to switch on in every reference host (empty: the correct reference).
+    pub flaws: Flaws,
 }
 
 /// One way a run failed: what, where in the file, and when in simulated time.
@@ -214,6 +217,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
             ctl,
             trace: trace.clone(),
             seed: SplitMix64::derive(seed, &host.name).next_u64(),
+            flaws: opts.flaws.clone(),
         };
         let kind = host.kind.clone();
         sim.host(host.name.as_str(), move || {
@@ -238,9 +242,11 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
             break;
         }
     }
-    if failures.is_empty() {
-        let until = r.sim.elapsed() + SETTLE;
-        if let Err(f) = r.advance_until(until, |_| false) {
+    // Let the world settle, so late effects are in the trace and the checkers can judge
+    // what follows a failed step too (its own failure is reported already).
+    let until = r.sim.elapsed() + SETTLE;
+    if let Err(f) = r.advance_until(until, |_| false) {
+        if failures.is_empty() {
             let mut f = *f;
             f.step = "settle after the script".into();
             failures.push(f);
@@ -581,6 +587,7 @@ impl Runner<'_> {
                                 ("waiting", s.waiting),
                                 ("assignments", s.assignments),
                                 ("rejected", s.rejected),
+                                ("wakeups", s.wakeups),
                             ] {
                                 c.insert(k.to_owned(), v);
                             }

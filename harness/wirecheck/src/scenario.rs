@@ -909,6 +909,7 @@ const BROKER_COUNTERS: &[&str] = &[
     "waiting",
     "assignments",
     "rejected",
+    "wakeups",
 ];
 const SCRIPTED_COUNTERS: &[&str] = &["received", "connections"];
 const PROXY_COUNTERS: &[&str] = &[

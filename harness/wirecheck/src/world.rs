@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::broker::BrokerConfig;
+use wirecheck_core::flaws::Flaws;
 use wirecheck_core::pending::{CallError, Outcome};
 use wirecheck_core::reconnect::ReconnectPolicy;
 use wirecheck_core::wire::Message;
@@ -159,6 +160,8 @@ pub struct Ctx {
     pub ctl: Arc<HostCtl>,
     pub trace: Trace,
     pub seed: u64,
+    /// Zoo flaws switched on for this run (empty: the correct reference).
+    pub flaws: Flaws,
 }
 
 impl Ctx {
@@ -267,6 +270,7 @@ async fn broker_host(spec: BrokerSpec, ctx: Ctx) -> turmoil::Result {
         config: BrokerConfig {
             max_message: spec.max_message,
             tokens: spec.tokens.clone(),
+            flaws: ctx.flaws.clone(),
         },
         queue: spec.queue,
         idle_timeout: spec.idle_timeout,
@@ -304,7 +308,7 @@ impl Connector for TurmoilConnector {
     }
 }
 
-fn client_config(spec: &ClientSpec, seed: u64) -> ClientConfig {
+fn client_config(spec: &ClientSpec, seed: u64, flaws: &Flaws) -> ClientConfig {
     ClientConfig {
         client_id: spec.id.clone(),
         token: spec.token.clone(),
@@ -324,6 +328,7 @@ fn client_config(spec: &ClientSpec, seed: u64) -> ClientConfig {
             min_gap: r.min_gap,
         }),
         seed,
+        flaws: flaws.clone(),
     }
 }
 
@@ -453,7 +458,7 @@ fn start_client(spec: &ClientSpec, ctx: &Ctx, call_id: &str) {
         },
     );
     let (client, first) = Client::start(
-        client_config(spec, ctx.seed),
+        client_config(spec, ctx.seed, &ctx.flaws),
         TurmoilConnector,
         ctx.observer(),
     );
