@@ -280,9 +280,13 @@ impl Broker {
                 Action::Close(conn, format!("registration refused: {code}")),
             ]
         };
-        if !self.config.tokens.is_empty()
-            && self.config.tokens.get(&client).map(String::as_str) != token.as_deref()
-        {
+        // With a token table, only listed clients with their exact token get in.
+        let authorized = match self.config.tokens.get(&client) {
+            _ if self.config.tokens.is_empty() => true,
+            Some(want) => token.as_deref() == Some(want.as_str()),
+            None => false,
+        };
+        if !authorized {
             self.rejected += 1;
             return refuse(
                 code::UNAUTHORIZED,

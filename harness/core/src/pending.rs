@@ -377,12 +377,27 @@ impl PendingMap {
 
     /// Removes `id` without an answer (timeout or cancellation). Returns whether it was pending.
     pub fn remove(&self, id: &str, why: Removal) -> bool {
+        self.remove_entry(id, why, None)
+    }
+
+    /// Removes `id` if it is pending; with `only`, just if the entry is still that slot's
+    /// (a stale waiter must not remove a newer entry that reuses its id).
+    fn remove_entry(&self, id: &str, why: Removal, only: Option<&Arc<Slot>>) -> bool {
         let leak = match why {
             Removal::TimedOut => self.shared.flaws.has(Flaw::LeakOnTimeout),
             Removal::Cancelled => self.shared.flaws.has(Flaw::LeakOnCancel),
         };
         let slot = {
             let mut inner = lock(&self.shared.inner);
+            if let Some(mine) = only {
+                let same = inner
+                    .entries
+                    .get(id)
+                    .is_some_and(|e| Arc::ptr_eq(&e.slot, mine));
+                if !same {
+                    return false;
+                }
+            }
             let slot = inner.take_or_leak(id, Retired::Abandoned, leak);
             if slot.is_some() {
                 match why {
@@ -533,7 +548,10 @@ impl Waiter {
     /// Gives up waiting because the deadline passed: removes the entry as timed out.
     /// If the answer won the race, returns it instead.
     pub fn expire(mut self) -> Outcome {
-        self.map.remove(&self.id, Removal::TimedOut);
+        if !self.done {
+            self.map
+                .remove_entry(&self.id, Removal::TimedOut, Some(&self.slot));
+        }
         self.done = true;
         // Either the answer won the race, or removal filled the slot with `Timeout`.
         self.take_now().unwrap_or(Err(CallError::Timeout))
@@ -586,7 +604,8 @@ impl Future for Waiter {
 impl Drop for Waiter {
     fn drop(&mut self) {
         if !self.done {
-            self.map.remove(&self.id, Removal::Cancelled);
+            self.map
+                .remove_entry(&self.id, Removal::Cancelled, Some(&self.slot));
         }
     }
 }

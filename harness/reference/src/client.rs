@@ -520,19 +520,9 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
             addr: addr.clone(),
             attempt,
         });
-        let registered = match tokio::time::timeout(
-            cfg.register_timeout,
-            connect(&client, &connector, &addr, conn_no),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => {
-                // Timed out in TCP connect or the WebSocket handshake (registration has
-                // its own timeout inside `connect`).
-                Err(CallError::Timeout)
-            }
-        };
+        // `connect` bounds each of its phases by the registration timeout itself, and
+        // cleans up after itself on every failure.
+        let registered = connect(&client, &connector, &addr, conn_no).await;
         match registered {
             Ok(reader) => {
                 {
@@ -549,9 +539,12 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
                 }
                 backoff.reset();
                 next_addr = 0;
-                let why = reader
+                let mut why = reader
                     .await
                     .unwrap_or_else(|e| format!("reader panicked: {e}"));
+                if lock(&inner.m).closing {
+                    why = "closed by the client".into();
+                }
                 lost_connection(&client, conn_no, Some(&why));
                 if lock(&inner.m).closing {
                     break "closed by the client".to_owned();
@@ -643,13 +636,18 @@ async fn connect<C: Connector>(
     no: u64,
 ) -> Result<tokio::task::JoinHandle<String>, CallError> {
     let inner = &client.inner;
-    let stream = connector
-        .connect(addr)
+    let limit = inner.config.register_timeout;
+    let stream = tokio::time::timeout(limit, connector.connect(addr))
         .await
+        .map_err(|_| CallError::Timeout)?
         .map_err(|e| CallError::SendFailed(format!("connect to {addr}: {e}")))?;
-    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream)
-        .await
-        .map_err(|e| CallError::SendFailed(format!("WebSocket handshake with {addr}: {e}")))?;
+    let (ws, _) = tokio::time::timeout(
+        limit,
+        tokio_tungstenite::client_async(format!("ws://{addr}/"), stream),
+    )
+    .await
+    .map_err(|_| CallError::Timeout)?
+    .map_err(|e| CallError::SendFailed(format!("WebSocket handshake with {addr}: {e}")))?;
     let (mut sink, source) = ws.split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
     tokio::spawn(async move {
@@ -678,7 +676,15 @@ async fn connect<C: Connector>(
         out: out_tx.clone(),
     });
     let hello = inner.registration.insert(HELLO)?;
-    let reader = tokio::spawn(read_loop(client.clone(), source, addr.to_owned(), no));
+    // Until registration succeeds, the reader belongs to this attempt: any early return
+    // (or this future being dropped) must stop it, or a reader of an abandoned connection
+    // would go on dispatching frames into the client.
+    let reader = AbortOnDrop(Some(tokio::spawn(read_loop(
+        client.clone(),
+        source,
+        addr.to_owned(),
+        no,
+    ))));
     let sent = client
         .send(Message::Hello {
             client: inner.config.client_id.clone(),
@@ -712,12 +718,29 @@ async fn connect<C: Connector>(
                     ));
                 }
             }
-            Ok(reader)
+            Ok(reader.into_inner())
         }
         Err(e) => {
             let _ = out_tx.send(Out::Close);
-            reader.abort();
+            drop(reader); // aborts it
             Err(e)
+        }
+    }
+}
+
+/// A task handle that aborts the task when dropped, unless taken out.
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    fn into_inner(mut self) -> tokio::task::JoinHandle<T> {
+        self.0.take().expect("handle present until taken")
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
         }
     }
 }
@@ -750,6 +773,10 @@ where
                     Some(Ok(Ws::Close(_))) => return "closed by peer".into(),
                     Some(Ok(Ws::Text(text))) => {
                         inner.observer.received(&peer, text.as_str());
+                        if lock(&inner.m).link.as_ref().map(|l| l.no) != Some(no) {
+                            // Belt and braces: a superseded connection dispatches nothing.
+                            return "superseded by a newer connection".into();
+                        }
                         let thief = lock(&inner.m).side_reader.take();
                         match thief {
                             Some(t) => { let _ = t.send(text.as_str().to_owned()); }
@@ -984,6 +1011,7 @@ fn incoming_frame(client: &Client, no: u64, req: &str, chunk: Option<(u64, Strin
         }
         Some((seq, _)) => {
             let expected = a.next_seq;
+            let channel = a.channel.clone();
             m.assembling.remove(req);
             if let Some(link) = &m.link {
                 let _ = link.out.send(Out::Msg(
@@ -994,6 +1022,8 @@ fn incoming_frame(client: &Client, no: u64, req: &str, chunk: Option<(u64, Strin
                     ),
                     None,
                 ));
+                // The refused request used a credit: ask for the next one.
+                let _ = link.out.send(Out::Msg(Message::Receive { channel }, None));
             }
         }
         None => finish_incoming(&mut m, no, req),

@@ -588,9 +588,28 @@ fn first_response(
     from: Duration,
     to: Duration,
 ) -> Option<(usize, Result<String, String>)> {
+    // The peer the request went to: its answer must come back over that hop.
+    let hop = input
+        .rx()
+        .find(|r| {
+            r.from == host
+                && r.at >= from
+                && r.msg.req() == Some(id)
+                && matches!(
+                    r.msg,
+                    Message::Start {
+                        dir: Dir::Request,
+                        ..
+                    }
+                )
+        })
+        .map(|r| r.host);
     let mut partial: Option<(String, u64)> = None;
     for r in input.rx() {
         if r.host != host || r.at < from || r.at > to || r.msg.req() != Some(id) {
+            continue;
+        }
+        if hop.is_some_and(|h| h != r.from) {
             continue;
         }
         match r.msg {
