@@ -22,6 +22,9 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test (README's test command; CI=true makes insta fail on new or changed snapshots)"
 CI=true cargo test --locked
 
+step "loom model checks (target/loom, release)"
+bash ci/loom.sh
+
 step "scenario corpus (README's run command)"
 cargo run --release --locked -p wirecheck -- run scenarios
 

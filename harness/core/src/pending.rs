@@ -5,7 +5,8 @@
 //! [`Waiter`] (a future, or a blocking [`Waiter::wait`]). Invariants (MUX-2..MUX-6):
 //!
 //! - an entry is completed at most once: only the party that removes it from the map fills
-//!   its slot, and removal happens under the map lock;
+//!   its slot, and it fills the slot before releasing the map lock, so whoever finds the
+//!   entry gone also finds its slot filled (a timeout never loses an answer in flight);
 //! - every exit path removes the entry: completion, [`Waiter::expire`] (timeout), dropping
 //!   the waiter (cancellation) and [`PendingMap::fail_all`] (disconnect);
 //! - frames for ids that are not pending are dropped and counted as duplicate (id completed
@@ -285,14 +286,11 @@ impl PendingMap {
     /// Completes `id` with `outcome` if it is pending; otherwise drops and counts it.
     pub fn complete(&self, id: &str, outcome: Outcome) -> Delivery {
         let leak = self.completion_leaks();
-        let slot = {
-            let mut inner = lock(&self.shared.inner);
-            match inner.take_or_leak(id, Retired::Completed, leak) {
-                Some(slot) => slot,
-                None => return inner.stray(id),
-            }
-        };
-        slot.fill(outcome);
+        let mut inner = lock(&self.shared.inner);
+        match inner.take_or_leak(id, Retired::Completed, leak) {
+            Some(slot) => slot.fill(outcome),
+            None => return inner.stray(id),
+        }
         Delivery::Completed
     }
 
@@ -309,9 +307,8 @@ impl PendingMap {
             return Delivery::Duplicate;
         }
         if end {
-            let slot = inner.take_or_leak(id, Retired::Completed, self.completion_leaks());
-            drop(inner);
-            if let Some(slot) = slot {
+            if let Some(slot) = inner.take_or_leak(id, Retired::Completed, self.completion_leaks())
+            {
                 slot.fill(Ok(body.to_owned()));
             }
             return Delivery::Completed;
@@ -343,9 +340,7 @@ impl PendingMap {
             Some(Entry { partial: None, .. }) => format!("chunk #{seq} arrived before start"),
         };
         // A protocol failure ends the call as failed: later frames of it count as late.
-        let slot = inner.take(id, Retired::Failed);
-        drop(inner);
-        if let Some(slot) = slot {
+        if let Some(slot) = inner.take(id, Retired::Failed) {
             slot.fill(Err(CallError::Protocol(verdict)));
         }
         Delivery::Completed
@@ -367,9 +362,7 @@ impl PendingMap {
             Retired::Failed
         };
         let leak = how == Retired::Completed && self.completion_leaks();
-        let slot = inner.take_or_leak(id, how, leak);
-        drop(inner);
-        if let Some(slot) = slot {
+        if let Some(slot) = inner.take_or_leak(id, how, leak) {
             slot.fill(outcome);
         }
         Delivery::Completed
@@ -387,7 +380,7 @@ impl PendingMap {
             Removal::TimedOut => self.shared.flaws.has(Flaw::LeakOnTimeout),
             Removal::Cancelled => self.shared.flaws.has(Flaw::LeakOnCancel),
         };
-        let slot = {
+        {
             let mut inner = lock(&self.shared.inner);
             if let Some(mine) = only {
                 let same = inner
@@ -398,20 +391,19 @@ impl PendingMap {
                     return false;
                 }
             }
-            let slot = inner.take_or_leak(id, Retired::Abandoned, leak);
-            if slot.is_some() {
-                match why {
-                    Removal::TimedOut => inner.stats.timed_out += 1,
-                    Removal::Cancelled => inner.stats.cancelled += 1,
-                }
+            let Some(slot) = inner.take_or_leak(id, Retired::Abandoned, leak) else {
+                return false;
+            };
+            match why {
+                Removal::TimedOut => inner.stats.timed_out += 1,
+                Removal::Cancelled => inner.stats.cancelled += 1,
             }
-            slot
-        };
-        let Some(slot) = slot else { return false };
-        slot.fill(Err(match why {
-            Removal::TimedOut => CallError::Timeout,
-            Removal::Cancelled => CallError::Cancelled,
-        }));
+            slot.fill(Err(match why {
+                Removal::TimedOut => CallError::Timeout,
+                Removal::Cancelled => CallError::Cancelled,
+            }));
+        }
+        // The hook runs outside the lock: it may send, log, or touch the map again.
         if let Some(hook) = &self.shared.hook {
             hook(id, why);
         }
@@ -421,8 +413,8 @@ impl PendingMap {
     /// Fails one pending entry with `err` (e.g. its request could not be sent).
     /// Returns whether it was pending.
     pub fn fail(&self, id: &str, err: CallError) -> bool {
-        let slot = lock(&self.shared.inner).take(id, Retired::Failed);
-        match slot {
+        let mut inner = lock(&self.shared.inner);
+        match inner.take(id, Retired::Failed) {
             Some(slot) => {
                 slot.fill(Err(err));
                 true
@@ -433,17 +425,16 @@ impl PendingMap {
 
     /// Fails every pending entry with `err` at once (disconnect). Returns how many.
     pub fn fail_all(&self, err: CallError) -> usize {
-        let slots: Vec<Arc<Slot>> = {
-            let mut inner = lock(&self.shared.inner);
-            let ids: Vec<String> = inner.entries.keys().cloned().collect();
-            ids.iter()
-                .filter_map(|id| inner.take(id, Retired::Failed))
-                .collect()
-        };
-        for slot in &slots {
-            slot.fill(Err(err.clone()));
+        let mut inner = lock(&self.shared.inner);
+        let ids: Vec<String> = inner.entries.keys().cloned().collect();
+        let mut n = 0;
+        for id in ids {
+            if let Some(slot) = inner.take(&id, Retired::Failed) {
+                slot.fill(Err(err.clone()));
+                n += 1;
+            }
         }
-        slots.len()
+        n
     }
 
     pub fn contains(&self, id: &str) -> bool {

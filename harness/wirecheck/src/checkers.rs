@@ -353,7 +353,8 @@ impl Input<'_> {
     fn sessions(&self, b: &str) -> Sessions {
         let mut s = Sessions::default();
         let mut hello: BTreeMap<String, Option<u16>> = BTreeMap::new();
-        let mut live: BTreeMap<String, Option<u16>> = BTreeMap::new();
+        // Registered connections: (host, connection) pairs.
+        let mut live: BTreeSet<(String, Option<u16>)> = BTreeSet::new();
         for (i, e) in self.events.iter().enumerate() {
             match &e.kind {
                 EventKind::Recv {
@@ -366,11 +367,14 @@ impl Input<'_> {
                 }
                 EventKind::Recv {
                     from,
+                    conn: rx_conn,
                     msg: Some(Message::Welcome { client }),
                     ..
                 } if from == b => {
-                    let conn = hello.get(&e.host).copied().flatten();
-                    live.insert(e.host.clone(), conn);
+                    // The receiver names its connection when it can (a proxy knows its
+                    // upstream port); otherwise it is the host's latest `hello`.
+                    let conn = rx_conn.or_else(|| hello.get(&e.host).copied().flatten());
+                    live.insert((e.host.clone(), conn));
                     s.welcomes.push(Welcome {
                         i,
                         at: e.at,
@@ -394,9 +398,13 @@ impl Input<'_> {
                 }
                 EventKind::Life(Lifecycle::ConnClosed { peer, .. }) if e.host == b => {
                     let (host, conn) = split_label(peer);
-                    let registered = live.get(&host).is_some_and(|c| c.is_none() || *c == conn);
-                    if registered {
-                        live.remove(&host);
+                    let key = live
+                        .iter()
+                        .find(|(h, c)| *h == host && (c.is_none() || conn.is_none() || *c == conn))
+                        .cloned();
+                    let registered = key.is_some();
+                    if let Some(k) = key {
+                        live.remove(&k);
                     }
                     s.closes.push(Close {
                         i,
@@ -962,7 +970,20 @@ fn mux_requests_answered(input: &Input) -> Vec<Violation> {
             if s.reply == Reply::Ignore {
                 continue;
             }
-            let due = r.at + s.delay + PROMPT;
+            // Only a request that arrived whole can be answered: its `end` (or `end: true`).
+            let whole_at = match r.msg {
+                Message::Start { end: true, .. } => Some(r.at),
+                _ => input
+                    .rx()
+                    .find(|e| {
+                        e.host == host
+                            && e.at >= r.at
+                            && matches!(e.msg, Message::End { req: q, dir: Dir::Request } if q == req)
+                    })
+                    .map(|e| e.at),
+            };
+            let Some(whole_at) = whole_at else { continue };
+            let due = whole_at + s.delay + PROMPT;
             if input.end <= due {
                 continue;
             }
@@ -1188,69 +1209,58 @@ fn auth_no_takeover(input: &Input) -> Vec<Violation> {
     out
 }
 
-/// The hosts a client's current connection runs through: its broker address, and the
-/// target behind it if that is a proxy.
-fn path_of(input: &Input, addr_host: &str) -> Vec<String> {
-    let mut path = vec![addr_host.to_owned()];
-    for h in &input.scenario.hosts {
-        if h.name == addr_host {
-            if let HostKind::Proxy(p) = &h.kind {
-                path.push(p.target.clone());
-            }
-        }
-    }
-    path
-}
-
-/// CONN-1: a partition on a registered client's path is detected within the heartbeat
-/// timeout.
+/// CONN-1: a registered client that hears nothing for its heartbeat timeout declares the
+/// connection dead by then. (Faults need not be modelled: a partition that loses nothing
+/// breaks nothing, while one that swallows frames shows up as silence.)
 fn conn_heartbeat(input: &Input) -> Vec<Violation> {
     let mut out = Vec::new();
     for (host, spec) in input.client_hosts() {
         let Some(hb) = &spec.heartbeat else { continue };
-        let mut current: Option<String> = None;
-        for (i, e) in input.events.iter().enumerate() {
+        if input.disturbed(host) {
+            continue;
+        }
+        let limit = hb.timeout + SLACK;
+        // (index of the last frame, its time) while registered.
+        let mut heard: Option<(usize, Duration)> = None;
+        let late = |at: Duration, last: (usize, Duration), now: Option<usize>| {
+            let mut evs = vec![last.0];
+            evs.extend(now);
+            v(
+                "CONN-1",
+                at,
+                evs,
+                format!(
+                    "{host} heard nothing from {} on but was still connected {} later (heartbeat timeout {})",
+                    fmt_clock(last.1).trim(),
+                    fmt_clock(at - last.1).trim(),
+                    fmt_clock(hb.timeout).trim()
+                ),
+            )
+        };
+        for (i, e) in input.of(host) {
             match &e.kind {
-                EventKind::Life(Lifecycle::Registered { addr }) if e.host == host => {
-                    current = Some(addr.split(':').next().unwrap_or(addr).to_owned());
-                }
-                EventKind::Life(Lifecycle::Disconnected { .. }) if e.host == host => {
-                    current = None;
-                }
-                EventKind::Fault { what, other } if what.starts_with("partition") => {
-                    let Some(addr) = &current else { continue };
-                    let mut hops = vec![host.to_owned()];
-                    hops.extend(path_of(input, addr));
-                    let a = e.host.as_str();
-                    let b = other.as_deref().unwrap_or("");
-                    let on_path = hops
-                        .windows(2)
-                        .any(|w| (w[0] == a && w[1] == b) || (w[0] == b && w[1] == a));
-                    if !on_path {
-                        continue;
+                EventKind::Life(Lifecycle::Registered { .. }) => heard = Some((i, e.at)),
+                EventKind::Recv { .. } => {
+                    if let Some(last) = heard {
+                        if e.at > last.1 + limit {
+                            out.push(late(e.at, last, Some(i)));
+                        }
+                        heard = Some((i, e.at));
                     }
-                    let deadline = e.at + hb.timeout + SLACK;
-                    if input.end <= deadline || input.disturbed(host) {
-                        continue;
-                    }
-                    let detected = input.of(host).any(|(_, d)| {
-                        d.at >= e.at
-                            && d.at <= deadline
-                            && matches!(d.kind, EventKind::Life(Lifecycle::Disconnected { .. }))
-                    });
-                    if !detected {
-                        out.push(v(
-                            "CONN-1",
-                            deadline,
-                            vec![i],
-                            format!(
-                                "{host} did not notice the partition {a} | {b} within its heartbeat timeout {}",
-                                fmt_clock(hb.timeout).trim()
-                            ),
-                        ));
+                }
+                EventKind::Life(Lifecycle::Disconnected { .. } | Lifecycle::Stopped { .. }) => {
+                    if let Some(last) = heard.take() {
+                        if e.at > last.1 + limit {
+                            out.push(late(e.at, last, Some(i)));
+                        }
                     }
                 }
                 _ => {}
+            }
+        }
+        if let Some(last) = heard {
+            if input.end > last.1 + limit {
+                out.push(late(input.end, last, None));
             }
         }
     }
@@ -1464,10 +1474,21 @@ fn conn_relay_closes(input: &Input) -> Vec<Violation> {
             let EventKind::Life(Lifecycle::ConnClosed { peer, .. }) = &e.kind else {
                 continue;
             };
-            if peer != &p.target || input.end <= e.at + PROMPT {
+            // `target:port`: the upstream of the proxied connection from client port `port`.
+            let (upstream, port) = split_label(peer);
+            if upstream != p.target || input.end <= e.at + PROMPT {
                 continue;
             }
+            let behind = port.and_then(|port| {
+                input
+                    .rx()
+                    .find(|r| r.host == h.name && r.conn == Some(port) && r.at <= e.at)
+                    .map(|r| r.from)
+            });
             for (client, _) in input.client_hosts() {
+                if behind.is_some_and(|b| b != client) {
+                    continue;
+                }
                 // Was `client` registered through this proxy when the upstream ended?
                 let mut through = false;
                 for (_, c) in input.of(client).filter(|(_, c)| c.at <= e.at) {
@@ -1606,7 +1627,12 @@ fn brk_credits(input: &Input) -> Vec<Violation> {
                         continue;
                     };
                     let ready = arrived.max(asked);
-                    if let Some(took) = r.at.checked_sub(ready).filter(|t| *t > budget) {
+                    // A held or cut link delays delivery, not the broker's decision.
+                    let link_slowed = link_faulted(input, b, r.host, ready, r.at);
+                    if let Some(took) =
+                        r.at.checked_sub(ready)
+                            .filter(|t| *t > budget && !link_slowed)
+                    {
                         out.push(v(
                             "BRK-1",
                             r.at,
@@ -1646,20 +1672,41 @@ fn brk_one_receiver(input: &Input) -> Vec<Violation> {
                 ));
             }
         }
-        // Request chunk/end frames: only to the assignee, in order, nothing after end.
-        let mut state: BTreeMap<&str, (u64, bool)> = BTreeMap::new();
+        // Request chunk/end frames: only to the assignee, in the order the broker got them.
+        let mut state: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut sent_frames: BTreeMap<&str, Vec<(usize, &Message)>> = BTreeMap::new();
+        for x in input.rx().filter(|x| x.host == b) {
+            if matches!(
+                x.msg,
+                Message::Chunk {
+                    dir: Dir::Request,
+                    ..
+                } | Message::End {
+                    dir: Dir::Request,
+                    ..
+                }
+            ) && r
+                .sender
+                .get(x.msg.req().unwrap_or_default())
+                .is_some_and(|s| s.0 == x.from)
+            {
+                sent_frames
+                    .entry(x.msg.req().unwrap_or_default())
+                    .or_default()
+                    .push((x.i, x.msg));
+            }
+        }
         for x in input.rx().filter(|x| x.from == b) {
-            let (req, seq) = match x.msg {
+            let req = match x.msg {
                 Message::Chunk {
                     req,
                     dir: Dir::Request,
-                    seq,
                     ..
-                } => (req.as_str(), Some(*seq)),
-                Message::End {
+                }
+                | Message::End {
                     req,
                     dir: Dir::Request,
-                } => (req.as_str(), None),
+                } => req.as_str(),
                 _ => continue,
             };
             let assignee = r.receivers.get(req).and_then(|v| v.first()).map(|x| x.0);
@@ -1679,31 +1726,30 @@ fn brk_one_receiver(input: &Input) -> Vec<Violation> {
                 ));
                 continue;
             }
-            let st = state.entry(req).or_insert((0, false));
-            if st.1 {
-                out.push(v(
-                    "BRK-3",
-                    x.at,
-                    vec![x.i],
-                    format!(
-                        "{b} sent a frame of request {req} to {} after its end",
-                        x.host
-                    ),
-                ));
-                continue;
-            }
-            match seq {
-                Some(s) if s != st.0 => out.push(v(
-                    "BRK-3",
-                    x.at,
-                    vec![x.i],
-                    format!(
-                        "{b} sent chunk #{s} of request {req} to {} where #{} was due",
-                        x.host, st.0
-                    ),
-                )),
-                Some(_) => st.0 += 1,
-                None => st.1 = true,
+            // In order: the k-th frame delivered is the k-th frame the broker received from
+            // the sender (whatever the sender or the network did to them before).
+            let k = state.entry(req).or_insert(0);
+            let sent = sent_frames.get(req).and_then(|v| v.get(*k));
+            match sent {
+                Some((_, m)) if *m == x.msg => *k += 1,
+                other => {
+                    out.push(v(
+                        "BRK-3",
+                        x.at,
+                        vec![x.i],
+                        format!(
+                            "{b} delivered `{}` of request {req} to {} as frame {} of the stream, where the sender's frame {} was {}",
+                            wirecheck_core::wire::summary(x.msg),
+                            x.host,
+                            *k + 1,
+                            *k + 1,
+                            other
+                                .map(|(_, m)| format!("`{}`", wirecheck_core::wire::summary(m)))
+                                .unwrap_or_else(|| "never received".into())
+                        ),
+                    ));
+                    *k += 1;
+                }
             }
         }
     }
@@ -2268,6 +2314,54 @@ mod tests {
         for rule in ["CONN-2", "CONN-3", "CONN-4"] {
             assert!(r.contains(&rule), "{rule} missing from {v:#?}");
         }
+    }
+
+    #[test]
+    fn silence_past_the_heartbeat_timeout_fires_conn1() {
+        let mut spec = client("app", &["b"]);
+        if let HostKind::Client(c) = &mut spec {
+            c.heartbeat = Some(crate::model::HeartbeatSpec {
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(3),
+            });
+        }
+        let s = scenario(vec![
+            ("b", HostKind::Broker(Default::default())),
+            ("app", spec),
+        ]);
+        let ev = vec![
+            recv(
+                1,
+                "b",
+                "app",
+                Message::Hello {
+                    client: "app".into(),
+                    token: None,
+                },
+            ),
+            recv(
+                2,
+                "app",
+                "b",
+                Message::Welcome {
+                    client: "app".into(),
+                },
+            ),
+            life(
+                2,
+                "app",
+                Lifecycle::Registered {
+                    addr: "b:7300".into(),
+                },
+            ),
+            recv(1000, "app", "b", Message::Pong { nonce: 1 }),
+            // Nothing for 9s, and no disconnect: the heartbeat should have fired at ~4s.
+            recv(10_000, "app", "b", Message::Pong { nonce: 9 }),
+        ];
+        let v = run(&s, &ev, BTreeMap::new());
+        // The 9s gap, and the silence after the last frame until the end of the run.
+        assert_eq!(rules_of(&v), vec!["CONN-1", "CONN-1"], "{v:#?}");
+        assert_eq!(v[0].events, vec![3, 4]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod checkers;
 pub mod corpus;
 pub mod docs;
+pub mod gen;
 pub mod model;
 pub mod proxy;
 pub mod render;

@@ -30,10 +30,16 @@ usage:
       print the kill matrix (flaw x scenarios that caught it, rules named).
       Exit code 1 if a flaw survives or the reference fails a scenario.
       --markdown prints docs/zoo.md.
+  wirecheck fuzz [--cases N] [--seed S] [--flaw NAME]... [--out DIR]
+      Generate N random scenarios (default 1000) and run each with every checker
+      on. A failing case is shrunk and written as a YAML scenario to DIR
+      (default scenarios/regressions/), which `cargo test` then replays.
   wirecheck help";
 
 struct Args {
     paths: Vec<PathBuf>,
+    cases: u32,
+    out: Option<PathBuf>,
     seed: Option<u64>,
     verbose: bool,
     flaws: Vec<Flaw>,
@@ -44,6 +50,8 @@ struct Args {
 fn parse(args: &[String]) -> Result<Args, String> {
     let mut a = Args {
         paths: Vec::new(),
+        cases: 1000,
+        out: None,
         seed: None,
         verbose: false,
         flaws: Vec::new(),
@@ -70,6 +78,13 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 })?;
                 a.flaws.push(f);
             }
+            "--cases" => {
+                let v = it.next().ok_or("--cases needs a number")?;
+                a.cases = v
+                    .parse()
+                    .map_err(|_| format!("--cases wants a whole number, got `{v}`"))?;
+            }
+            "--out" => a.out = Some(PathBuf::from(it.next().ok_or("--out needs a folder")?)),
             "--jobs" | "-j" => {
                 let v = it.next().ok_or("--jobs needs a number")?;
                 a.jobs = v
@@ -294,6 +309,33 @@ fn cmd_zoo(args: Args) -> ExitCode {
     }
 }
 
+fn cmd_fuzz(args: Args) -> ExitCode {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| corpus_root().join("regressions"));
+    let seed = args.seed.unwrap_or(20261122);
+    let started = Instant::now();
+    match wirecheck::gen::search(args.cases, seed, &flaw_set(&args.flaws), &out) {
+        Ok(n) => {
+            println!(
+                "{n} generated scenarios, all OK with every checker on ({:.1}s wall, seed {seed})",
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(found) => {
+            eprintln!("{}", found.reason);
+            eprintln!(
+                "\na generated scenario failed; shrunk and written to {}\nhint: it is an ordinary scenario now: `wirecheck show {}`; `cargo test` replays it until the bug is fixed",
+                found.file.display(),
+                found.file.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `scenarios/` in the current directory, else the workspace's.
 fn corpus_root() -> PathBuf {
     let here = PathBuf::from("scenarios");
@@ -323,6 +365,7 @@ fn main() -> ExitCode {
         "rules" => cmd_rules(rest.iter().any(|a| a == "--markdown")),
         "explain" => cmd_explain(parsed.paths.first()),
         "zoo" => cmd_zoo(parsed),
+        "fuzz" => cmd_fuzz(parsed),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -202,8 +202,10 @@ where
 struct Link {
     conn: u64,
     client: String,
-    /// The client's port: identifies this connection in `Recv` events.
+    /// The client's port: identifies the client side in `Recv` events.
     client_port: Option<u16>,
+    /// Our port toward the target: identifies the target side (as the target sees it).
+    upstream_port: Option<u16>,
     target: String,
     to_client: Writer,
     to_target: Writer,
@@ -242,11 +244,16 @@ async fn connection(
         }
     };
     let addr = format!("{target}:{PORT}");
+    let mut upstream_port = None;
     let target_ws = match turmoil::net::TcpStream::connect(addr.clone()).await {
-        Ok(s) => tokio_tungstenite::client_async(format!("ws://{addr}/"), s)
-            .await
-            .map(|(ws, _)| ws)
-            .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}")),
+        Ok(s) => {
+            // The port the target sees this connection from: names it in our traces.
+            upstream_port = s.local_addr().ok().map(|a| a.port());
+            tokio_tungstenite::client_async(format!("ws://{addr}/"), s)
+                .await
+                .map(|(ws, _)| ws)
+                .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))
+        }
         Err(e) => Err(format!("connect {addr} failed: {e}")),
     };
     let target_ws = match target_ws {
@@ -268,6 +275,7 @@ async fn connection(
         conn,
         client: peer.clone(),
         client_port: peer_port,
+        upstream_port,
         target: target.clone(),
         to_client: spawn_writer(c_sink),
         to_target: spawn_writer(t_sink),
@@ -296,7 +304,8 @@ async fn connection(
     if let Some(dir) = ended {
         let side = match dir {
             ProxyDir::Up => conn_label(&link.client, link.client_port),
-            ProxyDir::Down => link.target.clone(),
+            // The upstream of the connection from `client:port`.
+            ProxyDir::Down => conn_label(&link.target, link.client_port),
         };
         ctx.trace.host_event(
             &ctx.ctl.name,
@@ -419,7 +428,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
             from: from.to_owned(),
             conn: match dir {
                 ProxyDir::Up => link.client_port,
-                ProxyDir::Down => None,
+                ProxyDir::Down => link.upstream_port,
             },
             text: text.clone(),
             msg: wirecheck_core::wire::Message::decode(&text).ok(),

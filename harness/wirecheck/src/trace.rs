@@ -13,8 +13,9 @@ pub enum EventKind {
     /// `host` received a text message from `from`.
     Recv {
         from: String,
-        /// The connection, when `host` accepted it: the peer's (ephemeral) port. Tells apart
-        /// two connections from the same host (a zombie and its replacement).
+        /// The connection, when known: the connecting side's ephemeral port (the peer's port
+        /// on a connection `host` accepted; a proxy's own port toward its target). Tells apart
+        /// two connections between the same hosts (a zombie and its replacement).
         conn: Option<u16>,
         text: String,
         /// The decoded message, if the text is a valid protocol message.
