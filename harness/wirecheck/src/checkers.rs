@@ -778,8 +778,9 @@ fn mux_disconnect_fails_all(input: &Input) -> Vec<Violation> {
                 continue;
             };
             for (id, c) in &calls {
-                let in_flight =
-                    c.at < e.at && c.result.as_ref().is_none_or(|(_, at, _)| *at >= e.at);
+                // In flight: called before the loss, and not ended before it (by trace order:
+                // an answer delivered in the same tick, before the loss, counts as ended).
+                let in_flight = c.call < di && c.result.as_ref().is_none_or(|(ri, _, _)| *ri > di);
                 if !in_flight {
                     continue;
                 }
@@ -2030,7 +2031,13 @@ fn brk_bad_input(input: &Input) -> Vec<Violation> {
                 |m| matches!(m, Message::Error { code: c, .. } if c == want),
             )
             .is_some();
-        if !answered {
+        // Nobody to answer if the peer's connection went away right after.
+        let gone = input.of(&e.host).any(|(_, c)| {
+            c.at >= e.at
+                && c.at <= e.at + PROMPT
+                && matches!(&c.kind, EventKind::Life(Lifecycle::ConnClosed { peer, .. }) if split_label(peer).0 == *from)
+        });
+        if !answered && !gone {
             out.push(v(
                 rule,
                 e.at,
