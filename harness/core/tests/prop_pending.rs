@@ -26,14 +26,16 @@
 //! Case counts: `PROPTEST_CASES` overrides the default (1024 sequences of 1..50
 //! transitions). Failure persistence is off: nothing is written to the source tree.
 
+#[path = "support/mod.rs"]
+mod support;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use proptest::strategy::Union;
-use proptest::test_runner::{Config, TestError, TestRunner};
+use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use wirecheck_core::pending::{CallError, Delivery, Outcome, PendingMap, Removal, Stats, Waiter};
 
@@ -746,92 +748,9 @@ fn taken_waiter_expire_kills_reused_id() {
 // Teeth: the invariants are live. Each wrong model must be caught and shrunk.
 // ---------------------------------------------------------------------------------------
 
-thread_local! {
-    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Silences the panic messages of the (expected) failures on this thread only.
-fn quiet_panics<R>(f: impl FnOnce() -> R) -> R {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(|q| q.get()) {
-                prev(info)
-            }
-        }));
-    });
-    QUIET.with(|q| q.set(true));
-    let r = f();
-    QUIET.with(|q| q.set(false));
-    r
-}
-
-/// Runs `V`'s machine on `transitions` from `init`: the panic message if it fails,
-/// `None` if it passes or the list breaks a precondition.
-fn failure<V: Variant>(init: &Model, transitions: &[T]) -> Option<String> {
-    let mut state = init.clone();
-    for t in transitions {
-        if !PendingRef::<V>::preconditions(&state, t) {
-            return None;
-        }
-        state = PendingRef::<V>::apply(state, t);
-    }
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        PendingTest::<V>::test_sequential(
-            Config::default(),
-            init.clone(),
-            transitions.to_vec(),
-            None,
-        )
-    }));
-    let payload = run.err()?;
-    Some(
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
-    )
-}
-
-/// Runs the machine for variant `V` by hand with a `TestRunner`, expects `TestError::Fail`,
-/// and returns the failure message and the shrunk transitions. proptest-state-machine
-/// deletes transitions in one back-to-front pass and then simplifies the survivors, which
-/// can leave deletable transitions behind; a final pass deletes single transitions until
-/// none can go (the result is 1-minimal), so the length checks below are not flaky.
+/// The shrunk failure of variant `V`'s machine (see `support/teeth.rs`).
 fn shrunk_failure<V: Variant>() -> (String, Vec<T>) {
-    let mut runner = TestRunner::new(Config {
-        cases: 1000,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let strategy = PendingRef::<V>::sequential_strategy(1..50);
-    quiet_panics(|| {
-        let result = runner.run(&strategy, |(init, transitions, seen)| {
-            PendingTest::<V>::test_sequential(Config::default(), init, transitions, seen);
-            Ok(())
-        });
-        let (init, mut ts) = match result {
-            Err(TestError::Fail(_, (init, transitions, _))) => (init, transitions),
-            other => panic!("{:?} was not caught: {other:?}", V::MUTANT),
-        };
-        let mut why = failure::<V>(&init, &ts).expect("the shrunk case fails when replayed");
-        loop {
-            let before = ts.len();
-            for i in (0..ts.len()).rev() {
-                let mut fewer = ts.clone();
-                fewer.remove(i);
-                if let Some(w) = failure::<V>(&init, &fewer) {
-                    ts = fewer;
-                    why = w;
-                }
-            }
-            if ts.len() == before {
-                return (why, ts);
-            }
-        }
-    })
+    support::teeth::shrunk_failure::<PendingRef<V>, PendingTest<V>>(50, V::MUTANT)
 }
 
 #[test]

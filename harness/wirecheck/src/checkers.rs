@@ -1532,12 +1532,15 @@ fn conn_relay_closes(input: &Input) -> Vec<Violation> {
 /// Per broker: request id → who sent it and who received its start from the broker.
 struct Routing<'a> {
     sender: BTreeMap<&'a str, (&'a str, usize, Duration)>,
+    /// The connection the request came in on (the sender's port), when known.
+    sender_conn: BTreeMap<&'a str, Option<u16>>,
     receivers: BTreeMap<&'a str, Vec<(&'a str, usize, Duration)>>,
 }
 
 fn routing<'a>(input: &'a Input, b: &str) -> Routing<'a> {
     let mut r = Routing {
         sender: BTreeMap::new(),
+        sender_conn: BTreeMap::new(),
         receivers: BTreeMap::new(),
     };
     for x in input.rx() {
@@ -1549,6 +1552,7 @@ fn routing<'a>(input: &'a Input, b: &str) -> Routing<'a> {
         {
             if x.host == b {
                 r.sender.entry(req).or_insert((x.from, x.i, x.at));
+                r.sender_conn.entry(req).or_insert(x.conn);
             } else if x.from == b {
                 r.receivers
                     .entry(req)
@@ -1689,7 +1693,8 @@ fn brk_one_receiver(input: &Input) -> Vec<Violation> {
             ) && r
                 .sender
                 .get(x.msg.req().unwrap_or_default())
-                .is_some_and(|s| s.0 == x.from)
+                // Frames that arrived before the request's start were refused, not queued.
+                .is_some_and(|s| s.0 == x.from && s.1 < x.i)
             {
                 sent_frames
                     .entry(x.msg.req().unwrap_or_default())
@@ -1883,12 +1888,17 @@ fn brk_unassigned(input: &Input) -> Vec<Violation> {
 }
 
 /// Requests assigned by `b` whose response had not ended by `t`.
-fn open_assignments<'a>(
-    input: &'a Input,
-    r: &Routing<'a>,
-    b: &str,
-    t: Duration,
-) -> Vec<(&'a str, &'a str, &'a str)> {
+/// An assignment that was open at some moment: request, sender and receiver with the
+/// connections they use at the broker (when known).
+struct Open<'a> {
+    req: &'a str,
+    sender: &'a str,
+    sender_conn: Option<u16>,
+    rcv: &'a str,
+    rcv_conn: Option<u16>,
+}
+
+fn open_assignments<'a>(input: &'a Input, r: &Routing<'a>, b: &str, t: Duration) -> Vec<Open<'a>> {
     let mut out = Vec::new();
     for (req, rx) in &r.receivers {
         let Some(&(rcv, _, assigned_at)) = rx.first() else {
@@ -1908,7 +1918,13 @@ fn open_assignments<'a>(
                     || (x.host == rcv && x.from == b && matches!(x.msg, Message::Cancel { .. })))
         });
         if !finished {
-            out.push((*req, sender, rcv));
+            out.push(Open {
+                req,
+                sender,
+                sender_conn: r.sender_conn.get(req).copied().flatten(),
+                rcv,
+                rcv_conn: input.live_conn(b, rcv, assigned_at),
+            });
         }
     }
     out
@@ -1916,78 +1932,72 @@ fn open_assignments<'a>(
 
 /// BRK-6: a receiver's loss is reported to the sender as `receiver_gone`.
 fn brk_receiver_gone(input: &Input) -> Vec<Violation> {
-    let mut out = Vec::new();
-    for b in input.broker_hosts() {
-        let r = routing(input, b);
-        for c in input.sessions(b).closes {
-            let (i, peer) = (c.i, c.host.as_str());
-            let e = &input.events[i];
-            for (req, sender, rcv) in open_assignments(input, &r, b, e.at) {
-                if rcv != peer || sender == peer {
-                    continue;
-                }
-                if input.end <= e.at + PROMPT
-                    || input
-                        .closed_at(b, sender, e.at)
-                        .is_some_and(|c| c <= e.at + PROMPT)
-                {
-                    continue;
-                }
-                let told = input
-                    .received_by(sender, b, e.at, e.at + PROMPT, |m| {
-                        matches!(m, Message::Error { req: Some(q), code: c, .. } if q == req && c == code::RECEIVER_GONE)
-                    })
-                    .is_some();
-                if !told {
-                    out.push(v(
-                        "BRK-6",
-                        e.at,
-                        vec![i],
-                        format!("{rcv} left holding {req}, but {b} did not tell {sender} `receiver_gone` within {}", fmt_clock(PROMPT).trim()),
-                    ));
-                }
-            }
-        }
-    }
-    out
+    peer_loss(input, true)
 }
 
 /// BRK-7: a sender's loss cancels its requests toward their receivers.
 fn brk_sender_gone(input: &Input) -> Vec<Violation> {
+    peer_loss(input, false)
+}
+
+/// When one side of an open assignment leaves, the broker must tell the other side
+/// within `PROMPT`: the sender gets `error receiver_gone` (receiver lost) or the receiver
+/// gets `cancel` (sender lost). Skipped when the other side leaves too.
+fn peer_loss(input: &Input, receiver_lost: bool) -> Vec<Violation> {
     let mut out = Vec::new();
     for b in input.broker_hosts() {
         let r = routing(input, b);
         for c in input.sessions(b).closes {
             let (i, peer) = (c.i, c.host.as_str());
-            let e = &input.events[i];
-            for (req, sender, rcv) in open_assignments(input, &r, b, e.at) {
-                if sender != peer || rcv == peer {
+            let at = input.events[i].at;
+            for o in open_assignments(input, &r, b, at) {
+                let (req, sender, rcv) = (o.req, o.sender, o.rcv);
+                let (lost, lost_conn, other) = if receiver_lost {
+                    (rcv, o.rcv_conn, sender)
+                } else {
+                    (sender, o.sender_conn, rcv)
+                };
+                // The connection that closed must be the one the request used.
+                let same_conn = c.conn.is_none() || lost_conn.is_none() || c.conn == lost_conn;
+                if lost != peer || !same_conn || other == peer || input.end <= at + PROMPT {
                     continue;
                 }
-                if input.end <= e.at + PROMPT
-                    || input
-                        .closed_at(b, rcv, e.at)
-                        .is_some_and(|c| c <= e.at + PROMPT)
+                if input
+                    .closed_at(b, other, at)
+                    .is_some_and(|c| c <= at + PROMPT)
                 {
                     continue;
                 }
                 let told = input
-                    .received_by(
-                        rcv,
-                        b,
-                        e.at,
-                        e.at + PROMPT,
-                        |m| matches!(m, Message::Cancel { req: q } if q == req),
-                    )
+                    .received_by(other, b, at, at + PROMPT, |m| match m {
+                        Message::Error {
+                            req: Some(q),
+                            code: c,
+                            ..
+                        } if receiver_lost => q == req && c == code::RECEIVER_GONE,
+                        Message::Cancel { req: q } if !receiver_lost => q == req,
+                        _ => false,
+                    })
                     .is_some();
-                if !told {
-                    out.push(v(
-                        "BRK-7",
-                        e.at,
-                        vec![i],
-                        format!("{sender} left with {req} in flight, but {b} did not send `cancel {req}` to {rcv} within {}", fmt_clock(PROMPT).trim()),
-                    ));
+                if told {
+                    continue;
                 }
+                let within = fmt_clock(PROMPT);
+                out.push(if receiver_lost {
+                    v(
+                        "BRK-6",
+                        at,
+                        vec![i],
+                        format!("{rcv} left holding {req}, but {b} did not tell {sender} `receiver_gone` within {}", within.trim()),
+                    )
+                } else {
+                    v(
+                        "BRK-7",
+                        at,
+                        vec![i],
+                        format!("{sender} left with {req} in flight, but {b} did not send `cancel {req}` to {rcv} within {}", within.trim()),
+                    )
+                });
             }
         }
     }

@@ -19,9 +19,11 @@
 //! deterministic: `PROPTEST_CASES` sets the number of inputs per test (default 2000),
 //! `PROP_LOADER_SEED` the base seed (default fixed). Nothing is written to disk.
 
+#[path = "../../core/tests/support/quiet.rs"]
+mod quiet;
+use quiet::quiet_panics;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use wirecheck::scenario::load_str;
 use wirecheck_core::rng::SplitMix64;
@@ -84,28 +86,6 @@ fn corpus() -> Vec<(PathBuf, String)> {
 // ---------------------------------------------------------------------------------------
 // The property and its shrinker
 // ---------------------------------------------------------------------------------------
-
-thread_local! {
-    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Silences panic messages on this thread while `f` runs (a panic is reported once,
-/// shrunk, by `check`).
-fn quiet_panics<R>(f: impl FnOnce() -> R) -> R {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(|q| q.get()) {
-                prev(info)
-            }
-        }));
-    });
-    QUIET.with(|q| q.set(true));
-    let r = f();
-    QUIET.with(|q| q.set(false));
-    r
-}
 
 /// Loads `src`; `Err(panic message)` if the loader (or formatting its error) panicked.
 fn load_panics(src: &str, file: &Path) -> Result<bool, String> {
