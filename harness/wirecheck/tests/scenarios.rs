@@ -77,6 +77,35 @@ fn determinism_trial(path: PathBuf) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Every `.snap` under `snapshots/` belongs to a scenario (a renamed or deleted scenario
+/// must take its snapshot along).
+fn stale_snapshots(names: &[String]) -> Result<(), Failed> {
+    let dir = snapshot_dir();
+    let mut stale = Vec::new();
+    for entry in
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+    {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+            continue;
+        };
+        if let Some(stem) = file.strip_suffix(".snap") {
+            if !names.iter().any(|n| n.replace('/', "__") == stem) {
+                stale.push(file.to_owned());
+            }
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "snapshots without a scenario: {}\nhint: delete them (their scenario was renamed or removed)",
+            stale.join(", ")
+        )
+        .into())
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let root = root();
@@ -87,6 +116,13 @@ fn main() {
             Err(format!("no scenario files under {}", root.display()).into())
         }));
     }
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| scenario::expected_name(&corpus::default_root(), f))
+        .collect();
+    trials.push(Trial::test("snapshots_have_scenarios", move || {
+        stale_snapshots(&names)
+    }));
     for path in files {
         let name = scenario::expected_name(&corpus::default_root(), &path);
         let p = path.clone();
