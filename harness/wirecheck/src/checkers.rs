@@ -340,6 +340,21 @@ impl Input<'_> {
             .map(|r| r.i)
     }
 
+    /// Did `from` react toward `peer` with a message matching `pred` in `[t0, t1]`? A link
+    /// between them that was held, cut or crashed meanwhile excuses a missing reaction
+    /// (it may have been sent and delayed or lost): the network's fault, not the host's.
+    fn reacted(
+        &self,
+        peer: &str,
+        from: &str,
+        t0: Duration,
+        t1: Duration,
+        pred: impl Fn(&Message) -> bool,
+    ) -> bool {
+        self.received_by(peer, from, t0, t1, pred).is_some()
+            || link_faulted(self, peer, from, t0, t1)
+    }
+
     /// When `peer`'s registered connection to broker `b` closed at or after `t`.
     fn closed_at(&self, b: &str, peer: &str, t: Duration) -> Option<Duration> {
         self.sessions(b)
@@ -988,11 +1003,9 @@ fn mux_requests_answered(input: &Input) -> Vec<Violation> {
             if input.end <= due {
                 continue;
             }
-            let answered = input
-                .received_by(r.from, host, r.at, input.end, |m| {
-                    m.req() == Some(req.as_str()) && is_response_frame(m)
-                })
-                .is_some();
+            let answered = input.reacted(r.from, host, r.at, input.end, |m| {
+                m.req() == Some(req.as_str()) && is_response_frame(m)
+            });
             let excused = input.rx().any(|c| {
                 c.host == host
                     && c.at >= r.at
@@ -1147,15 +1160,13 @@ fn auth_nothing_before_hello(input: &Input) -> Vec<Violation> {
             if input.end <= e.at + PROMPT || input.disturbed(b) {
                 continue;
             }
-            let refused = input
-                .received_by(
-                    from,
-                    b,
-                    e.at,
-                    e.at + PROMPT,
-                    |r| matches!(r, Message::Error { code: c, .. } if c == code::NOT_REGISTERED),
-                )
-                .is_some();
+            let refused = input.reacted(
+                from,
+                b,
+                e.at,
+                e.at + PROMPT,
+                |r| matches!(r, Message::Error { code: c, .. } if c == code::NOT_REGISTERED),
+            );
             if !refused {
                 out.push(v(
                     "AUTH-4",
@@ -1784,10 +1795,10 @@ fn brk_responses(input: &Input) -> Vec<Violation> {
                 } else if input.end > x.at + PROMPT && !input.disturbed(b) {
                     // A response from a non-assignee: must be refused.
                     let refused = input
-                        .received_by(x.from, b, x.at, x.at + PROMPT, |m| {
+                        .reacted(x.from, b, x.at, x.at + PROMPT, |m| {
                             matches!(m, Message::Error { req: Some(q), code: c, .. } if q == req && c == code::NOT_ASSIGNED)
                         })
-                        .is_some();
+                        ;
                     if !refused
                         && matches!(
                             x.msg,
@@ -1910,13 +1921,16 @@ fn open_assignments<'a>(input: &'a Input, r: &Routing<'a>, b: &str, t: Duration)
         if assigned_at > t {
             continue;
         }
+        // Ended by: the receiver's answer, the sender's cancel, a cancel or an error from the
+        // broker (receiver_gone...), or the receiver's connection closing.
         let finished = input.rx().any(|x| {
             x.at <= t
                 && x.msg.req() == Some(req)
                 && ((x.host == b && x.from == rcv && ends_response(x.msg))
                     || (x.host == b && x.from == sender && matches!(x.msg, Message::Cancel { .. }))
-                    || (x.host == rcv && x.from == b && matches!(x.msg, Message::Cancel { .. })))
-        });
+                    || (x.host == rcv && x.from == b && matches!(x.msg, Message::Cancel { .. }))
+                    || (x.host == sender && x.from == b && matches!(x.msg, Message::Error { .. })))
+        }) || input.closed_at(b, rcv, assigned_at).is_some_and(|c| c < t);
         if !finished {
             out.push(Open {
                 req,
@@ -1968,17 +1982,15 @@ fn peer_loss(input: &Input, receiver_lost: bool) -> Vec<Violation> {
                 {
                     continue;
                 }
-                let told = input
-                    .received_by(other, b, at, at + PROMPT, |m| match m {
-                        Message::Error {
-                            req: Some(q),
-                            code: c,
-                            ..
-                        } if receiver_lost => q == req && c == code::RECEIVER_GONE,
-                        Message::Cancel { req: q } if !receiver_lost => q == req,
-                        _ => false,
-                    })
-                    .is_some();
+                let told = input.reacted(other, b, at, at + PROMPT, |m| match m {
+                    Message::Error {
+                        req: Some(q),
+                        code: c,
+                        ..
+                    } if receiver_lost => q == req && c == code::RECEIVER_GONE,
+                    Message::Cancel { req: q } if !receiver_lost => q == req,
+                    _ => false,
+                });
                 if told {
                     continue;
                 }
@@ -2032,15 +2044,13 @@ fn brk_bad_input(input: &Input) -> Vec<Violation> {
         } else {
             continue;
         };
-        let answered = input
-            .received_by(
-                from,
-                &e.host,
-                e.at,
-                e.at + PROMPT,
-                |m| matches!(m, Message::Error { code: c, .. } if c == want),
-            )
-            .is_some();
+        let answered = input.reacted(
+            from,
+            &e.host,
+            e.at,
+            e.at + PROMPT,
+            |m| matches!(m, Message::Error { code: c, .. } if c == want),
+        );
         // Nobody to answer if the peer's connection went away right after.
         let gone = input.of(&e.host).any(|(_, c)| {
             c.at >= e.at
