@@ -25,7 +25,5 @@ CI=true cargo test --locked
 step "loom model checks (target/loom, release)"
 bash ci/loom.sh
 
-step "scenario corpus (README's run command)"
+step "scenario corpus (README's run command; its last line is the plain 'N passed, N failed')"
 cargo run --release --locked -p wirecheck -- run scenarios
-
-step "done"
