@@ -44,23 +44,11 @@ use std::marker::PhantomData;
 
 use proptest::prelude::*;
 use proptest::strategy::Union;
-use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use wirecheck_core::broker::{Action, Broker, BrokerConfig, BrokerStats, ConnId, INFO_CHANNEL};
 use wirecheck_core::wire::{code, Dir, Message};
 
-/// `cases` unless `PROPTEST_CASES` is set (an explicit `cases` would override the variable).
-fn config(cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use support::config;
 
 const SLOTS: usize = 4;
 const CLIENTS: &[&str] = &["a", "b", "c", "x"];

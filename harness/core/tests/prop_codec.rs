@@ -12,24 +12,14 @@
 //! persistence is off (no `proptest-regressions/` files in the source tree); a failure
 //! prints the minimal input, which belongs in a unit test in `src/wire.rs`.
 
+#[path = "support/mod.rs"]
+mod support;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::Config;
 use serde_json::{Map, Number, Value};
 use wirecheck_core::wire::{summary, DecodeError, Dir, Message, KINDS};
 
-/// `cases` unless `PROPTEST_CASES` is set (an explicit `cases` would override the variable).
-fn config(cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use support::config;
 
 // ---------------------------------------------------------------------------------------
 // Strategies

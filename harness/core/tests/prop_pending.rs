@@ -35,22 +35,10 @@ use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use proptest::strategy::Union;
-use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use wirecheck_core::pending::{CallError, Delivery, Outcome, PendingMap, Removal, Stats, Waiter};
 
-/// `cases` unless `PROPTEST_CASES` is set (an explicit `cases` would override the variable).
-fn config(cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use support::config;
 
 /// Ids that get inserted, and one that never is (frames for it are `Unknown`).
 const IDS: &[&str] = &["a", "b", "c"];
