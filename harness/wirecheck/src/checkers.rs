@@ -2392,6 +2392,106 @@ mod tests {
     }
 
     #[test]
+    fn late_calls_unanswered_requests_slow_registration_and_oversize_fire() {
+        let mut app = client("app", &["b"]);
+        if let HostKind::Client(c) = &mut app {
+            c.serve = vec![crate::model::ServeSpec {
+                channel: "jobs".into(),
+                reply: crate::model::Reply::Echo,
+                delay: Duration::ZERO,
+                chunks: 0,
+                concurrency: 1,
+            }];
+        }
+        let broker = HostKind::Broker(crate::model::BrokerSpec {
+            max_message: 16,
+            ..Default::default()
+        });
+        let s = scenario(vec![
+            ("b", broker),
+            ("app", app),
+            ("p", client("p", &["b"])),
+        ]);
+        let big = Message::Receive {
+            channel: "x".repeat(40),
+        };
+        let ev = vec![
+            life(
+                0,
+                "app",
+                Lifecycle::Connecting {
+                    addr: "b:7300".into(),
+                    attempt: 1,
+                },
+            ),
+            recv(
+                1,
+                "b",
+                "app",
+                Message::Hello {
+                    client: "app".into(),
+                    token: None,
+                },
+            ),
+            recv(
+                1,
+                "b",
+                "p",
+                Message::Hello {
+                    client: "p".into(),
+                    token: None,
+                },
+            ),
+            recv(2, "p", "b", Message::Welcome { client: "p".into() }),
+            // Registered 20s after connecting, with a 10s registration timeout: AUTH-2.
+            recv(
+                20_000,
+                "app",
+                "b",
+                Message::Welcome {
+                    client: "app".into(),
+                },
+            ),
+            life(
+                20_000,
+                "app",
+                Lifecycle::Registered {
+                    addr: "b:7300".into(),
+                },
+            ),
+            // A call that outlives its deadline: MUX-8.
+            Event {
+                at: ms(20_002),
+                host: "app".into(),
+                kind: EventKind::Call {
+                    id: "r1".into(),
+                    op: Op::Request,
+                    what: String::new(),
+                    deadline: Some(ms(21_002)),
+                },
+            },
+            // An oversized message the broker never answers: BRK-10.
+            recv(20_003, "b", "p", big),
+            // A whole request delivered to a serving client (well after registration),
+            // never answered: MUX-9.
+            recv(25_000, "app", "b", start("q1", Dir::Request, "x")),
+            Event {
+                at: ms(30_000),
+                host: "app".into(),
+                kind: EventKind::Result {
+                    id: "r1".into(),
+                    outcome: "fails timeout".into(),
+                },
+            },
+        ];
+        let v = run(&s, &ev, BTreeMap::new());
+        let r = rules_of(&v);
+        for rule in ["AUTH-2", "MUX-9", "MUX-8", "BRK-10"] {
+            assert!(r.contains(&rule), "{rule} missing from {v:#?}");
+        }
+    }
+
+    #[test]
     fn clean_exchange_has_no_violations() {
         let s = scenario(vec![
             ("b", HostKind::Broker(Default::default())),

@@ -28,10 +28,9 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::flaws::Flaw;
 use wirecheck_core::rng::SplitMix64;
 
-/// The proxy's counters (besides `connections`), as `expect:` names them. Each received
-/// text message is counted in exactly one of them: `forwarded` (no rule acted) or the
-/// action of the rule that acted.
-pub const COUNTERS: &[&str] = &[
+/// Every counter a proxy host exposes to `expect:` (the loader checks names against it).
+pub const EXPECT_COUNTERS: &[&str] = &[
+    "connections",
     "forwarded",
     "dropped",
     "duplicated",
@@ -41,6 +40,11 @@ pub const COUNTERS: &[&str] = &[
     "corrupted",
     "closed",
 ];
+
+/// The proxy's message counters (all but `connections`). Each received text message is
+/// counted in exactly one of them: `forwarded` (no rule acted) or the action of the rule
+/// that acted.
+pub const COUNTERS: &[&str] = EXPECT_COUNTERS.split_at(1).1;
 
 /// What a connection's writer task is asked to do.
 enum Out {

@@ -912,17 +912,6 @@ const BROKER_COUNTERS: &[&str] = &[
     "wakeups",
 ];
 const SCRIPTED_COUNTERS: &[&str] = &["received", "connections"];
-const PROXY_COUNTERS: &[&str] = &[
-    "connections",
-    "forwarded",
-    "dropped",
-    "duplicated",
-    "delayed",
-    "held",
-    "reordered",
-    "corrupted",
-    "closed",
-];
 const PROXY_ACTION_NAMES: &[&str] = &[
     "drop",
     "duplicate",
@@ -1005,7 +994,7 @@ impl Kind {
             Kind::Broker => BROKER_COUNTERS,
             Kind::Client => CLIENT_COUNTERS,
             Kind::ScriptedServer | Kind::ScriptedClient => SCRIPTED_COUNTERS,
-            Kind::Proxy => PROXY_COUNTERS,
+            Kind::Proxy => crate::proxy::EXPECT_COUNTERS,
         }
     }
     /// Accepts connections (a client or scripted client may connect to it).
