@@ -557,7 +557,7 @@ async fn supervise<C: Connector>(client: Client, connector: C, first: oneshot::S
             Err(e) => {
                 client.life(Lifecycle::RegistrationFailed {
                     addr: addr.clone(),
-                    error: e.to_string(),
+                    error: e.clone(),
                 });
                 lost_connection(&client, conn_no, None);
                 if let Some(f) = first.take() {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::time::Duration;
+use wirecheck_core::pending::CallError;
 
 /// Lifecycle events with meaning a checker can rely on (free-form text goes to
 /// [`Observer::note`]).
@@ -12,7 +13,7 @@ pub enum Lifecycle {
     /// Client: `welcome` accepted; requests may flow.
     Registered { addr: String },
     /// Client: the attempt failed before registration completed.
-    RegistrationFailed { addr: String, error: String },
+    RegistrationFailed { addr: String, error: CallError },
     /// Client: an established (registered) connection ended; `failed` pending requests
     /// were failed with `disconnected`.
     Disconnected { reason: String, failed: usize },

@@ -11,9 +11,9 @@
 //! Everything is judged per hop, from `Recv` events: what a host received from a peer is
 //! what that peer sent on that connection (a proxy in between is itself the peer).
 
-use crate::model::{HostKind, Scenario};
+use crate::model::{FailKind, HostKind, Outcome, Scenario};
 use crate::render::fmt_clock;
-use crate::trace::{Event, EventKind, Lifecycle, Op};
+use crate::trace::{Call, Event, EventKind, FaultKind, Lifecycle, RegError};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::time::Duration;
@@ -398,7 +398,10 @@ impl Input<'_> {
                         client: client.clone(),
                     });
                 }
-                EventKind::Fault { what, .. } if e.host == b && what.starts_with("crash") => {
+                EventKind::Fault {
+                    fault: FaultKind::Crash,
+                    ..
+                } if e.host == b => {
                     // A crashed broker forgets every connection.
                     for (host, conn) in std::mem::take(&mut live) {
                         s.closes.push(Close {
@@ -412,7 +415,7 @@ impl Input<'_> {
                     hello.clear();
                 }
                 EventKind::Life(Lifecycle::ConnClosed { peer, .. }) if e.host == b => {
-                    let (host, conn) = split_label(peer);
+                    let (host, conn) = (peer.host.clone(), peer.conn);
                     let key = live
                         .iter()
                         .find(|(h, c)| *h == host && (c.is_none() || conn.is_none() || *c == conn))
@@ -474,17 +477,6 @@ struct Close {
     registered: bool,
 }
 
-/// `app:49152` → (`app`, Some(49152)); `app` → (`app`, None).
-fn split_label(label: &str) -> (String, Option<u16>) {
-    match label.rsplit_once(':') {
-        Some((h, p)) => match p.parse() {
-            Ok(port) => (h.to_owned(), Some(port)),
-            Err(_) => (label.to_owned(), None),
-        },
-        None => (label.to_owned(), None),
-    }
-}
-
 /// Error codes a broker uses to refuse a peer's own message (not responses to requests).
 const REFUSALS: &[&str] = &[
     code::NOT_ASSIGNED,
@@ -519,7 +511,7 @@ struct CallInfo {
     call: usize,
     at: Duration,
     deadline: Option<Duration>,
-    result: Option<(usize, Duration, String)>,
+    result: Option<(usize, Duration, Outcome)>,
 }
 
 fn request_calls(input: &Input, host: &str) -> BTreeMap<String, CallInfo> {
@@ -528,9 +520,8 @@ fn request_calls(input: &Input, host: &str) -> BTreeMap<String, CallInfo> {
         match &e.kind {
             EventKind::Call {
                 id,
-                op: Op::Request,
+                call: Call::Request { .. },
                 deadline,
-                ..
             } => {
                 calls.insert(
                     id.clone(),
@@ -568,8 +559,14 @@ fn mux_correlation(input: &Input) -> Vec<Violation> {
                 continue;
             };
             let expected = first_response(input, host, id, c.at, *rat);
-            let ok_body = outcome.strip_prefix("ok ");
-            let err_code = outcome.strip_prefix("error ");
+            let ok_body = match outcome {
+                Outcome::Ok(b) => Some(b),
+                _ => None,
+            };
+            let err_code = match outcome {
+                Outcome::Error(c) => Some(c),
+                _ => None,
+            };
             match (&expected, ok_body, err_code) {
                 (None, Some(_), _) | (None, _, Some(_)) => out.push(v(
                     "MUX-2",
@@ -577,11 +574,11 @@ fn mux_correlation(input: &Input) -> Vec<Violation> {
                     vec![c.call, *ri],
                     format!("{host}'s call {id} ended `{outcome}` but no complete response for {id} had arrived"),
                 )),
-                (Some((fi, Ok(body))), Some(got), _) if format!("{body:?}") != got => out.push(v(
+                (Some((fi, Ok(body))), Some(got), _) if body != got => out.push(v(
                     "MUX-2",
                     *rat,
                     vec![c.call, *fi, *ri],
-                    format!("{host}'s call {id} got {got} but the first response for {id} carried {body:?}"),
+                    format!("{host}'s call {id} got {got:?} but the first response for {id} carried {body:?}"),
                 )),
                 (Some((fi, Err(code))), _, Some(got)) if code != got => out.push(v(
                     "MUX-2",
@@ -800,7 +797,7 @@ fn mux_disconnect_fails_all(input: &Input) -> Vec<Violation> {
                     continue;
                 }
                 match &c.result {
-                    Some((_, at, o)) if *at <= e.at + SLACK && o == "fails disconnected" => {}
+                    Some((_, at, Outcome::Fails(FailKind::Disconnected))) if *at <= e.at + SLACK => {}
                     Some((ri, at, o)) => out.push(v(
                         "MUX-6",
                         *at,
@@ -841,14 +838,14 @@ fn mux_send_errors(input: &Input) -> Vec<Violation> {
                 ) => registered = false,
                 EventKind::Call {
                     id,
-                    op: Op::Request,
+                    call: Call::Request { .. },
                     ..
                 } if !registered => {
                     let calls = request_calls(input, host);
                     let Some(c) = calls.get(id) else { continue };
-                    let prompt = matches!(&c.result, Some((_, at, o))
-                        if *at <= e.at + SLACK
-                            && (o == "fails not_connected" || o == "fails send_failed" || o == "fails disconnected"));
+                    let prompt = matches!(&c.result, Some((_, at, Outcome::Fails(
+                        FailKind::NotConnected | FailKind::SendFailed | FailKind::Disconnected
+                    ))) if *at <= e.at + SLACK);
                     if !prompt && (c.result.is_some() || input.end > e.at + SLACK) {
                         out.push(v(
                             "MUX-7",
@@ -901,7 +898,7 @@ fn mux_deadlines(input: &Input) -> Vec<Violation> {
                         fmt_clock(deadline).trim()
                     ),
                 )),
-                Some((ri, at, o)) if o == "fails timeout" => {
+                Some((ri, at, Outcome::Fails(FailKind::Timeout))) => {
                     // The peer that got the request must get `cancel`, unless the link died.
                     let peer = input
                         .rx()
@@ -947,13 +944,11 @@ fn mux_deadlines(input: &Input) -> Vec<Violation> {
 /// Was the link between `a` and `b` partitioned or held at some point in `[t0, t1]`?
 fn link_faulted(input: &Input, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {
     input.events.iter().any(|e| match &e.kind {
-        EventKind::Fault { what, other } => {
+        EventKind::Fault { fault, other } => {
             let pair = (e.host.as_str(), other.as_deref().unwrap_or(""));
             let ours = pair == (a, b) || pair == (b, a);
-            let crash = what.starts_with("crash") && (e.host == a || e.host == b);
-            (ours || crash)
-                && e.at <= t1
-                && (e.at >= t0 || what.starts_with("partition") || what.starts_with("hold"))
+            let crash = *fault == FaultKind::Crash && (e.host == a || e.host == b);
+            (ours || crash) && e.at <= t1 && (e.at >= t0 || fault.disturbs_link())
         }
         _ => false,
     })
@@ -1067,7 +1062,7 @@ fn auth_welcome_only(input: &Input) -> Vec<Violation> {
                     since = e.at;
                     attempt_i = i;
                 }
-                EventKind::Life(Lifecycle::Registered { addr }) => {
+                EventKind::Life(Lifecycle::Registered { to: addr }) => {
                     let welcomed = input.rx().any(|r| {
                         r.host == host
                             && r.at >= since
@@ -1335,8 +1330,8 @@ fn attempts<'a>(input: &'a Input, host: &'a str) -> Vec<(usize, Duration, &'a st
     input
         .of(host)
         .filter_map(|(i, e)| match &e.kind {
-            EventKind::Life(Lifecycle::Connecting { addr, attempt }) => {
-                Some((i, e.at, addr.split(':').next().unwrap_or(addr), *attempt))
+            EventKind::Life(Lifecycle::Connecting { to, attempt }) => {
+                Some((i, e.at, to.host.as_str(), *attempt))
             }
             _ => None,
         })
@@ -1399,13 +1394,13 @@ fn conn_failover_order(input: &Input) -> Vec<Violation> {
                 EventKind::Life(Lifecycle::Registered { .. } | Lifecycle::Disconnected { .. }) => {
                     expected = 0;
                 }
-                EventKind::Life(Lifecycle::RegistrationFailed { addr, .. }) => {
-                    let h = addr.split(':').next().unwrap_or(addr);
+                EventKind::Life(Lifecycle::RegistrationFailed { to, .. }) => {
+                    let h = to.host.as_str();
                     let pos = spec.connect.iter().position(|c| c == h).unwrap_or(0);
                     expected = (pos + 1) % spec.connect.len().max(1);
                 }
-                EventKind::Life(Lifecycle::Connecting { addr, attempt }) => {
-                    let h = addr.split(':').next().unwrap_or(addr);
+                EventKind::Life(Lifecycle::Connecting { to, attempt }) => {
+                    let h = to.host.as_str();
                     let want = spec.connect.get(expected).map(String::as_str).unwrap_or("");
                     if h != want {
                         out.push(v(
@@ -1441,12 +1436,18 @@ fn conn_reconnects(input: &Input) -> Vec<Violation> {
             else {
                 continue;
             };
-            let refused = matches!(&e.kind, EventKind::Life(Lifecycle::RegistrationFailed { error, .. }) if error.starts_with("rejected"));
+            let refused = matches!(
+                &e.kind,
+                EventKind::Life(Lifecycle::RegistrationFailed {
+                    error: RegError::Refused { .. },
+                    ..
+                })
+            );
             let closed_by_user = evs.iter().any(|(_, c)| {
                 matches!(
                     &c.kind,
                     EventKind::Call {
-                        op: Op::Disconnect,
+                        call: Call::Disconnect,
                         ..
                     }
                 ) && c.at <= e.at
@@ -1487,7 +1488,7 @@ fn conn_relay_closes(input: &Input) -> Vec<Violation> {
                 continue;
             };
             // `target:port`: the upstream of the proxied connection from client port `port`.
-            let (upstream, port) = split_label(peer);
+            let (upstream, port) = (peer.host.as_str(), peer.conn);
             if upstream != p.target || input.end <= e.at + PROMPT {
                 continue;
             }
@@ -1505,8 +1506,8 @@ fn conn_relay_closes(input: &Input) -> Vec<Violation> {
                 let mut through = false;
                 for (_, c) in input.of(client).filter(|(_, c)| c.at <= e.at) {
                     match &c.kind {
-                        EventKind::Life(Lifecycle::Registered { addr }) => {
-                            through = addr.split(':').next() == Some(h.name.as_str());
+                        EventKind::Life(Lifecycle::Registered { to }) => {
+                            through = to.host == h.name;
                         }
                         EventKind::Life(Lifecycle::Disconnected { .. }) => through = false,
                         _ => {}
@@ -2055,7 +2056,7 @@ fn brk_bad_input(input: &Input) -> Vec<Violation> {
         let gone = input.of(&e.host).any(|(_, c)| {
             c.at >= e.at
                 && c.at <= e.at + PROMPT
-                && matches!(&c.kind, EventKind::Life(Lifecycle::ConnClosed { peer, .. }) if split_label(peer).0 == *from)
+                && matches!(&c.kind, EventKind::Life(Lifecycle::ConnClosed { peer, .. }) if peer.host == *from)
         });
         if !answered && !gone {
             out.push(v(
@@ -2150,6 +2151,22 @@ mod tests {
         }
     }
 
+    fn ep(host: &str) -> crate::trace::Endpoint {
+        crate::trace::Endpoint {
+            host: host.into(),
+            port: 7300,
+        }
+    }
+
+    fn req_call() -> Call {
+        Call::Request {
+            channel: "jobs".into(),
+            body: String::new(),
+            chunks: 0,
+            timeout: None,
+        }
+    }
+
     fn life(at: u64, host: &str, l: Lifecycle) -> Event {
         Event {
             at: ms(at),
@@ -2233,7 +2250,7 @@ mod tests {
                 0,
                 "app",
                 Lifecycle::Connecting {
-                    addr: "b:7300".into(),
+                    to: ep("b"),
                     attempt: 1,
                 },
             ),
@@ -2247,20 +2264,13 @@ mod tests {
                     message: String::new(),
                 },
             ),
-            life(
-                2,
-                "app",
-                Lifecycle::Registered {
-                    addr: "b:7300".into(),
-                },
-            ),
+            life(2, "app", Lifecycle::Registered { to: ep("b") }),
             Event {
                 at: ms(3),
                 host: "app".into(),
                 kind: EventKind::Call {
                     id: "r1".into(),
-                    op: Op::Request,
-                    what: String::new(),
+                    call: req_call(),
                     deadline: Some(ms(1003)),
                 },
             },
@@ -2269,7 +2279,7 @@ mod tests {
                 host: "app".into(),
                 kind: EventKind::Result {
                     id: "r1".into(),
-                    outcome: "fails timeout".into(),
+                    outcome: Outcome::Fails(FailKind::Timeout),
                 },
             },
             Event {
@@ -2277,7 +2287,7 @@ mod tests {
                 host: "app".into(),
                 kind: EventKind::Result {
                     id: "r1".into(),
-                    outcome: "ok \"x\"".into(),
+                    outcome: Outcome::Ok("x".into()),
                 },
             },
         ];
@@ -2308,17 +2318,11 @@ mod tests {
                 0,
                 "app",
                 Lifecycle::Connecting {
-                    addr: "p:7300".into(),
+                    to: ep("p"),
                     attempt: 1,
                 },
             ),
-            life(
-                5,
-                "app",
-                Lifecycle::Registered {
-                    addr: "p:7300".into(),
-                },
-            ),
+            life(5, "app", Lifecycle::Registered { to: ep("p") }),
             life(
                 100,
                 "app",
@@ -2331,7 +2335,7 @@ mod tests {
                 101,
                 "app",
                 Lifecycle::Connecting {
-                    addr: "q:7300".into(),
+                    to: ep("q"),
                     attempt: 2,
                 },
             ),
@@ -2374,13 +2378,7 @@ mod tests {
                     client: "app".into(),
                 },
             ),
-            life(
-                2,
-                "app",
-                Lifecycle::Registered {
-                    addr: "b:7300".into(),
-                },
-            ),
+            life(2, "app", Lifecycle::Registered { to: ep("b") }),
             recv(1000, "app", "b", Message::Pong { nonce: 1 }),
             // Nothing for 9s, and no disconnect: the heartbeat should have fired at ~4s.
             recv(10_000, "app", "b", Message::Pong { nonce: 9 }),
@@ -2420,7 +2418,7 @@ mod tests {
                 0,
                 "app",
                 Lifecycle::Connecting {
-                    addr: "b:7300".into(),
+                    to: ep("b"),
                     attempt: 1,
                 },
             ),
@@ -2452,21 +2450,14 @@ mod tests {
                     client: "app".into(),
                 },
             ),
-            life(
-                20_000,
-                "app",
-                Lifecycle::Registered {
-                    addr: "b:7300".into(),
-                },
-            ),
+            life(20_000, "app", Lifecycle::Registered { to: ep("b") }),
             // A call that outlives its deadline: MUX-8.
             Event {
                 at: ms(20_002),
                 host: "app".into(),
                 kind: EventKind::Call {
                     id: "r1".into(),
-                    op: Op::Request,
-                    what: String::new(),
+                    call: req_call(),
                     deadline: Some(ms(21_002)),
                 },
             },
@@ -2480,7 +2471,7 @@ mod tests {
                 host: "app".into(),
                 kind: EventKind::Result {
                     id: "r1".into(),
-                    outcome: "fails timeout".into(),
+                    outcome: Outcome::Fails(FailKind::Timeout),
                 },
             },
         ];
@@ -2503,7 +2494,7 @@ mod tests {
                 0,
                 "app",
                 Lifecycle::Connecting {
-                    addr: "b:7300".into(),
+                    to: ep("b"),
                     attempt: 1,
                 },
             ),
@@ -2533,13 +2524,7 @@ mod tests {
                     client: "app".into(),
                 },
             ),
-            life(
-                2,
-                "app",
-                Lifecycle::Registered {
-                    addr: "b:7300".into(),
-                },
-            ),
+            life(2, "app", Lifecycle::Registered { to: ep("b") }),
             recv(
                 3,
                 "b",
@@ -2553,8 +2538,7 @@ mod tests {
                 host: "app".into(),
                 kind: EventKind::Call {
                     id: "r1".into(),
-                    op: Op::Request,
-                    what: String::new(),
+                    call: req_call(),
                     deadline: Some(ms(1003)),
                 },
             },
@@ -2567,7 +2551,7 @@ mod tests {
                 host: "app".into(),
                 kind: EventKind::Result {
                     id: "r1".into(),
-                    outcome: "ok \"y\"".into(),
+                    outcome: Outcome::Ok("y".into()),
                 },
             },
         ];

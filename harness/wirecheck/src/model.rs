@@ -390,9 +390,52 @@ pub enum Outcome {
     Ok(String),
     /// The peer answered `error` with this code.
     Error(String),
-    /// The call failed locally: `timeout`, `disconnected`, `send_failed`,
-    /// `unexpected_reply`, `not_connected`, `cancelled`, `protocol`.
-    Fails(String),
+    /// The call failed locally.
+    Fails(FailKind),
+}
+
+/// How a call can fail locally (`fails: KIND` in a scenario, `fails KIND` in a trace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailKind {
+    Timeout,
+    Disconnected,
+    SendFailed,
+    UnexpectedReply,
+    NotConnected,
+    Cancelled,
+    Protocol,
+    /// A request reused the id of one still pending.
+    DuplicateId,
+}
+
+impl FailKind {
+    pub const ALL: &'static [FailKind] = &[
+        FailKind::Timeout,
+        FailKind::Disconnected,
+        FailKind::SendFailed,
+        FailKind::UnexpectedReply,
+        FailKind::NotConnected,
+        FailKind::Cancelled,
+        FailKind::Protocol,
+        FailKind::DuplicateId,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FailKind::Timeout => "timeout",
+            FailKind::Disconnected => "disconnected",
+            FailKind::SendFailed => "send_failed",
+            FailKind::UnexpectedReply => "unexpected_reply",
+            FailKind::NotConnected => "not_connected",
+            FailKind::Cancelled => "cancelled",
+            FailKind::Protocol => "protocol",
+            FailKind::DuplicateId => "duplicate_id",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FailKind> {
+        FailKind::ALL.iter().copied().find(|k| k.name() == name)
+    }
 }
 
 /// A wire message a scripted peer sends.

@@ -16,9 +16,8 @@
 //! time only, and one RNG seeded from the host's seed for probabilities and delays.
 
 use crate::model::{Corruption, ProxyAction, ProxyDir, ProxyRule, ProxySpec};
-use crate::trace::Lifecycle;
-use crate::trace::{fmt_time, EventKind};
-use crate::world::{conn_label, peer_of, Cmd, Ctx, PORT};
+use crate::trace::{EventKind, Lifecycle, Peer, ProxyAct};
+use crate::world::{peer_of, Cmd, Ctx, PORT};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -155,7 +154,7 @@ fn release(shared: &SharedRef, ctx: &Ctx) {
         return;
     }
     for h in held {
-        proxy_event(ctx, "release", &h.peer, &h.text);
+        proxy_event(ctx, ProxyAct::Release, &h.peer, &h.text);
         if h.out.send(Out::Msg(Ws::Text(h.text.into()))).is_err() {
             ctx.note(format!(
                 "release: connection {} is closed, the message from {} is lost",
@@ -165,11 +164,11 @@ fn release(shared: &SharedRef, ctx: &Ctx) {
     }
 }
 
-fn proxy_event(ctx: &Ctx, action: &str, peer: &str, text: &str) {
+fn proxy_event(ctx: &Ctx, action: ProxyAct, peer: &str, text: &str) {
     ctx.trace.host_event(
         &ctx.ctl.name,
         EventKind::Proxy {
-            action: action.to_owned(),
+            action,
             peer: peer.to_owned(),
             text: text.to_owned(),
         },
@@ -307,9 +306,15 @@ async fn connection(
     };
     if let Some(dir) = ended {
         let side = match dir {
-            ProxyDir::Up => conn_label(&link.client, link.client_port),
+            ProxyDir::Up => Peer {
+                host: link.client.clone(),
+                conn: link.client_port,
+            },
             // The upstream of the connection from `client:port`.
-            ProxyDir::Down => conn_label(&link.target, link.client_port),
+            ProxyDir::Down => Peer {
+                host: link.target.clone(),
+                conn: link.client_port,
+            },
         };
         ctx.trace.host_event(
             &ctx.ctl.name,
@@ -450,17 +455,17 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
     };
     match action {
         ProxyAction::Drop => {
-            proxy_event(ctx, "drop", from, &text);
+            proxy_event(ctx, ProxyAct::Drop, from, &text);
             count(ctx, "dropped");
         }
         ProxyAction::Duplicate => {
-            proxy_event(ctx, "duplicate", from, &text);
+            proxy_event(ctx, ProxyAct::Duplicate, from, &text);
             count(ctx, "duplicated");
             send(text.clone());
             send(text);
         }
         ProxyAction::Delay { .. } => {
-            proxy_event(ctx, &format!("delay {}", fmt_time(delay)), from, &text);
+            proxy_event(ctx, ProxyAct::Delay(delay), from, &text);
             count(ctx, "delayed");
             let out = out.clone();
             tokio::spawn(async move {
@@ -469,7 +474,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
             });
         }
         ProxyAction::Hold => {
-            proxy_event(ctx, "hold", from, &text);
+            proxy_event(ctx, ProxyAct::Hold, from, &text);
             count(ctx, "held");
             lock(shared).held.push(Held {
                 conn: link.conn,
@@ -498,7 +503,15 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
                 };
                 (n, flushed)
             };
-            proxy_event(ctx, &format!("reorder {}/{window}", full.0), from, &text);
+            proxy_event(
+                ctx,
+                ProxyAct::Reorder {
+                    nth: full.0,
+                    window,
+                },
+                from,
+                &text,
+            );
             if let Some(texts) = full.1 {
                 ctx.note(format!(
                     "reorder: forwarding {} messages from {from} in reverse order",
@@ -510,7 +523,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
             }
         }
         ProxyAction::Corrupt(c) => {
-            proxy_event(ctx, &format!("corrupt {}", corruption_name(c)), from, &text);
+            proxy_event(ctx, ProxyAct::Corrupt(c), from, &text);
             count(ctx, "corrupted");
             match corrupt(&text, c) {
                 Some(t) => send(t),
@@ -521,20 +534,12 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
             }
         }
         ProxyAction::Close => {
-            proxy_event(ctx, "close", from, &text);
+            proxy_event(ctx, ProxyAct::Close, from, &text);
             count(ctx, "closed");
             return Flow::Close;
         }
     }
     Flow::Go
-}
-
-fn corruption_name(c: Corruption) -> &'static str {
-    match c {
-        Corruption::InvalidJson => "invalid_json",
-        Corruption::WrongId => "wrong_id",
-        Corruption::Truncate => "truncate",
-    }
 }
 
 /// The corrupted text; `None` when `wrong_id` finds no `req` to replace.

@@ -8,9 +8,9 @@
 
 use crate::checkers::{check_all, HostFinal, Input, Violation};
 use crate::model::{Action, FramePattern, HostKind, Loc, Outcome, Scenario};
-use crate::render::{fmt_clock, Diagram};
-use crate::trace::{fmt_time, Event, EventKind, Trace};
-use crate::world::{describe, host_software, Cmd, Ctx, HostCtl, RETRY};
+use crate::render::{fmt_clock, fmt_time, Diagram};
+use crate::trace::{Event, EventKind, FaultKind, Trace};
+use crate::world::{host_software, Cmd, Ctx, HostCtl, RETRY};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -208,7 +208,9 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
         // The runner enforces `duration` itself, with a clear message; this is a backstop.
         .simulation_duration(scenario.duration + SETTLE + Duration::from_secs(60))
         .build();
-    let trace = Trace::new();
+    let trace = Trace::new(std::sync::Arc::new(|| {
+        turmoil::sim_elapsed().unwrap_or_default()
+    }));
     let mut ctls = BTreeMap::new();
     for host in &scenario.hosts {
         let ctl = HostCtl::new(&host.name);
@@ -354,12 +356,12 @@ impl Runner<'_> {
         }
     }
 
-    fn fault(&self, what: String, a: &str, b: Option<&str>) {
+    fn fault(&self, fault: FaultKind, a: &str, b: Option<&str>) {
         self.trace.push(Event {
             at: self.now(),
             host: a.to_owned(),
             kind: EventKind::Fault {
-                what,
+                fault,
                 other: b.map(str::to_owned),
             },
         });
@@ -413,22 +415,22 @@ impl Runner<'_> {
             }
             Action::Partition { a, b } => {
                 self.sim.partition(a.as_str(), b.as_str());
-                self.fault(format!("partition {a} | {b}"), a, Some(b));
+                self.fault(FaultKind::Partition, a, Some(b));
                 Ok(())
             }
             Action::Repair { a, b } => {
                 self.sim.repair(a.as_str(), b.as_str());
-                self.fault(format!("repair {a} | {b}"), a, Some(b));
+                self.fault(FaultKind::Repair, a, Some(b));
                 Ok(())
             }
             Action::Hold { a, b } => {
                 self.sim.hold(a.as_str(), b.as_str());
-                self.fault(format!("hold {a} | {b}"), a, Some(b));
+                self.fault(FaultKind::Hold, a, Some(b));
                 Ok(())
             }
             Action::Release { a, b } => {
                 self.sim.release(a.as_str(), b.as_str());
-                self.fault(format!("release {a} | {b}"), a, Some(b));
+                self.fault(FaultKind::Release, a, Some(b));
                 Ok(())
             }
             Action::Crash { host } => {
@@ -439,12 +441,12 @@ impl Runner<'_> {
                 st.client = None;
                 st.crashed = true;
                 drop(st);
-                self.fault(format!("crash {host}"), host, None);
+                self.fault(FaultKind::Crash, host, None);
                 Ok(())
             }
             Action::Bounce { host } => {
                 self.sim.bounce(host.as_str());
-                self.fault(format!("bounce {host}"), host, None);
+                self.fault(FaultKind::Bounce, host, None);
                 Ok(())
             }
             Action::Connect { host, id } => self.command(host, Cmd::Connect { id: id.clone() }),
@@ -504,12 +506,7 @@ impl Runner<'_> {
         } else {
             Err(fail(
                 self.now(),
-                format!(
-                    "expected {}, got {} (at {})",
-                    describe(expect),
-                    describe(&got),
-                    fmt_time(at)
-                ),
+                format!("expected {}, got {} (at {})", expect, got, fmt_time(at)),
             ))
         }
     }

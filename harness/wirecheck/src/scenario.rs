@@ -2234,7 +2234,10 @@ impl Checker<'_> {
                                 hint,
                             ));
                         }
-                        Outcome::Fails(v.value.clone())
+                        Outcome::Fails(
+                            crate::model::FailKind::from_name(&v.value)
+                                .expect("checked against FAIL_KINDS"),
+                        )
                     }
                     [(k1, _), (k2, v2), ..] => {
                         return Err(self.err(

@@ -4,10 +4,10 @@
 //! implementation in another language would implement the same commands over real sockets.
 
 use crate::model::{
-    BrokerSpec, ClientSpec, Frame, HostKind, Outcome as Expected, RequestCall, ScriptedSpec,
-    ServeSpec,
+    BrokerSpec, ClientSpec, FailKind, Frame, HostKind, Outcome as Expected, RequestCall,
+    ScriptedSpec, ServeSpec,
 };
-use crate::trace::{EventKind, Lifecycle, Op, Trace};
+use crate::trace::{Call, Endpoint, EventKind, Lifecycle, Peer, RegError, Trace};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -25,6 +25,7 @@ use wirecheck_core::reconnect::ReconnectPolicy;
 use wirecheck_core::wire::Message;
 use wirecheck_reference::broker::{BrokerOptions, BrokerServer};
 use wirecheck_reference::client::{Answer, Client, ClientConfig, Connector, Heartbeat, Request};
+use wirecheck_reference::observe::Lifecycle as RefLife;
 use wirecheck_reference::Observer;
 
 /// Port every broker and scripted server listens on.
@@ -122,24 +123,15 @@ impl HostCtl {
     }
 
     fn record_result(&self, trace: &Trace, id: &str, outcome: Expected) {
-        let at = turmoil::sim_elapsed().unwrap_or_default();
+        let at = trace.now();
         trace.host_event(
             &self.name,
             EventKind::Result {
                 id: id.to_owned(),
-                outcome: describe(&outcome),
+                outcome: outcome.clone(),
             },
         );
         self.state().results.insert(id.to_owned(), (at, outcome));
-    }
-}
-
-/// `ok "pong"`, `error receiver_gone`, `fails timeout`.
-pub fn describe(o: &Expected) -> String {
-    match o {
-        Expected::Ok(b) => format!("ok {b:?}"),
-        Expected::Error(c) => format!("error {c}"),
-        Expected::Fails(k) => format!("fails {k}"),
     }
 }
 
@@ -150,7 +142,44 @@ pub fn classify(o: &Outcome) -> Expected {
         Err(CallError::Remote { code, .. }) | Err(CallError::Rejected { code, .. }) => {
             Expected::Error(code.clone())
         }
-        Err(e) => Expected::Fails(e.kind().to_owned()),
+        Err(e) => Expected::Fails(fail_kind(e).unwrap_or(FailKind::Protocol)),
+    }
+}
+
+/// The local failure kind of a core call error (`None` for an answer from the peer).
+fn fail_kind(e: &CallError) -> Option<FailKind> {
+    Some(match e {
+        CallError::Remote { .. } | CallError::Rejected { .. } => return None,
+        CallError::Timeout => FailKind::Timeout,
+        CallError::Disconnected => FailKind::Disconnected,
+        CallError::SendFailed(_) => FailKind::SendFailed,
+        CallError::Cancelled => FailKind::Cancelled,
+        CallError::UnexpectedReply(_) => FailKind::UnexpectedReply,
+        CallError::NotConnected => FailKind::NotConnected,
+        CallError::Protocol(_) => FailKind::Protocol,
+        CallError::DuplicateId => FailKind::DuplicateId,
+    })
+}
+
+/// Why a registration attempt failed, as the trace types it.
+fn reg_error(e: &CallError) -> RegError {
+    match e {
+        CallError::Remote { code, message } | CallError::Rejected { code, message } => {
+            RegError::Refused {
+                code: code.clone(),
+                message: message.clone(),
+            }
+        }
+        CallError::SendFailed(m) | CallError::UnexpectedReply(m) | CallError::Protocol(m) => {
+            RegError::Failed {
+                kind: fail_kind(e).unwrap_or(FailKind::Protocol),
+                detail: Some(m.clone()),
+            }
+        }
+        other => RegError::Failed {
+            kind: fail_kind(other).unwrap_or(FailKind::Protocol),
+            detail: None,
+        },
     }
 }
 
@@ -170,10 +199,23 @@ impl Ctx {
             .host_event(&self.ctl.name, EventKind::Note(what.into()));
     }
 
-    fn observer(&self) -> Arc<dyn Observer> {
+    /// An observer for a host that dials `brokers` (host names, in order).
+    fn observer(&self, brokers: &[String]) -> Arc<dyn Observer> {
         Arc::new(HostObserver {
             host: self.ctl.name.clone(),
             trace: self.trace.clone(),
+            endpoints: brokers
+                .iter()
+                .map(|h| {
+                    (
+                        format!("{h}:{PORT}"),
+                        Endpoint {
+                            host: h.clone(),
+                            port: PORT,
+                        },
+                    )
+                })
+                .collect(),
         })
     }
 }
@@ -182,6 +224,20 @@ impl Ctx {
 struct HostObserver {
     host: String,
     trace: Trace,
+    /// The addresses this host dials (as the reference was configured) and what they are.
+    endpoints: BTreeMap<String, Endpoint>,
+}
+
+impl HostObserver {
+    fn endpoint(&self, addr: &str) -> Endpoint {
+        self.endpoints
+            .get(addr)
+            .cloned()
+            .unwrap_or_else(|| Endpoint {
+                host: addr.to_owned(),
+                port: 0,
+            })
+    }
 }
 
 impl Observer for HostObserver {
@@ -198,16 +254,30 @@ impl Observer for HostObserver {
         );
     }
 
-    fn lifecycle(&self, event: Lifecycle) {
+    fn lifecycle(&self, event: RefLife) {
         let event = match event {
-            Lifecycle::ConnClosed { peer, reason } => {
+            RefLife::Connecting { addr, attempt } => Lifecycle::Connecting {
+                to: self.endpoint(&addr),
+                attempt,
+            },
+            RefLife::Registered { addr } => Lifecycle::Registered {
+                to: self.endpoint(&addr),
+            },
+            RefLife::RegistrationFailed { addr, error } => Lifecycle::RegistrationFailed {
+                to: self.endpoint(&addr),
+                error: reg_error(&error),
+            },
+            RefLife::Disconnected { reason, failed } => Lifecycle::Disconnected { reason, failed },
+            RefLife::Backoff { delay } => Lifecycle::Backoff { delay },
+            RefLife::RateLimited { wait } => Lifecycle::RateLimited { wait },
+            RefLife::Stopped { reason } => Lifecycle::Stopped { reason },
+            RefLife::ConnClosed { peer, reason } => {
                 let (host, conn) = peer_of(&peer);
                 Lifecycle::ConnClosed {
-                    peer: conn_label(&host, conn),
+                    peer: Peer { host, conn },
                     reason,
                 }
             }
-            other => other,
         };
         self.trace.host_event(&self.host, EventKind::Life(event));
     }
@@ -234,14 +304,6 @@ pub fn peer_of(peer: &str) -> (String, Option<u16>) {
 /// Host name for a peer label (see [`peer_of`]).
 pub fn host_of(peer: &str) -> String {
     peer_of(peer).0
-}
-
-/// `app:49152` for an accepted connection, `broker` otherwise.
-pub fn conn_label(host: &str, conn: Option<u16>) -> String {
-    match conn {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    }
 }
 
 /// The future a turmoil host runs.
@@ -275,7 +337,7 @@ async fn broker_host(spec: BrokerSpec, ctx: Ctx) -> turmoil::Result {
         queue: spec.queue,
         idle_timeout: spec.idle_timeout,
     };
-    let server = BrokerServer::new(opts, ctx.observer());
+    let server = BrokerServer::new(opts, ctx.observer(&[]));
     ctx.ctl.state().broker = Some(server.clone());
     let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
     loop {
@@ -349,26 +411,17 @@ async fn client_host(spec: ClientSpec, ctx: Ctx) -> turmoil::Result {
                 Err("the client is already started (autoconnect, or an earlier connect)".into())
             }
             (Cmd::Request(call), client) => {
-                let what = format!(
-                    "request {} {:?}{}{}",
-                    call.channel,
-                    call.body,
-                    if call.chunks.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" +{} chunks", call.chunks.len())
-                    },
-                    call.timeout
-                        .map(|t| format!(" timeout {}", crate::trace::fmt_time(t)))
-                        .unwrap_or_default()
-                );
-                let now = turmoil::sim_elapsed().unwrap_or_default();
+                let now = ctx.trace.now();
                 ctx.trace.host_event(
                     &ctx.ctl.name,
                     EventKind::Call {
                         id: call.id.clone(),
-                        op: Op::Request,
-                        what,
+                        call: Call::Request {
+                            channel: call.channel.clone(),
+                            body: call.body.clone(),
+                            chunks: call.chunks.len(),
+                            timeout: call.timeout,
+                        },
                         deadline: Some(now + call.timeout.unwrap_or(spec.request_timeout)),
                     },
                 );
@@ -400,18 +453,14 @@ async fn client_host(spec: ClientSpec, ctx: Ctx) -> turmoil::Result {
                         &ctx.ctl.name,
                         EventKind::Call {
                             id: id.clone(),
-                            op: Op::Cancel,
-                            what: "cancel (caller drops the request)".into(),
+                            call: Call::Cancel,
                             deadline: None,
                         },
                     );
                     h.abort();
                     let _ = h.await;
-                    ctx.ctl.record_result(
-                        &ctx.trace,
-                        &id,
-                        Expected::Fails(CallError::Cancelled.kind().into()),
-                    );
+                    ctx.ctl
+                        .record_result(&ctx.trace, &id, Expected::Fails(FailKind::Cancelled));
                     Ok(())
                 }
                 Some(_) => {
@@ -425,8 +474,7 @@ async fn client_host(spec: ClientSpec, ctx: Ctx) -> turmoil::Result {
                     &ctx.ctl.name,
                     EventKind::Call {
                         id: "disconnect".into(),
-                        op: Op::Disconnect,
-                        what: "close the connection, no reconnect".into(),
+                        call: Call::Disconnect,
                         deadline: None,
                     },
                 );
@@ -452,15 +500,17 @@ fn start_client(spec: &ClientSpec, ctx: &Ctx, call_id: &str) {
         &ctx.ctl.name,
         EventKind::Call {
             id: call_id.to_owned(),
-            op: Op::Connect,
-            what: format!("connect as {} to {}", spec.id, spec.connect.join(", ")),
+            call: Call::Connect {
+                client: spec.id.clone(),
+                brokers: spec.connect.clone(),
+            },
             deadline: None,
         },
     );
     let (client, first) = Client::start(
         client_config(spec, ctx.seed, &ctx.flaws),
         TurmoilConnector,
-        ctx.observer(),
+        ctx.observer(&spec.connect),
     );
     ctx.ctl.state().client = Some(client.clone());
     for s in &spec.serve {
@@ -680,7 +730,7 @@ async fn scripted_io<S>(
                         msg: Message::decode(&text).ok(),
                     },
                 );
-                let at = turmoil::sim_elapsed().unwrap_or_default();
+                let at = ctx.trace.now();
                 let mut st = ctx.ctl.state();
                 st.received += 1;
                 st.inbox.push_back((at, text));
@@ -692,7 +742,7 @@ async fn scripted_io<S>(
     ctx.trace.host_event(
         &ctx.ctl.name,
         EventKind::Life(Lifecycle::ConnClosed {
-            peer: conn_label(&peer, conn),
+            peer: Peer { host: peer, conn },
             reason: "connection ended".into(),
         }),
     );

@@ -307,7 +307,7 @@ fn valid_scenario_script() {
         Action::Result {
             host: "app".into(),
             id: "r2".into(),
-            expect: Outcome::Fails("cancelled".into()),
+            expect: Outcome::Fails(wirecheck::model::FailKind::Cancelled),
             within: s30,
         },
         Action::Send {

@@ -9,6 +9,10 @@
 //! Arrows are drawn when a message is *received* (a message lost on the way has no arrow).
 //! The format is stable and diff-friendly: snapshot diffs show how the message flow changed.
 
+mod label;
+
+pub use label::{corruption_name, fmt_time, label};
+
 use crate::trace::{Event, EventKind};
 use std::fmt::Write;
 use std::time::Duration;
@@ -89,7 +93,7 @@ impl Diagram {
             }
             _ => String::new(),
         };
-        format!("{}  {lanes}{who}{}", fmt_clock(e.at), e.label())
+        format!("{}  {lanes}{who}{}", fmt_clock(e.at), label(e))
             .trim_end()
             .to_owned()
     }
@@ -183,13 +187,13 @@ mod tests {
             2000,
             "app",
             EventKind::Fault {
-                what: "partition app | worker".into(),
+                fault: crate::trace::FaultKind::Partition,
                 other: Some("worker".into()),
             },
         ));
-        assert!(
-            fault.starts_with("   2.000s  ✕           │           ✕"),
-            "{fault}"
+        assert_eq!(
+            fault,
+            "   2.000s  ✕           │           ✕           FAULT partition app | worker"
         );
         assert_eq!(d.header(), "     time  app         broker      worker");
     }

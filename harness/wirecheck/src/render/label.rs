@@ -1,0 +1,162 @@
+//! Text for typed trace events: the one place where events become prose.
+
+use crate::model::{Corruption, FailKind, Outcome};
+use crate::trace::{Call, Event, EventKind, Lifecycle, ProxyAct, RegError};
+use std::fmt;
+use std::time::Duration;
+use wirecheck_core::wire::{summary, Message};
+
+/// One line describing the event, as the diagram prints it after the lanes.
+pub fn label(e: &Event) -> String {
+    match &e.kind {
+        EventKind::Recv { msg: Some(m), .. } => summary(m),
+        EventKind::Recv {
+            text, msg: None, ..
+        } => {
+            let mut t: String = text.chars().take(32).collect();
+            if t.len() < text.len() {
+                t.push('…');
+            }
+            format!("raw {t:?}")
+        }
+        EventKind::Call { id, call, .. } => format!("call {id}: {call}"),
+        EventKind::Result { id, outcome } => format!("result {id}: {outcome}"),
+        EventKind::Note(n) => n.clone(),
+        EventKind::Life(l) => l.to_string(),
+        EventKind::Fault { fault, other } => match other {
+            Some(b) => format!("FAULT {} {} | {b}", fault.name(), e.host),
+            None => format!("FAULT {} {}", fault.name(), e.host),
+        },
+        EventKind::Proxy { action, peer, text } => {
+            let what = match Message::decode(text) {
+                Ok(m) => summary(&m),
+                Err(_) => format!("raw {:?}", text.chars().take(32).collect::<String>()),
+            };
+            format!("proxy {action}: {what} (from {peer})")
+        }
+    }
+}
+
+/// `12ms`, `1.500s`, `5s`: durations as traces and messages print them.
+pub fn fmt_time(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{}.{:03}s", ms / 1000, ms % 1000)
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Call::Connect { client, brokers } => {
+                write!(f, "connect as {client} to {}", brokers.join(", "))
+            }
+            Call::Request {
+                channel,
+                body,
+                chunks,
+                timeout,
+            } => {
+                write!(f, "request {channel} {body:?}")?;
+                if *chunks > 0 {
+                    write!(f, " +{chunks} chunks")?;
+                }
+                if let Some(t) = timeout {
+                    write!(f, " timeout {}", fmt_time(*t))?;
+                }
+                Ok(())
+            }
+            Call::Cancel => f.write_str("cancel (caller drops the request)"),
+            Call::Disconnect => f.write_str("close the connection, no reconnect"),
+        }
+    }
+}
+
+/// `ok "pong"`, `error receiver_gone`, `fails timeout`.
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok(b) => write!(f, "ok {b:?}"),
+            Outcome::Error(c) => write!(f, "error {c}"),
+            Outcome::Fails(k) => write!(f, "fails {k}"),
+        }
+    }
+}
+
+impl fmt::Display for FailKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for ProxyAct {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyAct::Drop => f.write_str("drop"),
+            ProxyAct::Duplicate => f.write_str("duplicate"),
+            ProxyAct::Delay(d) => write!(f, "delay {}", fmt_time(*d)),
+            ProxyAct::Hold => f.write_str("hold"),
+            ProxyAct::Release => f.write_str("release"),
+            ProxyAct::Reorder { nth, window } => write!(f, "reorder {nth}/{window}"),
+            ProxyAct::Corrupt(c) => write!(f, "corrupt {}", corruption_name(*c)),
+            ProxyAct::Close => f.write_str("close"),
+        }
+    }
+}
+
+pub fn corruption_name(c: Corruption) -> &'static str {
+    match c {
+        Corruption::InvalidJson => "invalid_json",
+        Corruption::WrongId => "wrong_id",
+        Corruption::Truncate => "truncate",
+    }
+}
+
+impl fmt::Display for RegError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegError::Refused { code, message } => {
+                write!(f, "rejected `{code}`")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            RegError::Failed { kind, detail } => {
+                write!(f, "{kind}")?;
+                if let Some(d) = detail {
+                    write!(f, ": {d}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lifecycle::Connecting { to, attempt } => write!(f, "connect {to} (attempt {attempt})"),
+            Lifecycle::Registered { to } => write!(f, "registered with {to}"),
+            Lifecycle::RegistrationFailed { to, error } => {
+                write!(f, "registration with {to} failed: {error}")
+            }
+            Lifecycle::Disconnected { reason, failed } => write!(
+                f,
+                "disconnected: {reason}; {failed} pending request(s) failed"
+            ),
+            Lifecycle::Backoff { delay } => write!(f, "backoff {}", fmt_time(*delay)),
+            Lifecycle::RateLimited { wait } => {
+                write!(f, "rate limit: next attempt in {}", fmt_time(*wait))
+            }
+            Lifecycle::Stopped { reason } => write!(f, "stopped: {reason}"),
+            Lifecycle::ConnClosed { peer, reason } => {
+                write!(f, "connection from {peer} closed: {reason}")
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The typed events of a trace. Producers (drivers, the runner) build these; checkers
+//! match on them; only `crate::render` turns them into text.
+
+use crate::model::{Corruption, Outcome};
+use std::fmt;
+use std::time::Duration;
+use wirecheck_core::wire::Message;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Time since the start of the run, as the world's clock tells it.
+    pub at: Duration,
+    pub host: String,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// `host` received a text message from `from`.
+    Recv {
+        from: String,
+        /// The connection, when known: the connecting side's ephemeral port (the peer's port
+        /// on a connection `host` accepted; a proxy's own port toward its target). Tells apart
+        /// two connections between the same hosts (a zombie and its replacement).
+        conn: Option<u16>,
+        text: String,
+        /// The decoded message, if the text is a valid protocol message.
+        msg: Option<Message>,
+    },
+    /// The script started a call on `host`.
+    Call {
+        id: String,
+        call: Call,
+        /// For requests: the time by which the call must have ended (its timeout).
+        deadline: Option<Duration>,
+    },
+    /// A call on `host` ended.
+    Result { id: String, outcome: Outcome },
+    /// A lifecycle event of `host` (connect attempt, registered, backoff, connection closed).
+    Life(Lifecycle),
+    /// Free-form detail from `host` (dropped frame, ignored message...). Checkers never
+    /// read notes: anything a verdict depends on is a typed event.
+    Note(String),
+    /// A network or process fault; `host` is the first host involved, `other` the second.
+    Fault {
+        fault: FaultKind,
+        other: Option<String>,
+    },
+    /// A proxy (`host`) acted on a message from `peer`; `text` is the message as received.
+    Proxy {
+        action: ProxyAct,
+        peer: String,
+        text: String,
+    },
+}
+
+/// What a script call asks of a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Connect,
+    Request,
+    Cancel,
+    Disconnect,
+}
+
+/// A script call as issued, with what the diagram shows of it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Call {
+    /// Start the client: register as `client` with `brokers`, in failover order.
+    Connect {
+        client: String,
+        brokers: Vec<String>,
+    },
+    Request {
+        channel: String,
+        body: String,
+        chunks: usize,
+        timeout: Option<Duration>,
+    },
+    /// The caller drops the request.
+    Cancel,
+    /// Close the connection, no reconnect.
+    Disconnect,
+}
+
+impl Call {
+    pub fn op(&self) -> Op {
+        match self {
+            Call::Connect { .. } => Op::Connect,
+            Call::Request { .. } => Op::Request,
+            Call::Cancel => Op::Cancel,
+            Call::Disconnect => Op::Disconnect,
+        }
+    }
+}
+
+/// A fault the world applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    Partition,
+    Repair,
+    Hold,
+    Release,
+    Crash,
+    Bounce,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Repair => "repair",
+            FaultKind::Hold => "hold",
+            FaultKind::Release => "release",
+            FaultKind::Crash => "crash",
+            FaultKind::Bounce => "bounce",
+        }
+    }
+
+    /// Does this fault cut or stall a link (messages on it may be late or lost)?
+    pub fn disturbs_link(self) -> bool {
+        matches!(self, FaultKind::Partition | FaultKind::Hold)
+    }
+}
+
+/// What a chaos proxy did to one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyAct {
+    Drop,
+    Duplicate,
+    Delay(Duration),
+    Hold,
+    Release,
+    /// The message is the `nth` of `window` collected for a reversed batch.
+    Reorder {
+        nth: usize,
+        window: u32,
+    },
+    Corrupt(Corruption),
+    Close,
+}
+
+/// One end of a connection as a host sees it: the peer host and, when known, the
+/// connecting side's port (which tells two connections between the same hosts apart).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Peer {
+    pub host: String,
+    pub conn: Option<u16>,
+}
+
+impl fmt::Display for Peer {
+    /// `app:49152` for an accepted connection, `broker` otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.conn {
+            Some(port) => write!(f, "{}:{port}", self.host),
+            None => f.write_str(&self.host),
+        }
+    }
+}
+
+/// An address a client dials: a host of the scenario and its port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// Why a registration attempt did not end in `welcome`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegError {
+    /// The broker answered `error` with this code.
+    Refused { code: String, message: String },
+    /// The attempt failed locally (`timeout`, `unexpected_reply`, `send_failed`...).
+    Failed {
+        kind: crate::model::FailKind,
+        detail: Option<String>,
+    },
+}
+
+/// Lifecycle events with meaning a checker can rely on (free-form text is a `Note`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Client: a connection attempt to `to` starts (attempts are numbered from 1).
+    Connecting { to: Endpoint, attempt: u64 },
+    /// Client: `welcome` accepted; requests may flow.
+    Registered { to: Endpoint },
+    /// Client: the attempt failed before registration completed.
+    RegistrationFailed { to: Endpoint, error: RegError },
+    /// Client: an established (registered) connection ended; `failed` pending requests
+    /// were failed with `disconnected`.
+    Disconnected { reason: String, failed: usize },
+    /// Client: waiting this long before the next attempt (backoff).
+    Backoff { delay: Duration },
+    /// Client: waiting this long because of the attempt rate limit.
+    RateLimited { wait: Duration },
+    /// Client: gave up for good.
+    Stopped { reason: String },
+    /// Broker, proxy or scripted peer: the connection with `peer` is gone.
+    ConnClosed { peer: Peer, reason: String },
+}
