@@ -994,7 +994,7 @@ impl Kind {
             Kind::Broker => BROKER_COUNTERS,
             Kind::Client => CLIENT_COUNTERS,
             Kind::ScriptedServer | Kind::ScriptedClient => SCRIPTED_COUNTERS,
-            Kind::Proxy => crate::proxy::EXPECT_COUNTERS,
+            Kind::Proxy => crate::hosts::proxy::EXPECT_COUNTERS,
         }
     }
     /// Accepts connections (a client or scripted client may connect to it).

@@ -98,6 +98,15 @@ impl Diagram {
             .to_owned()
     }
 
+    /// The diagram with each event's trace number in front of its line.
+    pub fn render_numbered(&self, events: &[Event]) -> String {
+        let mut out = format!("      {}\n", self.header());
+        for (n, e) in events.iter().enumerate() {
+            out.push_str(&format!("{n:>5} {}\n", self.line(e)));
+        }
+        out
+    }
+
     /// The whole diagram.
     pub fn render(&self, events: &[Event]) -> String {
         let mut out = self.header();

@@ -15,17 +15,19 @@
 //! Determinism: one loop per connection with a `biased` select, ordered maps, simulated
 //! time only, and one RNG seeded from the host's seed for probabilities and delays.
 
-use crate::model::{Corruption, ProxyAction, ProxyDir, ProxyRule, ProxySpec};
+mod rules;
+
+use super::{Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl};
+use crate::model::{ProxyAction, ProxyDir, ProxySpec};
 use crate::trace::{EventKind, Lifecycle, Peer, ProxyAct};
-use crate::world::{peer_of, Cmd, Ctx, PORT};
+use crate::world::{addr_of, BoxIo, HostFuture, HostResult};
 use futures_util::{SinkExt, StreamExt};
+use rules::{corrupt, info, RuleBook};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::flaws::Flaw;
-use wirecheck_core::rng::SplitMix64;
 
 /// Every counter a proxy host exposes to `expect:` (the loader checks names against it).
 pub const EXPECT_COUNTERS: &[&str] = &[
@@ -77,10 +79,7 @@ fn dir_key(dir: ProxyDir) -> u8 {
 
 /// State shared by all connections of one run of the proxy's software.
 struct Shared {
-    rules: Vec<ProxyRule>,
-    /// How many messages each rule's filters matched so far (for `nth`).
-    matched: Vec<u64>,
-    rng: SplitMix64,
+    book: RuleBook,
     held: Vec<Held>,
     /// (rule index, connection, direction) → collected messages.
     reorder: BTreeMap<(usize, u64, u8), ReorderBuf>,
@@ -93,7 +92,31 @@ fn lock(s: &SharedRef) -> MutexGuard<'_, Shared> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub async fn proxy_host(spec: ProxySpec, ctx: Ctx) -> turmoil::Result {
+/// The chaos proxy's driver.
+pub struct ProxyDriver {
+    pub spec: ProxySpec,
+}
+
+impl Driver for ProxyDriver {
+    fn software(&self, ctx: Ctx) -> HostFuture {
+        Box::pin(proxy_host(self.spec.clone(), ctx))
+    }
+
+    fn counters(&self, ctl: &HostCtl) -> Counters {
+        let st = ctl.state();
+        let mut c = Counters::from([("connections".to_owned(), st.connections)]);
+        for (k, v) in &st.proxy {
+            c.insert(k.clone(), *v);
+        }
+        c
+    }
+
+    fn facts(&self) -> Facts {
+        Facts::default()
+    }
+}
+
+async fn proxy_host(spec: ProxySpec, ctx: Ctx) -> HostResult {
     let mut cmds = ctx.ctl.attach();
     {
         let mut st = ctx.ctl.state();
@@ -102,14 +125,12 @@ pub async fn proxy_host(spec: ProxySpec, ctx: Ctx) -> turmoil::Result {
         }
     }
     let shared: SharedRef = Arc::new(Mutex::new(Shared {
-        matched: vec![0; spec.rules.len()],
-        rules: spec.rules.clone(),
-        rng: SplitMix64::new(ctx.seed),
+        book: RuleBook::new(spec.rules.clone(), ctx.seed),
         held: Vec::new(),
         reorder: BTreeMap::new(),
         next_conn: 0,
     }));
-    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    let mut listener = ctx.net.listen().await?;
     loop {
         tokio::select! {
             biased;
@@ -119,13 +140,16 @@ pub async fn proxy_host(spec: ProxySpec, ctx: Ctx) -> turmoil::Result {
                         release(&shared, &ctx);
                         Ok(())
                     }
-                    other => Err(format!("a proxy host only takes `release` (got {other:?})")),
+                    other => Err(CmdError::Unsupported {
+                        kind: "proxy",
+                        cmd: format!("{other:?}"),
+                    }),
                 };
                 let _ = ack.send(reply);
             }
             accepted = listener.accept() => {
-                let (stream, peer) = accepted?;
-                let (peer, peer_port) = peer_of(&peer.to_string());
+                let (stream, addr) = accepted?;
+                let (peer, peer_port) = ctx.peer_of(addr);
                 ctx.ctl.state().connections += 1;
                 let conn = {
                     let mut s = lock(&shared);
@@ -231,7 +255,7 @@ enum Flow {
 }
 
 async fn connection(
-    stream: turmoil::net::TcpStream,
+    stream: BoxIo,
     peer: String,
     peer_port: Option<u16>,
     conn: u64,
@@ -246,12 +270,12 @@ async fn connection(
             return;
         }
     };
-    let addr = format!("{target}:{PORT}");
+    let addr = addr_of(&target);
     let mut upstream_port = None;
-    let target_ws = match turmoil::net::TcpStream::connect(addr.clone()).await {
-        Ok(s) => {
+    let target_ws = match ctx.net.connect(&addr).await {
+        Ok((s, port)) => {
             // The port the target sees this connection from: names it in our traces.
-            upstream_port = s.local_addr().ok().map(|a| a.port());
+            upstream_port = port;
             tokio_tungstenite::client_async(format!("ws://{addr}/"), s)
                 .await
                 .map(|(ws, _)| ws)
@@ -354,80 +378,6 @@ async fn connection(
 }
 
 /// Fields of a message that rules match on.
-struct Info {
-    kind: Option<String>,
-    req: Option<String>,
-    channel: Option<String>,
-}
-
-fn info(text: &str) -> Info {
-    let obj = serde_json::from_str::<serde_json::Value>(text).ok();
-    let field = |k: &str| {
-        obj.as_ref()
-            .and_then(|v| v.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    Info {
-        kind: field("type"),
-        req: field("req"),
-        channel: field("channel"),
-    }
-}
-
-fn filters_match(rule: &ProxyRule, dir: ProxyDir, m: &Info) -> bool {
-    let eq = |want: &Option<String>, got: &Option<String>| match want {
-        None => true,
-        Some(w) => got.as_deref() == Some(w.as_str()),
-    };
-    rule.dir.is_none_or(|d| d == dir)
-        && eq(&rule.kind, &m.kind)
-        && eq(&rule.req, &m.req)
-        && eq(&rule.channel, &m.channel)
-}
-
-/// Picks the rule that acts on a message (and draws what the action needs).
-fn choose(s: &mut Shared, dir: ProxyDir, m: &Info) -> Option<(usize, ProxyAction, Duration)> {
-    for i in 0..s.rules.len() {
-        if !filters_match(&s.rules[i], dir, m) {
-            continue;
-        }
-        s.matched[i] += 1;
-        if let Some(n) = s.rules[i].nth {
-            if s.matched[i] != u64::from(n) {
-                continue;
-            }
-        }
-        if let Some(p) = s.rules[i].probability {
-            if s.rng.next_f64() >= p {
-                continue;
-            }
-        }
-        let action = s.rules[i].action.clone();
-        let delay = match &action {
-            ProxyAction::Delay { min, max } => draw_delay(&mut s.rng, *min, *max),
-            _ => Duration::ZERO,
-        };
-        return Some((i, action, delay));
-    }
-    None
-}
-
-/// A delay drawn uniformly from `[min, max]`, in whole milliseconds when both bounds are.
-fn draw_delay(rng: &mut SplitMix64, min: Duration, max: Duration) -> Duration {
-    if max <= min {
-        return min;
-    }
-    let whole_ms = |d: Duration| d.subsec_nanos().is_multiple_of(1_000_000);
-    if whole_ms(min) && whole_ms(max) {
-        let (lo, hi) = (min.as_millis() as u64, max.as_millis() as u64);
-        Duration::from_millis(lo + rng.next_u64() % (hi - lo + 1))
-    } else {
-        let span = u64::try_from((max - min).as_nanos()).unwrap_or(u64::MAX - 1);
-        min + Duration::from_nanos(rng.next_u64() % (span + 1))
-    }
-}
-
 /// Acts on one received text message.
 fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &Ctx) -> Flow {
     let (from, out) = link.route(dir);
@@ -444,7 +394,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
         },
     );
     let m = info(&text);
-    let chosen = choose(&mut lock(shared), dir, &m);
+    let chosen = lock(shared).book.choose(dir, &m);
     let Some((rule, action, delay)) = chosen else {
         let _ = out.send(Out::Msg(Ws::Text(text.into())));
         count(ctx, "forwarded");
@@ -540,126 +490,4 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
         }
     }
     Flow::Go
-}
-
-/// The corrupted text; `None` when `wrong_id` finds no `req` to replace.
-fn corrupt(text: &str, c: Corruption) -> Option<String> {
-    match c {
-        Corruption::InvalidJson => {
-            // Unquoted keys and values: still readable in a diagram, not JSON.
-            let t = text.replace('"', "");
-            Some(if serde_json::from_str::<serde_json::Value>(&t).is_ok() {
-                format!("~{t}")
-            } else {
-                t
-            })
-        }
-        Corruption::WrongId => {
-            let mut v = serde_json::from_str::<serde_json::Value>(text).ok()?;
-            let req = v.get("req")?.as_str()?.to_owned();
-            v["req"] = serde_json::Value::String(format!("{req}~wrong"));
-            Some(v.to_string())
-        }
-        Corruption::Truncate => {
-            let n = text.chars().count();
-            Some(text.chars().take(n / 2).collect())
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rule(action: ProxyAction) -> ProxyRule {
-        ProxyRule {
-            dir: None,
-            kind: None,
-            req: None,
-            channel: None,
-            nth: None,
-            probability: None,
-            action,
-        }
-    }
-
-    fn shared(rules: Vec<ProxyRule>) -> Shared {
-        Shared {
-            matched: vec![0; rules.len()],
-            rules,
-            rng: SplitMix64::new(1),
-            held: Vec::new(),
-            reorder: BTreeMap::new(),
-            next_conn: 0,
-        }
-    }
-
-    #[test]
-    fn corruptions() {
-        let t = r#"{"type":"start","req":"r1","dir":"response","body":"pong","end":true}"#;
-        let bad = corrupt(t, Corruption::InvalidJson).unwrap();
-        assert!(
-            serde_json::from_str::<serde_json::Value>(&bad).is_err(),
-            "{bad}"
-        );
-        let wrong = corrupt(t, Corruption::WrongId).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&wrong).unwrap();
-        assert_eq!(v["req"], "r1~wrong");
-        assert_eq!(v["body"], "pong");
-        assert_eq!(
-            corrupt(r#"{"type":"ping","nonce":1}"#, Corruption::WrongId),
-            None
-        );
-        assert_eq!(corrupt("abcdef", Corruption::Truncate).unwrap(), "abc");
-        // A number stays invalid JSON after corruption.
-        assert!(serde_json::from_str::<serde_json::Value>(
-            &corrupt("123", Corruption::InvalidJson).unwrap()
-        )
-        .is_err());
-    }
-
-    #[test]
-    fn first_matching_rule_acts_and_nth_counts_matches() {
-        let mut chunk2 = rule(ProxyAction::Drop);
-        chunk2.kind = Some("chunk".into());
-        chunk2.nth = Some(2);
-        chunk2.dir = Some(ProxyDir::Down);
-        let mut s = shared(vec![chunk2, rule(ProxyAction::Duplicate)]);
-        let chunk = info(r#"{"type":"chunk","req":"r1","dir":"response","seq":0,"data":"x"}"#);
-        let pick = |s: &mut Shared, d| choose(s, d, &chunk).map(|(i, _, _)| i);
-        assert_eq!(pick(&mut s, ProxyDir::Up), Some(1), "wrong direction");
-        assert_eq!(pick(&mut s, ProxyDir::Down), Some(1), "1st match: not due");
-        assert_eq!(pick(&mut s, ProxyDir::Down), Some(0), "2nd match acts");
-        assert_eq!(pick(&mut s, ProxyDir::Down), Some(1), "nth has passed");
-        let text = info("not json");
-        assert_eq!(
-            choose(&mut s, ProxyDir::Up, &text).map(|(i, _, _)| i),
-            Some(1)
-        );
-    }
-
-    #[test]
-    fn probability_and_delay_draws_are_seeded() {
-        let mut r = rule(ProxyAction::Delay {
-            min: Duration::from_millis(10),
-            max: Duration::from_millis(80),
-        });
-        r.probability = Some(0.5);
-        let run = || {
-            let mut s = shared(vec![r.clone()]);
-            (0..200)
-                .map(|_| choose(&mut s, ProxyDir::Up, &info("{}")).map(|(_, _, d)| d))
-                .collect::<Vec<_>>()
-        };
-        let a = run();
-        assert_eq!(a, run());
-        let acted: Vec<Duration> = a.iter().flatten().copied().collect();
-        assert!(acted.len() > 50 && acted.len() < 150, "{}", acted.len());
-        assert!(acted
-            .iter()
-            .all(|d| *d >= Duration::from_millis(10) && *d <= Duration::from_millis(80)));
-        assert!(acted
-            .iter()
-            .all(|d| d.subsec_nanos().is_multiple_of(1_000_000)));
-    }
 }

@@ -1,0 +1,298 @@
+//! The reference multiplexer's driver: script calls become calls on a
+//! `wirecheck_reference::client::Client`, results and lifecycle go to the trace.
+
+use super::observer::{classify, observer, NetConnector};
+use super::{lock, Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl};
+use crate::model::{ClientSpec, FailKind, Outcome, Reply, ServeSpec};
+use crate::trace::{Call, EventKind};
+use crate::world::{addr_of, HostFuture};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
+use wirecheck_core::pending::CallError;
+use wirecheck_core::reconnect::ReconnectPolicy;
+use wirecheck_reference::client::{Answer, Client, ClientConfig, Heartbeat, Request};
+
+pub struct ClientDriver {
+    spec: ClientSpec,
+    /// The started client (`None` before `connect`, and after a crash or bounce).
+    client: Arc<Mutex<Option<Client>>>,
+}
+
+impl ClientDriver {
+    pub fn new(spec: ClientSpec) -> Self {
+        ClientDriver {
+            spec,
+            client: Arc::default(),
+        }
+    }
+}
+
+impl Driver for ClientDriver {
+    fn software(&self, ctx: Ctx) -> HostFuture {
+        let spec = self.spec.clone();
+        Box::pin(client_host(spec, self.client.clone(), ctx))
+    }
+
+    fn counters(&self, _ctl: &HostCtl) -> Counters {
+        let Some(client) = lock(&self.client).clone() else {
+            return Counters::new();
+        };
+        let s = client.stats();
+        [
+            ("pending", s.pending.pending),
+            ("completed", s.pending.completed),
+            ("timed_out", s.pending.timed_out),
+            ("cancelled", s.pending.cancelled),
+            ("duplicates_dropped", s.pending.duplicates_dropped),
+            ("late_dropped", s.pending.late_dropped),
+            ("unknown_dropped", s.pending.unknown_dropped),
+            ("reconnects", s.reconnects),
+            ("disconnects", s.disconnects),
+            ("registrations", s.registrations),
+            ("served", s.served),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    fn facts(&self) -> Facts {
+        Facts {
+            pending_ids: Some(
+                lock(&self.client)
+                    .as_ref()
+                    .map(Client::pending_ids)
+                    .unwrap_or_default(),
+            ),
+            ..Facts::default()
+        }
+    }
+
+    fn pending(&self) -> Option<Vec<String>> {
+        lock(&self.client).as_ref().map(Client::pending_ids)
+    }
+
+    fn crashed(&self) {
+        *lock(&self.client) = None;
+    }
+}
+
+fn client_config(spec: &ClientSpec, ctx: &Ctx) -> ClientConfig {
+    ClientConfig {
+        client_id: spec.id.clone(),
+        token: spec.token.clone(),
+        brokers: spec.connect.iter().map(|h| addr_of(h)).collect(),
+        register_timeout: spec.register_timeout,
+        request_timeout: spec.request_timeout,
+        heartbeat: spec.heartbeat.as_ref().map(|h| Heartbeat {
+            interval: h.interval,
+            timeout: h.timeout,
+        }),
+        reconnect: spec.reconnect.as_ref().map(|r| ReconnectPolicy {
+            base: r.base,
+            cap: r.cap,
+            jitter: r.jitter,
+            max_attempts: r.max_attempts,
+            window: r.window,
+            min_gap: r.min_gap,
+        }),
+        seed: ctx.seed,
+        flaws: ctx.flaws.clone(),
+    }
+}
+
+type Slot = Arc<Mutex<Option<Client>>>;
+
+async fn client_host(spec: ClientSpec, slot: Slot, ctx: Ctx) -> crate::world::HostResult {
+    let mut cmds = ctx.ctl.attach();
+    // A bounced host starts with no client.
+    *lock(&slot) = None;
+    let mut calls: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
+    if spec.autoconnect {
+        start_client(&spec, &slot, &ctx, "connect");
+    }
+    while let Some((cmd, ack)) = cmds.recv().await {
+        let client = lock(&slot).clone();
+        let reply = match (cmd, client) {
+            (Cmd::Connect { id }, None) => {
+                start_client(&spec, &slot, &ctx, &id);
+                Ok(())
+            }
+            (Cmd::Connect { .. }, Some(_)) => Err(CmdError::Refused(
+                "the client is already started (autoconnect, or an earlier connect)".into(),
+            )),
+            (Cmd::Request(call), client) => {
+                let now = ctx.trace.now();
+                ctx.trace.host_event(
+                    &ctx.ctl.name,
+                    EventKind::Call {
+                        id: call.id.clone(),
+                        call: Call::Request {
+                            channel: call.channel.clone(),
+                            body: call.body.clone(),
+                            chunks: call.chunks.len(),
+                            timeout: call.timeout,
+                        },
+                        deadline: Some(now + call.timeout.unwrap_or(spec.request_timeout)),
+                    },
+                );
+                let ctx2 = ctx.clone();
+                let id = call.id.clone();
+                let handle = tokio::spawn(async move {
+                    let outcome = match client {
+                        Some(c) => {
+                            c.request(Request {
+                                id: call.id.clone(),
+                                channel: call.channel,
+                                body: call.body,
+                                chunks: call.chunks,
+                                timeout: call.timeout,
+                            })
+                            .await
+                        }
+                        None => Err(CallError::NotConnected),
+                    };
+                    ctx2.ctl
+                        .record_result(&ctx2.trace, &call.id, classify(&outcome));
+                });
+                calls.insert(id, handle);
+                Ok(())
+            }
+            (Cmd::Cancel { id }, _) => match calls.remove(&id) {
+                Some(h) if !h.is_finished() => {
+                    ctx.trace.host_event(
+                        &ctx.ctl.name,
+                        EventKind::Call {
+                            id: id.clone(),
+                            call: Call::Cancel,
+                            deadline: None,
+                        },
+                    );
+                    h.abort();
+                    let _ = h.await;
+                    ctx.ctl
+                        .record_result(&ctx.trace, &id, Outcome::Fails(FailKind::Cancelled));
+                    Ok(())
+                }
+                Some(_) => {
+                    ctx.note(format!("cancel {id}: the call had already ended"));
+                    Ok(())
+                }
+                None => Err(CmdError::Refused(format!(
+                    "no call `{id}` was started on this host"
+                ))),
+            },
+            (Cmd::Disconnect, Some(c)) => {
+                ctx.trace.host_event(
+                    &ctx.ctl.name,
+                    EventKind::Call {
+                        id: "disconnect".into(),
+                        call: Call::Disconnect,
+                        deadline: None,
+                    },
+                );
+                tokio::spawn(async move { c.close().await });
+                Ok(())
+            }
+            (Cmd::Serve(s), Some(c)) => {
+                spawn_server(&c, s, &ctx);
+                Ok(())
+            }
+            (Cmd::Disconnect | Cmd::Serve(_), None) => Err(CmdError::Refused(
+                "the client is not started: add a `connect` step first".into(),
+            )),
+            (other, _) => Err(CmdError::Unsupported {
+                kind: "client",
+                cmd: format!("{other:?}"),
+            }),
+        };
+        let _ = ack.send(reply);
+    }
+    Ok(())
+}
+
+fn start_client(spec: &ClientSpec, slot: &Slot, ctx: &Ctx, call_id: &str) {
+    ctx.trace.host_event(
+        &ctx.ctl.name,
+        EventKind::Call {
+            id: call_id.to_owned(),
+            call: Call::Connect {
+                client: spec.id.clone(),
+                brokers: spec.connect.clone(),
+            },
+            deadline: None,
+        },
+    );
+    let (client, first) = Client::start(
+        client_config(spec, ctx),
+        NetConnector(ctx.net.clone()),
+        observer(ctx, &spec.connect),
+    );
+    *lock(slot) = Some(client.clone());
+    for s in &spec.serve {
+        spawn_server(&client, s.clone(), ctx);
+    }
+    let ctx2 = ctx.clone();
+    let id = call_id.to_owned();
+    tokio::spawn(async move {
+        let outcome = first.await.unwrap_or(Err(CallError::NotConnected));
+        ctx2.ctl.record_result(&ctx2.trace, &id, classify(&outcome));
+    });
+}
+
+/// Serves `spec.channel` with the configured reply behaviour.
+fn spawn_server(client: &Client, spec: ServeSpec, ctx: &Ctx) {
+    let mut incoming = client.serve(&spec.channel, spec.concurrency);
+    let client = client.clone();
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        while let Some(inc) = incoming.recv().await {
+            let client = client.clone();
+            let spec = spec.clone();
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                if !spec.delay.is_zero() {
+                    tokio::time::sleep(spec.delay).await;
+                }
+                let answer = match &spec.reply {
+                    Reply::Echo => Answer::Parts(split(&inc.body, spec.chunks)),
+                    Reply::Fixed(b) => Answer::Parts(split(b, spec.chunks)),
+                    Reply::Error(code) => Answer::Error(code.clone()),
+                    Reply::Ignore => return,
+                };
+                if let Err(e) = client.respond(&inc, answer).await {
+                    ctx.note(format!("answer to {} failed: {e}", inc.req));
+                }
+            });
+        }
+    });
+}
+
+/// `chunks == 0`: the whole body in `start`. Otherwise an empty `start` and the body in
+/// `chunks` near-equal pieces.
+fn split(body: &str, chunks: u32) -> Vec<String> {
+    if chunks == 0 {
+        return vec![body.to_owned()];
+    }
+    let chars: Vec<char> = body.chars().collect();
+    let n = chunks as usize;
+    let mut parts = vec![String::new()];
+    for i in 0..n {
+        let (a, b) = (i * chars.len() / n, (i + 1) * chars.len() / n);
+        parts.push(chars[a..b].iter().collect());
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn split_keeps_every_character() {
+        assert_eq!(split("hello", 0), vec!["hello"]);
+        assert_eq!(split("hello", 2), vec!["", "he", "llo"]);
+        assert_eq!(split("", 3), vec!["", "", "", ""]);
+    }
+}

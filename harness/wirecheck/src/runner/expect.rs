@@ -1,0 +1,133 @@
+//! Expectations: a call's result, a frame a scripted peer must receive, final counters.
+
+use super::{fail, Failure, Runner, Step};
+use crate::model::{FramePattern, Outcome, Scenario};
+use crate::render::fmt_time;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+impl Runner<'_> {
+    pub(super) fn check_result(
+        &mut self,
+        host: &str,
+        id: &str,
+        expect: &Outcome,
+        within: Duration,
+    ) -> Step<()> {
+        let h = self.host(host)?;
+        let (ctl, driver) = (h.ctl.clone(), h.driver.clone());
+        let until = self.now() + within;
+        let arrived = self.advance_until(until, |_| ctl.state().results.contains_key(id))?;
+        if !arrived {
+            let mut f = fail(
+                self.now(),
+                format!("no result for `{id}` within {}", fmt_time(within)),
+            );
+            f.hint = Some(format!(
+                "the call is still running; raise `within:` if it is slow, or check the trace for where its answer went{}",
+                driver
+                    .pending()
+                    .map(|p| format!(" (pending now: {p:?})"))
+                    .unwrap_or_default()
+            ));
+            return Err(f);
+        }
+        let (at, got) = ctl.state().results[id].clone();
+        if &got == expect {
+            Ok(())
+        } else {
+            Err(fail(
+                self.now(),
+                format!("expected {}, got {} (at {})", expect, got, fmt_time(at)),
+            ))
+        }
+    }
+
+    pub(super) fn expect_frame(
+        &mut self,
+        host: &str,
+        pattern: &FramePattern,
+        within: Duration,
+    ) -> Step<()> {
+        let ctl = self.host(host)?.ctl.clone();
+        let until = self.now() + within;
+        let found = self.advance_until(until, |_| {
+            let mut st = ctl.state();
+            let hit = st.inbox.iter().position(|(_, t)| matches(pattern, t));
+            if let Some(i) = hit {
+                st.inbox.remove(i);
+            }
+            hit.is_some()
+        })?;
+        if found {
+            return Ok(());
+        }
+        let st = ctl.state();
+        let seen: Vec<String> = st.inbox.iter().map(|(_, t)| t.clone()).collect();
+        let mut f = fail(
+            self.now(),
+            format!(
+                "no `{}` matching {} arrived within {}",
+                pattern.kind,
+                serde_json::to_string(&pattern.fields).unwrap_or_default(),
+                fmt_time(within)
+            ),
+        );
+        f.hint = Some(if seen.is_empty() {
+            "nothing unmatched arrived; check the trace for where the message went".into()
+        } else {
+            format!("unmatched messages received: {}", seen.join(", "))
+        });
+        Err(f)
+    }
+}
+
+pub(super) fn check_expectations(
+    scenario: &Scenario,
+    counters: &[(String, BTreeMap<String, u64>)],
+    at: Duration,
+) -> Vec<Failure> {
+    let mut out = Vec::new();
+    for e in &scenario.expect {
+        let actual = counters.iter().find(|(h, _)| h == &e.host).map(|(_, c)| c);
+        for (name, want) in &e.counters {
+            let got = actual.and_then(|c| c.get(name)).copied();
+            if got != Some(*want) {
+                out.push(Failure {
+                    loc: Some(e.loc.clone()),
+                    step: format!("expect {}.{name}", e.host),
+                    at,
+                    what: match got {
+                        Some(g) => format!("expected {name} = {want}, got {g}"),
+                        None => format!(
+                            "`{}` has no counter `{name}` (was the host running at the end?)",
+                            e.host
+                        ),
+                    },
+                    hint: None,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Does received `text` match `pattern` (same `type`, every listed field equal)?
+pub fn matches(pattern: &FramePattern, text: &str) -> bool {
+    let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return false;
+    };
+    obj.get("type").and_then(|t| t.as_str()) == Some(pattern.kind.as_str())
+        && pattern
+            .fields
+            .iter()
+            .all(|(k, v)| obj.get(k).is_some_and(|got| json_eq(got, v)))
+}
+
+/// JSON equality that treats `5` and `5.0` alike (YAML and JSON disagree on numbers).
+fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}

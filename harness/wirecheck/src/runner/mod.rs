@@ -1,0 +1,391 @@
+//! Runs a scenario: builds the world and its hosts, executes the script step by step
+//! between ticks, checks expectations and the rules, and returns a [`Report`].
+//!
+//! The script runs *outside* the world: the runner steps it one tick at a time and,
+//! between ticks, issues commands to host drivers, applies faults, and inspects results.
+//! Everything is deterministic for a given seed in the simulated world: turmoil's RNG, the
+//! hosts' RNGs (derived from the seed), ordered maps and `biased` selects.
+
+mod expect;
+mod report;
+mod steps;
+
+pub use expect::matches;
+pub use report::{Failure, Report, Verdict};
+pub use steps::step_label;
+
+use crate::checkers::{check_all, HostFinal, Input};
+use crate::hosts::{driver_for, Cmd, CmdError, Counters, Ctx, Driver, HostCtl};
+use crate::model::{Action, Scenario};
+use crate::render::{fmt_clock, fmt_time};
+use crate::trace::{Event, EventKind, FaultKind, Trace};
+use crate::world::sim::SimWorld;
+use crate::world::World;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wirecheck_core::flaws::Flaws;
+use wirecheck_core::rng::SplitMix64;
+
+/// Simulated time the runner lets pass after the last step before final checks.
+pub const SETTLE: Duration = Duration::from_secs(1);
+/// How long a host may take to acknowledge a command.
+const ACK_LIMIT: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Zoo flaws to switch on in every reference host (empty: the correct reference).
+    pub flaws: Flaws,
+}
+
+/// One host as the runner holds it: its mailbox/reports and its driver.
+struct Host {
+    ctl: Arc<HostCtl>,
+    driver: Arc<dyn Driver>,
+}
+
+struct Runner<'w> {
+    world: Box<dyn World + 'w>,
+    hosts: BTreeMap<String, Host>,
+    trace: Trace,
+    limit: Duration,
+}
+
+/// Runs `scenario` in the simulated world, to completion (or to its first failing step).
+pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
+    let seed = opts.seed.unwrap_or(scenario.seed);
+    // The runner enforces `duration` itself, with a clear message; this is a backstop.
+    let world = SimWorld::new(
+        seed,
+        &scenario.network,
+        scenario.duration + SETTLE + Duration::from_secs(60),
+    );
+    run_in(Box::new(world), scenario, seed, opts)
+}
+
+/// Runs `scenario` in `world`.
+pub fn run_in(
+    world: Box<dyn World + '_>,
+    scenario: &Scenario,
+    seed: u64,
+    opts: &RunOptions,
+) -> Report {
+    let wall = Instant::now();
+    let mut world = world;
+    let trace = Trace::new(world.clock());
+    let net = world.net();
+    let mut hosts = BTreeMap::new();
+    for host in &scenario.hosts {
+        let ctl = HostCtl::new(&host.name);
+        let driver = driver_for(&host.kind);
+        let ctx = Ctx {
+            ctl: ctl.clone(),
+            trace: trace.clone(),
+            net: net.clone(),
+            seed: SplitMix64::derive(seed, &host.name).next_u64(),
+            flaws: opts.flaws.clone(),
+        };
+        let d = driver.clone();
+        world.add_host(&host.name, Box::new(move || d.software(ctx.clone())));
+        hosts.insert(host.name.clone(), Host { ctl, driver });
+    }
+    let mut r = Runner {
+        world,
+        hosts,
+        trace: trace.clone(),
+        limit: scenario.duration,
+    };
+
+    let mut failures = Vec::new();
+    for step in &scenario.script {
+        if let Err(f) = r.execute(&step.action) {
+            let mut f = *f;
+            f.loc = Some(step.loc.clone());
+            f.step = step_label(&step.action);
+            failures.push(f);
+            break;
+        }
+    }
+    // Let the world settle, so late effects are in the trace and the checkers can judge
+    // what follows a failed step too (its own failure is reported already).
+    let until = r.now() + SETTLE;
+    if let Err(f) = r.advance_until(until, |_| false) {
+        if failures.is_empty() {
+            let mut f = *f;
+            f.step = "settle after the script".into();
+            failures.push(f);
+        }
+    }
+    let counters = r.counters(scenario);
+    if failures.is_empty() {
+        failures.extend(expect::check_expectations(scenario, &counters, r.now()));
+    }
+
+    let events = trace.events();
+    let finals = r.finals(scenario, &counters);
+    let violations = check_all(&Input {
+        scenario,
+        events: &events,
+        finals: &finals,
+        end: r.now(),
+    });
+    for rule in &scenario.expect_violations {
+        if !violations.iter().any(|v| v.rule == rule) {
+            failures.push(Failure {
+                loc: Some(scenario.name_loc.clone()),
+                step: "expect_violations".into(),
+                at: r.now(),
+                what: format!("the scenario expects {rule} to be violated, but no checker reported it"),
+                hint: Some(format!(
+                    "either the misbehaviour did not happen (check the trace) or the checker for {rule} missed it"
+                )),
+            });
+        }
+    }
+    let mut report = Report {
+        name: scenario.name.clone(),
+        seed,
+        failures,
+        violations,
+        expected: scenario.expect_violations.clone(),
+        events,
+        counters,
+        hosts: scenario
+            .hosts
+            .iter()
+            .map(|h| (h.name.clone(), h.kind.label()))
+            .collect(),
+        diagram: String::new(),
+        sim_time: r.now(),
+        wall_time: Duration::ZERO,
+    };
+    report.diagram = report.text(false);
+    report.wall_time = wall.elapsed();
+    report
+}
+
+/// What a step returns; failures are boxed to keep the happy path small.
+type Step<T> = Result<T, Box<Failure>>;
+
+fn fail(at: Duration, what: impl Into<String>) -> Box<Failure> {
+    Box::new(Failure {
+        loc: None,
+        step: String::new(),
+        at,
+        what: what.into(),
+        hint: None,
+    })
+}
+
+impl Runner<'_> {
+    fn now(&self) -> Duration {
+        self.world.now()
+    }
+
+    fn host(&self, name: &str) -> Step<&Host> {
+        self.hosts
+            .get(name)
+            .ok_or_else(|| fail(self.now(), format!("no host `{name}`")))
+    }
+
+    /// One tick of the world.
+    fn tick(&mut self) -> Step<()> {
+        if self.now() >= self.limit {
+            let mut f = fail(
+                self.now(),
+                format!(
+                    "the scenario reached its duration limit ({})",
+                    fmt_time(self.limit)
+                ),
+            );
+            f.hint = Some("raise `duration:` at the top of the file, or shorten waits".into());
+            return Err(f);
+        }
+        self.world
+            .step()
+            .map_err(|e| fail(self.now(), format!("a host's software failed: {}", e.0)))
+    }
+
+    /// Ticks until `done` holds (returns true) or time reaches `until` (false).
+    fn advance_until(
+        &mut self,
+        until: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Step<bool> {
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            if self.now() >= until {
+                return Ok(false);
+            }
+            self.tick()?;
+        }
+    }
+
+    fn fault(&mut self, fault: FaultKind, a: &str, b: Option<&str>) {
+        self.world.fault(fault, a, b);
+        self.trace.push(Event {
+            at: self.now(),
+            host: a.to_owned(),
+            kind: EventKind::Fault {
+                fault,
+                other: b.map(str::to_owned),
+            },
+        });
+    }
+
+    /// Sends a command and ticks until the host acknowledges it. A host that has not
+    /// started yet, or a scripted peer whose connection is still opening, is waited for
+    /// (up to `ACK_LIMIT`).
+    fn command(&mut self, host: &str, cmd: Cmd) -> Step<()> {
+        let until = self.now() + ACK_LIMIT;
+        let ctl = self.host(host)?.ctl.clone();
+        self.advance_until(until, |_| ctl.state().starts > 0)?;
+        loop {
+            let mut ack = ctl
+                .command(cmd.clone())
+                .map_err(|e| fail(self.now(), e.to_string()))?;
+            let mut reply = None;
+            self.advance_until(until, |_| match ack.try_recv() {
+                Ok(r) => {
+                    reply = Some(r);
+                    true
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => false,
+                Err(_) => {
+                    reply = Some(Err(CmdError::Stopped {
+                        host: host.to_owned(),
+                    }));
+                    true
+                }
+            })?;
+            match reply {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(e)) if e.retryable() && self.now() < until => {
+                    self.tick()?;
+                }
+                Some(Err(e)) => return Err(fail(self.now(), e.to_string())),
+                None => {
+                    return Err(fail(
+                        self.now(),
+                        format!("host `{host}` did not act within {}", fmt_time(ACK_LIMIT)),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn execute(&mut self, action: &Action) -> Step<()> {
+        match action {
+            Action::Wait(d) => {
+                let until = self.now() + *d;
+                self.advance_until(until, |_| false).map(|_| ())
+            }
+            Action::Partition { a, b } => {
+                self.fault(FaultKind::Partition, a, Some(b));
+                Ok(())
+            }
+            Action::Repair { a, b } => {
+                self.fault(FaultKind::Repair, a, Some(b));
+                Ok(())
+            }
+            Action::Hold { a, b } => {
+                self.fault(FaultKind::Hold, a, Some(b));
+                Ok(())
+            }
+            Action::Release { a, b } => {
+                self.fault(FaultKind::Release, a, Some(b));
+                Ok(())
+            }
+            Action::Crash { host } => {
+                let h = self.host(host)?;
+                let (ctl, driver) = (h.ctl.clone(), h.driver.clone());
+                self.fault(FaultKind::Crash, host, None);
+                // A crashed host has no state left to inspect.
+                driver.crashed();
+                ctl.mark_crashed();
+                Ok(())
+            }
+            Action::Bounce { host } => {
+                self.fault(FaultKind::Bounce, host, None);
+                Ok(())
+            }
+            Action::Connect { host, id } => self.command(host, Cmd::Connect { id: id.clone() }),
+            Action::Request { host, call } => self.command(host, Cmd::Request(call.clone())),
+            Action::Cancel { host, id } => self.command(host, Cmd::Cancel { id: id.clone() }),
+            Action::Disconnect { host } => self.command(host, Cmd::Disconnect),
+            Action::Serve { host, serve } => self.command(host, Cmd::Serve(serve.clone())),
+            Action::Send { host, frame } => self.command(host, Cmd::Send(frame.clone())),
+            Action::ScriptedConnect { host } => self.command(host, Cmd::ScriptedConnect),
+            Action::ScriptedClose { host } => self.command(host, Cmd::Close),
+            Action::ProxyRelease { host } => self.command(host, Cmd::Release),
+            Action::SendTo { host, to, frame } => {
+                self.command(host, Cmd::SendTo(to.clone(), frame.clone()))
+            }
+            Action::Result {
+                host,
+                id,
+                expect,
+                within,
+            } => self.check_result(host, id, expect, *within),
+            Action::Expect {
+                host,
+                pattern,
+                within,
+            } => self.expect_frame(host, pattern, *within),
+        }
+    }
+
+    /// Counters of every host, in host order.
+    fn counters(&self, scenario: &Scenario) -> Vec<(String, Counters)> {
+        scenario
+            .hosts
+            .iter()
+            .map(|h| {
+                let host = &self.hosts[&h.name];
+                (h.name.clone(), host.driver.counters(&host.ctl))
+            })
+            .collect()
+    }
+
+    /// What each host looks like at the end, for the checkers.
+    fn finals(
+        &self,
+        scenario: &Scenario,
+        counters: &[(String, Counters)],
+    ) -> BTreeMap<String, HostFinal> {
+        scenario
+            .hosts
+            .iter()
+            .map(|h| {
+                let host = &self.hosts[&h.name];
+                let (running, restarted) = {
+                    let st = host.ctl.state();
+                    (!st.crashed, st.starts > 1 || st.crashed)
+                };
+                let facts = host.driver.facts();
+                let f = HostFinal {
+                    running,
+                    restarted,
+                    pending_ids: facts.pending_ids.unwrap_or_default(),
+                    broker_requests: facts.broker_requests,
+                    broker_invariants: facts.broker_invariants.and_then(|r| r.err()),
+                    counters: counters
+                        .iter()
+                        .find(|(n, _)| n == &h.name)
+                        .map(|(_, c)| c.clone())
+                        .unwrap_or_default(),
+                };
+                (h.name.clone(), f)
+            })
+            .collect()
+    }
+}
+
+/// `fmt_clock` re-exported for the CLI's table.
+pub fn clock(d: Duration) -> String {
+    fmt_clock(d)
+}

@@ -1,0 +1,29 @@
+//! Script steps as short labels, for failure messages.
+
+use crate::model::Action;
+use crate::render::fmt_time;
+
+/// The step as a short label: `app.result r1`, `partition app broker`.
+pub fn step_label(a: &Action) -> String {
+    match a {
+        Action::Wait(d) => format!("wait {}", fmt_time(*d)),
+        Action::Partition { a, b } => format!("partition {a} {b}"),
+        Action::Repair { a, b } => format!("repair {a} {b}"),
+        Action::Hold { a, b } => format!("hold {a} {b}"),
+        Action::Release { a, b } => format!("release {a} {b}"),
+        Action::Crash { host } => format!("crash {host}"),
+        Action::Bounce { host } => format!("bounce {host}"),
+        Action::Connect { host, id } => format!("{host}.connect {id}"),
+        Action::Request { host, call } => format!("{host}.request {}", call.id),
+        Action::Cancel { host, id } => format!("{host}.cancel {id}"),
+        Action::Disconnect { host } => format!("{host}.disconnect"),
+        Action::Serve { host, serve } => format!("{host}.serve {}", serve.channel),
+        Action::Result { host, id, .. } => format!("{host}.result {id}"),
+        Action::Send { host, .. } => format!("{host}.send"),
+        Action::Expect { host, pattern, .. } => format!("{host}.expect {}", pattern.kind),
+        Action::ScriptedConnect { host } => format!("{host}.connect"),
+        Action::ScriptedClose { host } => format!("{host}.close"),
+        Action::ProxyRelease { host } => format!("{host}.release"),
+        Action::SendTo { host, to, .. } => format!("{host}.send to {to}"),
+    }
+}
