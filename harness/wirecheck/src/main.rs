@@ -227,16 +227,41 @@ fn cmd_rules(markdown: bool) -> ExitCode {
         print!("{}", wirecheck::docs::rules_markdown());
         return ExitCode::SUCCESS;
     }
-    match catalog::load_corpus(&corpus_root()) {
-        Ok(corpus) => {
-            print!("{}", catalog::coverage_table(&catalog::catalog(&corpus)));
-            ExitCode::SUCCESS
-        }
+    let Some((corpus, failed)) = load_for_summary() else {
+        return ExitCode::from(2);
+    };
+    print!("{}", catalog::coverage_table(&catalog::catalog(&corpus)));
+    summary_exit(&failed)
+}
+
+/// The corpus for `rules` and `explain`: what loads, and the files that did not (listed on
+/// stderr). `None` when the folder itself cannot be read.
+fn load_for_summary() -> Option<(Vec<wirecheck::model::Scenario>, Vec<scenario::LoadError>)> {
+    let root = corpus_root();
+    match corpus::load_all(&root) {
+        Ok(loaded) => Some(loaded),
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+            eprintln!("error: cannot read {}: {e}", root.display());
+            None
         }
     }
+}
+
+/// Lists the files that failed to load (left out of the answer above) and picks the exit
+/// code: 0 when everything loaded, 2 (a load error) otherwise.
+fn summary_exit(failed: &[scenario::LoadError]) -> ExitCode {
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "\nerror: {} scenario file(s) failed to load and are left out of the answer above:",
+        failed.len()
+    );
+    for e in failed {
+        eprintln!("{e}\n");
+    }
+    eprintln!("hint: fix them (`wirecheck show FILE` shows one error at a time), then ask again");
+    ExitCode::from(2)
 }
 
 fn cmd_explain(rule: Option<&PathBuf>) -> ExitCode {
@@ -244,17 +269,13 @@ fn cmd_explain(rule: Option<&PathBuf>) -> ExitCode {
         eprintln!("error: `explain` takes a rule id, e.g. `wirecheck explain MUX-4`");
         return ExitCode::from(2);
     };
-    let corpus = match catalog::load_corpus(&corpus_root()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let Some((corpus, failed)) = load_for_summary() else {
+        return ExitCode::from(2);
     };
     match catalog::explain(&catalog::catalog(&corpus), rule) {
         Some(text) => {
             print!("{text}");
-            ExitCode::SUCCESS
+            summary_exit(&failed)
         }
         None => {
             let ids: Vec<&str> = wirecheck_core::rules::RULES.iter().map(|r| r.id).collect();

@@ -1,0 +1,57 @@
+//! `wirecheck rules` and `wirecheck explain` answer even when a corpus file is broken,
+//! and name the broken file (they used to exit 2 with no output).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scratch working directory whose `scenarios/` holds one good scenario (a frozen copy
+/// under fixtures/cli/) and one file that does not load.
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wirecheck-cli-summary-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = dir.join("scenarios");
+    std::fs::create_dir_all(root.join("mux")).unwrap();
+    let good = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/cli/scenarios/mux/duplicate-response.yaml");
+    std::fs::copy(good, root.join("mux/duplicate-response.yaml")).unwrap();
+    std::fs::write(root.join("mux/broken.yaml"), "name: mux/broken\nabout: [\n").unwrap();
+    dir
+}
+
+fn wirecheck(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wirecheck"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run wirecheck");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rules_and_explain_answer_and_list_the_files_that_failed() {
+    let dir = scratch();
+    let (code, out, err) = wirecheck(&dir, &["rules"]);
+    assert_eq!(code, 2, "a load error is exit 2\n{out}{err}");
+    assert!(
+        out.contains("MUX-4"),
+        "the coverage table is printed:\n{out}"
+    );
+    assert!(
+        err.contains("1 scenario file(s) failed to load") && err.contains("broken.yaml:"),
+        "the broken file is named with its location:\n{err}"
+    );
+
+    let (code, out, err) = wirecheck(&dir, &["explain", "MUX-4"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("MUX-4"), "the rule is explained:\n{out}");
+    assert!(
+        out.contains("mux/duplicate-response"),
+        "scenarios that did load are listed:\n{out}"
+    );
+    assert!(err.contains("broken.yaml:"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
