@@ -255,8 +255,8 @@ pub enum ProxyAction {
     Drop,
     /// Forwarded twice.
     Duplicate,
-    /// Forwarded after a delay drawn uniformly from `[min, max]`; later messages on the
-    /// same direction are not held back by it (so delay can reorder).
+    /// Forwarded after a delay drawn uniformly from `[min, max]`. The connection's order
+    /// is kept: later messages in the same direction wait behind it.
     Delay {
         min: Duration,
         max: Duration,

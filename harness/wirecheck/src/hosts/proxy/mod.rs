@@ -225,6 +225,59 @@ where
     tx
 }
 
+/// One direction's way out: its writer and the FIFO that keeps its order when a message
+/// is delayed. A delayed message delays every message behind it on the same connection
+/// and direction (reordering is `reorder`'s job, not `delay`'s).
+struct Lane {
+    out: Writer,
+    /// Messages waiting behind a delay, with the time each may go.
+    line: mpsc::UnboundedSender<(tokio::time::Instant, Out)>,
+    /// How many messages are in `line` (0: nothing waits, send at once).
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    /// When the last queued message may go.
+    last_due: Mutex<tokio::time::Instant>,
+}
+
+impl Lane {
+    fn new(out: Writer) -> Self {
+        use std::sync::atomic::Ordering;
+        let (line, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, Out)>();
+        let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (w, q) = (out.clone(), queued.clone());
+        tokio::spawn(async move {
+            while let Some((due, m)) = rx.recv().await {
+                tokio::time::sleep_until(due).await;
+                let _ = w.send(m);
+                q.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
+        Lane {
+            out,
+            line,
+            queued,
+            last_due: Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Sends `m` after `delay`, and never before a message sent earlier on this lane.
+    fn send_after(&self, delay: std::time::Duration, m: Out) {
+        use std::sync::atomic::Ordering;
+        if delay.is_zero() && self.queued.load(Ordering::SeqCst) == 0 {
+            let _ = self.out.send(m);
+            return;
+        }
+        let mut last = self.last_due.lock().unwrap_or_else(|p| p.into_inner());
+        let due = (tokio::time::Instant::now() + delay).max(*last);
+        *last = due;
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let _ = self.line.send((due, m));
+    }
+
+    fn send(&self, m: Out) {
+        self.send_after(std::time::Duration::ZERO, m);
+    }
+}
+
 /// One proxied connection: the two sides, by direction of travel.
 struct Link {
     conn: u64,
@@ -234,13 +287,13 @@ struct Link {
     /// Our port toward the target: identifies the target side (as the target sees it).
     upstream_port: Option<u16>,
     target: String,
-    to_client: Writer,
-    to_target: Writer,
+    to_client: Lane,
+    to_target: Lane,
 }
 
 impl Link {
     /// The host a message travelling `dir` came from, and where it goes.
-    fn route(&self, dir: ProxyDir) -> (&str, &Writer) {
+    fn route(&self, dir: ProxyDir) -> (&str, &Lane) {
         match dir {
             ProxyDir::Up => (&self.client, &self.to_target),
             ProxyDir::Down => (&self.target, &self.to_client),
@@ -304,8 +357,8 @@ async fn connection(
         client_port: peer_port,
         upstream_port,
         target: target.clone(),
-        to_client: spawn_writer(c_sink),
-        to_target: spawn_writer(t_sink),
+        to_client: Lane::new(spawn_writer(c_sink)),
+        to_target: Lane::new(spawn_writer(t_sink)),
     };
     let (reason, ended) = loop {
         let (dir, frame) = tokio::select! {
@@ -321,7 +374,7 @@ async fn connection(
                 }
             }
             Some(Ok(Ws::Binary(b))) => {
-                let _ = out.send(Out::Msg(Ws::Binary(b)));
+                out.send(Out::Msg(Ws::Binary(b)));
             }
             Some(Ok(Ws::Close(_))) | None => break (format!("{from} closed its side"), Some(dir)),
             Some(Err(e)) => break (format!("read error from {from}: {e}"), Some(dir)),
@@ -350,11 +403,11 @@ async fn connection(
     }
     if ctx.flaws.has(Flaw::ProxyOneDirection) && ended == Some(ProxyDir::Down) {
         // Zoo flaw: the upstream is gone but the client's side is left open, unread.
-        let _ = link.to_target.send(Out::Close);
+        let _ = link.to_target.out.send(Out::Close);
         std::future::pending::<()>().await;
     }
-    let _ = link.to_client.send(Out::Close);
-    let _ = link.to_target.send(Out::Close);
+    let _ = link.to_client.out.send(Out::Close);
+    let _ = link.to_target.out.send(Out::Close);
     let lost: usize = {
         let mut s = lock(&shared);
         let keys: Vec<(usize, u64, u8)> = s
@@ -377,7 +430,6 @@ async fn connection(
     ctx.note(what);
 }
 
-/// Fields of a message that rules match on.
 /// Acts on one received text message.
 fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &Ctx) -> Flow {
     let (from, out) = link.route(dir);
@@ -396,13 +448,11 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
     let m = info(&text);
     let chosen = lock(shared).book.choose(dir, &m);
     let Some((rule, action, delay)) = chosen else {
-        let _ = out.send(Out::Msg(Ws::Text(text.into())));
+        out.send(Out::Msg(Ws::Text(text.into())));
         count(ctx, "forwarded");
         return Flow::Go;
     };
-    let send = |t: String| {
-        let _ = out.send(Out::Msg(Ws::Text(t.into())));
-    };
+    let send = |t: String| out.send(Out::Msg(Ws::Text(t.into())));
     match action {
         ProxyAction::Drop => {
             proxy_event(ctx, ProxyAct::Drop, from, &text);
@@ -417,11 +467,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
         ProxyAction::Delay { .. } => {
             proxy_event(ctx, ProxyAct::Delay(delay), from, &text);
             count(ctx, "delayed");
-            let out = out.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = out.send(Out::Msg(Ws::Text(text.into())));
-            });
+            out.send_after(delay, Out::Msg(Ws::Text(text.into())));
         }
         ProxyAction::Hold => {
             proxy_event(ctx, ProxyAct::Hold, from, &text);
@@ -430,7 +476,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
                 conn: link.conn,
                 peer: from.to_owned(),
                 text,
-                out: out.clone(),
+                out: out.out.clone(),
             });
         }
         ProxyAction::Reorder { window } => {
