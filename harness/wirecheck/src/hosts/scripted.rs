@@ -103,8 +103,20 @@ async fn scripted_client(target: String, autoconnect: bool, ctx: Ctx) -> HostRes
     while let Some((cmd, ack)) = cmds.recv().await {
         let reply = match cmd {
             Cmd::ScriptedConnect => {
-                connect_scripted(&target, &open, &ctx).await;
-                Ok(())
+                let connected = lock(&open)
+                    .by_peer
+                    .get(&target)
+                    .is_some_and(|w| !w.is_closed());
+                if connected {
+                    Err(CmdError::Refused(format!(
+                        "`{}` is already connected to `{target}` (autoconnect, or an earlier connect); \
+                         write `autoconnect: false` on the host to connect from the script, or `close` first",
+                        ctx.ctl.name
+                    )))
+                } else {
+                    connect_scripted(&target, &open, &ctx).await;
+                    Ok(())
+                }
             }
             other => scripted_command(other, &open, &ctx),
         };
@@ -115,8 +127,8 @@ async fn scripted_client(target: String, autoconnect: bool, ctx: Ctx) -> HostRes
 
 async fn connect_scripted(target: &str, open: &SharedConns, ctx: &Ctx) {
     let addr = addr_of(target);
-    let stream = match ctx.net.connect(&addr).await {
-        Ok((s, _)) => s,
+    let (stream, port) = match ctx.net.connect(&addr).await {
+        Ok(s) => s,
         Err(e) => {
             ctx.note(format!("connect {addr} failed: {e}"));
             return;
@@ -124,6 +136,15 @@ async fn connect_scripted(target: &str, open: &SharedConns, ctx: &Ctx) {
     };
     match tokio_tungstenite::client_async(format!("ws://{addr}/"), stream).await {
         Ok((ws, _)) => {
+            ctx.trace.host_event(
+                &ctx.ctl.name,
+                EventKind::Life(Lifecycle::ConnOpened {
+                    to: Peer {
+                        host: target.to_owned(),
+                        conn: port,
+                    },
+                }),
+            );
             let (ctx, open, target) = (ctx.clone(), open.clone(), target.to_owned());
             tokio::spawn(async move { scripted_io(ws, target, None, open, ctx).await });
             // Let the new connection register itself before the next script step.

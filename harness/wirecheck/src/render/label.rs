@@ -154,6 +154,10 @@ impl fmt::Display for Lifecycle {
                 write!(f, "rate limit: next attempt in {}", fmt_time(*wait))
             }
             Lifecycle::Stopped { reason } => write!(f, "stopped: {reason}"),
+            Lifecycle::ConnOpened { to } => match to.conn {
+                Some(port) => write!(f, "connected to {} (from port {port})", to.host),
+                None => write!(f, "connected to {}", to.host),
+            },
             Lifecycle::ConnClosed { peer, reason } => {
                 write!(f, "connection from {peer} closed: {reason}")
             }

@@ -201,6 +201,9 @@ pub enum Lifecycle {
     RateLimited { wait: Duration },
     /// Client: gave up for good.
     Stopped { reason: String },
+    /// Scripted client: a connection to `to.host` is open; `to.conn` is this side's port
+    /// (what the peer sees the connection come from).
+    ConnOpened { to: Peer },
     /// Broker, proxy or scripted peer: the connection with `peer` is gone.
     ConnClosed { peer: Peer, reason: String },
 }
