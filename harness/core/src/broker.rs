@@ -14,7 +14,7 @@
 use crate::flaws::{Flaw, Flaws};
 use crate::sync::{lock, Arc, Mutex};
 use crate::wire::{code, Dir, Message};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Identifies one accepted connection. Chosen by the driver, never reused.
 pub type ConnId = u64;
@@ -83,6 +83,8 @@ struct Request {
     also: Vec<ConnId>,
     /// Request frames received before assignment (the `start` first), forwarded on assignment.
     buffered: Vec<Message>,
+    /// The sender has sent the request's last frame (`start` with `end`, or `end`).
+    sender_done: bool,
 }
 
 /// The broker. Single-threaded; wrap it in [`SharedBroker`] to share it between tasks.
@@ -93,6 +95,11 @@ pub struct Broker {
     clients: BTreeMap<String, ConnId>,
     channels: BTreeMap<String, Channel>,
     requests: BTreeMap<String, Request>,
+    /// Per sender: requests that ended (their receiver left, or answered with an error)
+    /// while the sender was still uploading them. Their late frames are dropped quietly
+    /// until their `end`: answering each with `not_assigned` would flood the sender's
+    /// queue and cost an innocent sender its connection (BRK-9).
+    ended_early: BTreeMap<ConnId, BTreeSet<String>>,
     rejected: u64,
     wakeups: u64,
 }
@@ -125,6 +132,7 @@ impl Broker {
         let Some(c) = self.conns.remove(&conn) else {
             return out;
         };
+        self.ended_early.remove(&conn);
         if let Some(client) = c.client {
             if self.clients.get(&client) == Some(&conn) && !self.flaw(Flaw::StaleRegistry) {
                 self.clients.remove(&client);
@@ -144,9 +152,16 @@ impl Broker {
                 }
                 self.remove_request(&id);
             } else if r.receiver == Some(conn) {
+                let sender = r.sender;
+                if !r.sender_done {
+                    self.ended_early
+                        .entry(sender)
+                        .or_default()
+                        .insert(id.clone());
+                }
                 if !self.flaw(Flaw::ReceiverLossSilent) {
                     out.push(Action::Send(
-                        r.sender,
+                        sender,
                         Message::error(
                             Some(&id),
                             code::RECEIVER_GONE,
@@ -326,6 +341,7 @@ impl Broker {
         if channel.starts_with('$') {
             return self.broker_request(conn, req, channel, body);
         }
+        self.forget_ended(conn, &req);
         let start = Message::Start {
             req: req.clone(),
             channel: channel.clone(),
@@ -341,6 +357,7 @@ impl Broker {
                 receiver: None,
                 also: Vec::new(),
                 buffered: vec![start],
+                sender_done: end,
             },
         );
         self.channels
@@ -453,22 +470,38 @@ impl Broker {
     /// (BRK-3), or buffered until assignment.
     fn request_frame(&mut self, conn: ConnId, msg: Message) -> Vec<Action> {
         let req = msg.req().unwrap_or_default().to_owned();
+        let last = matches!(msg, Message::End { .. });
+        if !self.requests.contains_key(&req)
+            && self
+                .ended_early
+                .get(&conn)
+                .is_some_and(|e| e.contains(&req))
+        {
+            // A late frame of a request that already ended: the sender was told once.
+            if last {
+                self.forget_ended(conn, &req);
+            }
+            return Vec::new();
+        }
         match self.requests.get_mut(&req) {
-            Some(r) if r.sender == conn => match r.receiver {
-                Some(rx) => {
-                    let mut out: Vec<Action> = r
-                        .also
-                        .iter()
-                        .map(|&o| Action::Send(o, msg.clone()))
-                        .collect();
-                    out.push(Action::Send(rx, msg));
-                    out
+            Some(r) if r.sender == conn => {
+                r.sender_done |= last;
+                match r.receiver {
+                    Some(rx) => {
+                        let mut out: Vec<Action> = r
+                            .also
+                            .iter()
+                            .map(|&o| Action::Send(o, msg.clone()))
+                            .collect();
+                        out.push(Action::Send(rx, msg));
+                        out
+                    }
+                    None => {
+                        r.buffered.push(msg);
+                        Vec::new()
+                    }
                 }
-                None => {
-                    r.buffered.push(msg);
-                    Vec::new()
-                }
-            },
+            }
             _ => self.reject(
                 conn,
                 Some(req.clone()),
@@ -500,6 +533,12 @@ impl Broker {
             Message::Start { end: true, .. } | Message::End { .. } | Message::Error { .. }
         );
         if ends && !self.flaw(Flaw::NoUnassign) {
+            if self.requests.get(&req).is_some_and(|r| !r.sender_done) {
+                self.ended_early
+                    .entry(sender)
+                    .or_default()
+                    .insert(req.clone());
+            }
             self.remove_request(&req);
         }
         vec![Action::Send(sender, msg)]
@@ -533,6 +572,17 @@ impl Broker {
                         self.channels.remove(&r.channel);
                     }
                 }
+            }
+        }
+    }
+
+    /// `req` from `conn` is no longer a request that ended early (its `end` came, or the id
+    /// starts a new request).
+    fn forget_ended(&mut self, conn: ConnId, req: &str) {
+        if let Some(e) = self.ended_early.get_mut(&conn) {
+            e.remove(req);
+            if e.is_empty() {
+                self.ended_early.remove(&conn);
             }
         }
     }
@@ -609,6 +659,13 @@ impl Broker {
                     return Err(format!("request `{id}` neither assigned nor queued"))
                 }
                 _ => {}
+            }
+        }
+        for conn in self.ended_early.keys() {
+            if !self.conns.contains_key(conn) {
+                return Err(format!(
+                    "requests that ended early kept for dead conn {conn}"
+                ));
             }
         }
         for (name, ch) in &self.channels {

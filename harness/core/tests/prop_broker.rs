@@ -38,7 +38,7 @@
 
 #[path = "support/mod.rs"]
 mod support;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::marker::PhantomData;
 
@@ -117,6 +117,8 @@ struct Req {
     receiver: Option<ConnId>,
     /// Request frames received before assignment, `start` first.
     buffered: Vec<Message>,
+    /// The sender sent the request's last frame.
+    sender_done: bool,
 }
 
 /// The `BrokerStats` counters the model predicts (named, so that counters added to
@@ -159,6 +161,9 @@ struct Model {
     requests: BTreeMap<String, Req>,
     queues: BTreeMap<String, VecDeque<String>>,
     waiting: BTreeMap<String, VecDeque<ConnId>>,
+    /// (sender, request) that ended while the sender was still uploading: its late
+    /// request frames are dropped without an answer until its `end`.
+    ended_early: BTreeSet<(ConnId, String)>,
     rejected: u64,
     // Per transition:
     /// Requests before the transition: id → (sender, receiver).
@@ -181,6 +186,7 @@ impl Model {
             requests: BTreeMap::new(),
             queues: BTreeMap::new(),
             waiting: BTreeMap::new(),
+            ended_early: BTreeSet::new(),
             rejected: 0,
             before: BTreeMap::new(),
             out: Vec::new(),
@@ -265,6 +271,7 @@ impl Model {
             self.slots[slot] = None;
         }
         self.last_closed = Some(conn);
+        self.ended_early.retain(|(c, _)| *c != conn);
         if let Some(client) = client {
             if self.clients.get(&client) == Some(&conn) {
                 self.clients.remove(&client);
@@ -285,6 +292,9 @@ impl Model {
                 }
                 self.remove_request(&id);
             } else if receiver == Some(conn) {
+                if !r.sender_done {
+                    self.ended_early.insert((sender, id.clone()));
+                }
                 self.send(sender, Message::error(Some(&id), code::RECEIVER_GONE, ""));
                 self.remove_request(&id);
             }
@@ -365,11 +375,22 @@ impl Model {
                 dir: Dir::Request, ..
             }) => {
                 let req = m.req().unwrap().to_owned();
+                let last = matches!(m, Message::End { .. });
+                let key = (conn, req.clone());
+                if !self.requests.contains_key(&req) && self.ended_early.contains(&key) {
+                    if last {
+                        self.ended_early.remove(&key);
+                    }
+                    return;
+                }
                 match self.requests.get_mut(&req) {
-                    Some(r) if r.sender == conn => match r.receiver {
-                        Some(rx) => self.send(rx, m),
-                        None => r.buffered.push(m),
-                    },
+                    Some(r) if r.sender == conn => {
+                        r.sender_done |= last;
+                        match r.receiver {
+                            Some(rx) => self.send(rx, m),
+                            None => r.buffered.push(m),
+                        }
+                    }
                     _ => self.reject(conn, Some(&req), code::NOT_ASSIGNED),
                 }
             }
@@ -388,6 +409,9 @@ impl Model {
                     m,
                     Message::Start { end: true, .. } | Message::End { .. } | Message::Error { .. }
                 ) {
+                    if self.requests.get(&req).is_some_and(|r| !r.sender_done) {
+                        self.ended_early.insert((sender, req.clone()));
+                    }
                     self.remove_request(&req);
                 }
                 self.send(sender, m);
@@ -488,6 +512,7 @@ impl Model {
                 },
             );
         }
+        self.ended_early.remove(&(conn, req.clone()));
         let start = Message::Start {
             req: req.clone(),
             channel: channel.clone(),
@@ -502,6 +527,7 @@ impl Model {
                 channel: channel.clone(),
                 receiver: None,
                 buffered: vec![start],
+                sender_done: end,
             },
         );
         self.queues
