@@ -241,6 +241,16 @@ impl Broker {
                 self.dispatch(&channel)
             }
             Message::Start {
+                channel,
+                dir: Dir::Request,
+                ..
+            } if channel.is_empty() => self.reject(
+                conn,
+                None,
+                code::MALFORMED,
+                "a request `start` needs a `channel`".into(),
+            ),
+            Message::Start {
                 req,
                 channel,
                 dir: Dir::Request,

@@ -56,7 +56,7 @@ rules! {
         because "A receiver that loses or forgets requests leaves senders waiting for their timeouts."
     "AUTH-1" Must "Registration succeeds only on `welcome`; `error` fails with the broker's code; anything else is a failure."
         because "An auth step that treats any reply as success runs unauthenticated."
-    "AUTH-2" Must "Registration has a timeout; the reader keeps running after it expires."
+    "AUTH-2" Must "Registration has a timeout; when it expires the attempt fails `timeout` and its connection and reader are closed."
         because "A broker that never answers `hello` otherwise hangs the client forever."
     "AUTH-3" Must "Messages that arrive during or right after registration are dispatched, not lost."
         because "An auth step that reads the socket itself drops whatever arrives before its reply."

@@ -28,6 +28,15 @@ fn is_empty(s: &str) -> bool {
     s.is_empty()
 }
 
+/// Optional fields: `null` is the same as absent (PROTOCOL.md, "Transport").
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// One protocol message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
@@ -45,18 +54,34 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         req: Option<String>,
         code: String,
-        #[serde(default, skip_serializing_if = "is_empty")]
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "is_empty"
+        )]
         message: String,
     },
     /// Opens a request or response stream. With `end: true` it is the whole stream.
     Start {
         req: String,
-        #[serde(default, skip_serializing_if = "is_empty")]
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "is_empty"
+        )]
         channel: String,
         dir: Dir,
-        #[serde(default, skip_serializing_if = "is_empty")]
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "is_empty"
+        )]
         body: String,
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(
+            default,
+            deserialize_with = "null_as_default",
+            skip_serializing_if = "is_false"
+        )]
         end: bool,
     },
     /// A piece of a stream; `seq` counts from 0 within the stream.
@@ -73,11 +98,11 @@ pub enum Message {
     /// The sender gives up on a request (the broker forwards it to the receiver).
     Cancel { req: String },
     Ping {
-        #[serde(default)]
+        #[serde(default, deserialize_with = "null_as_default")]
         nonce: u64,
     },
     Pong {
-        #[serde(default)]
+        #[serde(default, deserialize_with = "null_as_default")]
         nonce: u64,
     },
 }
@@ -309,6 +334,40 @@ mod tests {
             Message::decode(r#"{"type":"cancel","req":"r1","extra":1}"#),
             Err(DecodeError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn null_optional_fields_are_absent_and_null_required_fields_malformed() {
+        let absent = |t: &str| Message::decode(t).unwrap();
+        assert_eq!(
+            absent(
+                r#"{"type":"start","req":"r","channel":null,"dir":"response","body":null,"end":null}"#
+            ),
+            absent(r#"{"type":"start","req":"r","dir":"response"}"#)
+        );
+        assert_eq!(
+            absent(r#"{"type":"hello","client":"a","token":null}"#),
+            absent(r#"{"type":"hello","client":"a"}"#)
+        );
+        assert_eq!(
+            absent(r#"{"type":"error","req":null,"code":"x","message":null}"#),
+            absent(r#"{"type":"error","code":"x"}"#)
+        );
+        assert_eq!(
+            absent(r#"{"type":"ping","nonce":null}"#),
+            absent(r#"{"type":"ping"}"#)
+        );
+        for bad in [
+            r#"{"type":"hello","client":null}"#,
+            r#"{"type":"start","req":null,"dir":"request"}"#,
+            r#"{"type":"chunk","req":"r","dir":"request","seq":null,"data":"x"}"#,
+            r#"{"type":"ping","nonce":-1}"#,
+        ] {
+            assert!(
+                matches!(Message::decode(bad), Err(DecodeError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -362,6 +362,11 @@ impl Model {
                 self.dispatch(&channel);
             }
             Message::Start {
+                channel,
+                dir: Dir::Request,
+                ..
+            } if channel.is_empty() => self.reject(conn, None, code::MALFORMED),
+            Message::Start {
                 req,
                 channel,
                 dir: Dir::Request,
@@ -623,7 +628,7 @@ fn hello(tokens: bool, unlisted_without_token: bool) -> BoxedStrategy<Message> {
 fn request_start() -> BoxedStrategy<Message> {
     (
         req_id(),
-        prop_oneof![6 => Just("jobs"), 3 => Just("logs"), 2 => Just(INFO_CHANNEL), 1 => Just("$nope")],
+        prop_oneof![6 => Just("jobs"), 3 => Just("logs"), 2 => Just(INFO_CHANNEL), 1 => Just("$nope"), 1 => Just("")],
         prop_oneof![2 => small_text(), 1 => prop::sample::select(CLIENTS).prop_map(str::to_owned)],
         any::<bool>(),
     )
