@@ -6,5 +6,6 @@
 pub mod broker;
 pub mod client;
 pub mod observe;
+pub mod serve;
 
 pub use observe::{NoObserver, Observer};

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 use wirecheck_core::pending::CallError;
 use wirecheck_core::reconnect::ReconnectPolicy;
-use wirecheck_reference::client::{Answer, Client, ClientConfig, Heartbeat, Request};
+use wirecheck_reference::client::{Client, ClientConfig, Heartbeat, Request};
+use wirecheck_reference::serve;
 
 pub struct ClientDriver {
     spec: ClientSpec,
@@ -243,56 +244,21 @@ fn start_client(spec: &ClientSpec, slot: &Slot, ctx: &Ctx, call_id: &str) {
 
 /// Serves `spec.channel` with the configured reply behaviour.
 fn spawn_server(client: &Client, spec: ServeSpec, ctx: &Ctx) {
-    let mut incoming = client.serve(&spec.channel, spec.concurrency);
-    let client = client.clone();
     let ctx = ctx.clone();
-    tokio::spawn(async move {
-        while let Some(inc) = incoming.recv().await {
-            let client = client.clone();
-            let spec = spec.clone();
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                if !spec.delay.is_zero() {
-                    tokio::time::sleep(spec.delay).await;
-                }
-                let answer = match &spec.reply {
-                    Reply::Echo => Answer::Parts(split(&inc.body, spec.chunks)),
-                    Reply::Fixed(b) => Answer::Parts(split(b, spec.chunks)),
-                    Reply::Error(code) => Answer::Error(code.clone()),
-                    Reply::Ignore => return,
-                };
-                if let Err(e) = client.respond(&inc, answer).await {
-                    ctx.note(format!("answer to {} failed: {e}", inc.req));
-                }
-            });
-        }
-    });
-}
-
-/// `chunks == 0`: the whole body in `start`. Otherwise an empty `start` and the body in
-/// `chunks` near-equal pieces.
-fn split(body: &str, chunks: u32) -> Vec<String> {
-    if chunks == 0 {
-        return vec![body.to_owned()];
-    }
-    let chars: Vec<char> = body.chars().collect();
-    let n = chunks as usize;
-    let mut parts = vec![String::new()];
-    for i in 0..n {
-        let (a, b) = (i * chars.len() / n, (i + 1) * chars.len() / n);
-        parts.push(chars[a..b].iter().collect());
-    }
-    parts
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split;
-
-    #[test]
-    fn split_keeps_every_character() {
-        assert_eq!(split("hello", 0), vec!["hello"]);
-        assert_eq!(split("hello", 2), vec!["", "he", "llo"]);
-        assert_eq!(split("", 3), vec!["", "", "", ""]);
-    }
+    serve::serve(
+        client,
+        serve::Serve {
+            channel: spec.channel,
+            reply: match spec.reply {
+                Reply::Echo => serve::Reply::Echo,
+                Reply::Fixed(b) => serve::Reply::Fixed(b),
+                Reply::Error(c) => serve::Reply::Error(c),
+                Reply::Ignore => serve::Reply::Ignore,
+            },
+            delay: spec.delay,
+            chunks: spec.chunks,
+            concurrency: spec.concurrency,
+        },
+        move |what| ctx.note(what),
+    );
 }
