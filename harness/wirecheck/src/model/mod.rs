@@ -3,6 +3,11 @@
 //! These types describe behaviour (hosts, calls, wire messages, faults), never the
 //! Rust types of the system under test, so the same scenario can later drive an
 //! implementation in another language over real sockets.
+//!
+//! The names a scenario can use (host kinds, steps, counters, failure kinds) are defined
+//! once, in [`vocab`].
+
+pub mod vocab;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -84,14 +89,20 @@ pub enum HostKind {
 }
 
 impl HostKind {
-    pub fn label(&self) -> &'static str {
+    /// The kind without its settings.
+    pub fn kind(&self) -> vocab::Kind {
         match self {
-            HostKind::Broker(_) => "broker",
-            HostKind::Client(_) => "client",
-            HostKind::Scripted(ScriptedSpec::Server) => "scripted server",
-            HostKind::Scripted(ScriptedSpec::Client { .. }) => "scripted client",
-            HostKind::Proxy(_) => "proxy",
+            HostKind::Broker(_) => vocab::Kind::Broker,
+            HostKind::Client(_) => vocab::Kind::Client,
+            HostKind::Scripted(ScriptedSpec::Server) => vocab::Kind::ScriptedServer,
+            HostKind::Scripted(ScriptedSpec::Client { .. }) => vocab::Kind::ScriptedClient,
+            HostKind::Proxy(_) => vocab::Kind::Proxy,
         }
+    }
+
+    /// `broker`, `client`, `scripted server`, `scripted client` or `proxy`.
+    pub fn label(&self) -> &'static str {
+        self.kind().label()
     }
 }
 

@@ -1,0 +1,550 @@
+//! The scenario vocabulary, defined once: host kinds, script steps, counters, call
+//! failure kinds and proxy actions, each with the name a scenario file uses and a doc line.
+//!
+//! The loader checks names against these tables, its hints list them, and README's step,
+//! counter and field tables are generated from them (`crate::docs`). Drivers can use them
+//! too: [`Kind`] is the kind of a host without its settings, [`FailKind`] the failure
+//! names of `fails:`, and each [`Counter`] says whether it is a current value or a total.
+//!
+//! Orders matter: hints list names in table order, and "did you mean" picks the first of
+//! equally close names.
+
+/// A kind of host, without its settings (see [`crate::model::HostKind`] for those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// The reference broker.
+    Broker,
+    /// The reference multiplexer.
+    Client,
+    /// A raw WebSocket server played by the script.
+    ScriptedServer,
+    /// A raw WebSocket client played by the script.
+    ScriptedClient,
+    /// The message-level chaos proxy.
+    Proxy,
+}
+
+/// The keys that name a host's kind in YAML (`app: { client: {..} }`), in hint order.
+pub const HOST_KEYS: &[&str] = &["broker", "client", "scripted", "proxy"];
+
+impl Kind {
+    /// Every kind, in the order tables list them.
+    pub const ALL: [Kind; 5] = [
+        Kind::Broker,
+        Kind::Client,
+        Kind::ScriptedServer,
+        Kind::ScriptedClient,
+        Kind::Proxy,
+    ];
+
+    /// How messages and tables name the kind: `broker`, `scripted server`, ...
+    pub const fn label(self) -> &'static str {
+        match self {
+            Kind::Broker => "broker",
+            Kind::Client => "client",
+            Kind::ScriptedServer => "scripted server",
+            Kind::ScriptedClient => "scripted client",
+            Kind::Proxy => "proxy",
+        }
+    }
+
+    /// How a host of this kind is written in `hosts:`.
+    pub const fn yaml(self) -> &'static str {
+        match self {
+            Kind::Broker => "{ broker: { max_message, queue, idle_timeout, tokens } }",
+            Kind::Client => "{ client: { connect: [hosts], id, token, autoconnect, register_timeout, request_timeout, heartbeat, reconnect, serve } }",
+            Kind::ScriptedServer => "{ scripted: server }",
+            Kind::ScriptedClient => "{ scripted: { client: host, autoconnect } }",
+            Kind::Proxy => "{ proxy: { target: host, rules: [...] } }",
+        }
+    }
+
+    /// One line: what a host of this kind is.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            Kind::Broker => "the reference broker (all fields optional)",
+            Kind::Client => "the reference multiplexer; `heartbeat: off`, `reconnect: off` disable those",
+            Kind::ScriptedServer => "accepts connections; the script sends and expects raw frames",
+            Kind::ScriptedClient => "connects to a host; the script sends and expects raw frames",
+            Kind::Proxy => "message-level chaos proxy: clients connect to it, it opens one connection to `target` per client and applies its rules",
+        }
+    }
+
+    /// The `<host>.<step>` steps a host of this kind takes.
+    pub const fn steps(self) -> &'static [StepDef] {
+        match self {
+            Kind::Broker => &[],
+            Kind::Client => CLIENT_STEPS,
+            Kind::ScriptedServer => SCRIPTED_SERVER_STEPS,
+            Kind::ScriptedClient => SCRIPTED_CLIENT_STEPS,
+            Kind::Proxy => PROXY_STEPS,
+        }
+    }
+
+    /// The counters an `expect:` entry of a host of this kind may name.
+    pub const fn counters(self) -> &'static [Counter] {
+        match self {
+            Kind::Broker => BROKER_COUNTERS,
+            Kind::Client => CLIENT_COUNTERS,
+            Kind::ScriptedServer | Kind::ScriptedClient => SCRIPTED_COUNTERS,
+            Kind::Proxy => PROXY_COUNTERS,
+        }
+    }
+
+    /// Whether `<host>.<name>` is a step of this kind.
+    pub fn takes(self, name: &str) -> bool {
+        self.steps().iter().any(|s| s.name == name)
+    }
+
+    /// The counter called `name`, if this kind has one.
+    pub fn counter(self, name: &str) -> Option<&'static Counter> {
+        self.counters().iter().find(|c| c.name == name)
+    }
+
+    /// Accepts connections (a client or scripted client may connect to it).
+    pub const fn listens(self) -> bool {
+        matches!(self, Kind::Broker | Kind::ScriptedServer | Kind::Proxy)
+    }
+
+    /// May sit behind a proxy.
+    pub const fn proxyable(self) -> bool {
+        matches!(self, Kind::Broker | Kind::ScriptedServer)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Script steps
+// ---------------------------------------------------------------------------------------
+
+/// A script step: `name: args` (global) or `<host>.name: args`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepDef {
+    /// The step's key (after `<host>.` for host steps).
+    pub name: &'static str,
+    /// What follows the key, in short.
+    pub args: &'static str,
+    /// One line: what the step does.
+    pub doc: &'static str,
+}
+
+const fn step(name: &'static str, args: &'static str, doc: &'static str) -> StepDef {
+    StepDef { name, args, doc }
+}
+
+/// Steps without a host: time and network faults.
+pub const GLOBAL_STEPS: &[StepDef] = &[
+    step("wait", "`2s`", "let simulated time pass"),
+    step(
+        "partition",
+        "`[a, b]`",
+        "cut the link between two hosts (a partitioned TCP stream just goes silent)",
+    ),
+    step("repair", "`[a, b]`", "restore a cut link"),
+    step("hold", "`[a, b]`", "delay delivery on the link"),
+    step(
+        "release",
+        "`[a, b]`",
+        "deliver what `hold` kept on the link",
+    ),
+    step("crash", "`host`", "kill a host"),
+    step(
+        "bounce",
+        "`host`",
+        "restart a host (its software starts again)",
+    ),
+];
+
+const SEND: StepDef = step(
+    "send",
+    "`{ <type>: { fields } }` or `{ raw: \"text\" }`, optional `to: host`",
+    "send any message, valid or not; `to` picks the connection with that host (a server with several connections)",
+);
+const EXPECT: StepDef = step(
+    "expect",
+    "`{ <type>: { fields }, within: 30s }`",
+    "wait until a message of that type whose listed fields are equal has arrived",
+);
+const CLOSE: StepDef = step("close", "`{}`", "close the connection");
+
+/// Steps of a reference client (`app.request: {..}`).
+pub const CLIENT_STEPS: &[StepDef] = &[
+    step(
+        "connect",
+        "`{ id: c1 }` (id optional, default `connect`)",
+        "register, for a client with `autoconnect: false`; the call's id is `id`",
+    ),
+    step(
+        "request",
+        "`{ id, channel, body, chunks: [..], timeout }`",
+        "start a request (does not wait)",
+    ),
+    step("cancel", "`{ id }`", "the caller drops the request"),
+    step("disconnect", "`{}`", "close the connection, no reconnect"),
+    step(
+        "serve",
+        "`{ channel, reply, delay, chunks, concurrency }`",
+        "start serving a channel",
+    ),
+    step(
+        "result",
+        "`{ id, ok: body | error: code | fails: kind, within: 30s }`",
+        "wait for the call's result and compare (failure kinds below)",
+    ),
+];
+
+/// Steps of a scripted server.
+pub const SCRIPTED_SERVER_STEPS: &[StepDef] = &[SEND, EXPECT, CLOSE];
+
+/// Steps of a scripted client.
+pub const SCRIPTED_CLIENT_STEPS: &[StepDef] = &[
+    step(
+        "connect",
+        "`{}`",
+        "connect to the target, for `autoconnect: false`",
+    ),
+    SEND,
+    EXPECT,
+    CLOSE,
+];
+
+/// Steps of a proxy.
+pub const PROXY_STEPS: &[StepDef] = &[step(
+    "release",
+    "`{}`",
+    "forward every message the proxy's `hold` rules kept",
+)];
+
+/// Whether `name` is a global step.
+pub fn is_global_step(name: &str) -> bool {
+    GLOBAL_STEPS.iter().any(|s| s.name == name)
+}
+
+/// Whether some kind of host takes `<host>.<name>`.
+pub fn is_host_step(name: &str) -> bool {
+    Kind::ALL.iter().any(|k| k.takes(name))
+}
+
+/// The names of `steps`, in order.
+pub fn step_names(steps: &[StepDef]) -> Vec<&'static str> {
+    steps.iter().map(|s| s.name).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------------------
+
+/// What a counter's final value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A size at the end of the run (it can go down).
+    Current,
+    /// A running total: it only goes up.
+    Total,
+}
+
+impl Value {
+    pub const fn label(self) -> &'static str {
+        match self {
+            Value::Current => "current",
+            Value::Total => "total",
+        }
+    }
+}
+
+/// A counter an `expect:` entry can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counter {
+    pub name: &'static str,
+    pub value: Value,
+    /// One line: what it counts.
+    pub doc: &'static str,
+}
+
+const fn current(name: &'static str, doc: &'static str) -> Counter {
+    Counter {
+        name,
+        value: Value::Current,
+        doc,
+    }
+}
+
+const fn total(name: &'static str, doc: &'static str) -> Counter {
+    Counter {
+        name,
+        value: Value::Total,
+        doc,
+    }
+}
+
+/// A reference client's counters (of its current software: a `bounce` starts them at 0).
+pub const CLIENT_COUNTERS: &[Counter] = &[
+    current("pending", "calls waiting for their answer (entries in the pending map)"),
+    total(
+        "completed",
+        "calls answered by the peer: a response, or an `error` reply such as `receiver_gone` (not registrations)",
+    ),
+    total("timed_out", "calls removed by their timeout"),
+    total("cancelled", "calls the caller cancelled"),
+    total(
+        "duplicates_dropped",
+        "response frames dropped because their call had already completed",
+    ),
+    total(
+        "late_dropped",
+        "frames dropped because their call had timed out, been cancelled or failed",
+    ),
+    total(
+        "unknown_dropped",
+        "frames dropped because their id was never pending",
+    ),
+    total(
+        "reconnects",
+        "successful registrations after the first (not attempts)",
+    ),
+    total(
+        "disconnects",
+        "registered connections that ended (lost, or closed by the client)",
+    ),
+    total("registrations", "successful registrations (`welcome` received)"),
+    total("served", "incoming requests this client answered as a receiver"),
+];
+
+/// The reference broker's counters (of its current software: a `bounce` starts them at 0).
+pub const BROKER_COUNTERS: &[Counter] = &[
+    current("connections", "open connections"),
+    current("clients", "registered client ids"),
+    current("requests", "requests in flight (queued or assigned)"),
+    current("queued", "requests waiting for a receiver"),
+    current("waiting", "receive credits waiting for a request"),
+    current("assignments", "requests assigned to a receiver"),
+    total(
+        "rejected",
+        "messages answered with an error and not acted on, refused registrations included",
+    ),
+    total(
+        "wakeups",
+        "times the dispatcher looked for work (polling adds idle wake-ups)",
+    ),
+];
+
+/// A scripted peer's counters (over the whole run, bounces included).
+pub const SCRIPTED_COUNTERS: &[Counter] = &[
+    total(
+        "received",
+        "text messages received, over all its connections",
+    ),
+    total(
+        "connections",
+        "connections accepted (server) or opened (client)",
+    ),
+];
+
+/// A proxy's counters (over the whole run, bounces included). Each message the proxy
+/// receives is counted once: `forwarded`, or the action of the rule that acted on it.
+pub const PROXY_COUNTERS: &[Counter] = &[
+    total("connections", "client connections accepted"),
+    total("forwarded", "messages passed on unchanged (no rule acted)"),
+    total("dropped", "messages a `drop` rule discarded"),
+    total("duplicated", "messages a `duplicate` rule forwarded twice"),
+    total("delayed", "messages a `delay` rule forwarded late"),
+    total("held", "messages a `hold` rule kept until `release`"),
+    total("reordered", "messages a `reorder` rule collected"),
+    total("corrupted", "messages a `corrupt` rule acted on"),
+    total("closed", "connections a `close` rule closed"),
+];
+
+/// The names of `counters`, in order.
+pub fn counter_names(counters: &[Counter]) -> Vec<&'static str> {
+    counters.iter().map(|c| c.name).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Call failures
+// ---------------------------------------------------------------------------------------
+
+/// How a call can fail locally (`fails:` in a `result` step). An `error` reply from the
+/// peer is not a failure kind: it is `error: <code>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailKind {
+    Timeout,
+    Disconnected,
+    SendFailed,
+    UnexpectedReply,
+    NotConnected,
+    Cancelled,
+    Protocol,
+}
+
+impl FailKind {
+    /// Every kind, in the order hints list them.
+    pub const ALL: [FailKind; 7] = [
+        FailKind::Timeout,
+        FailKind::Disconnected,
+        FailKind::SendFailed,
+        FailKind::UnexpectedReply,
+        FailKind::NotConnected,
+        FailKind::Cancelled,
+        FailKind::Protocol,
+    ];
+
+    /// The name scenarios and traces use (`fails: timeout`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FailKind::Timeout => "timeout",
+            FailKind::Disconnected => "disconnected",
+            FailKind::SendFailed => "send_failed",
+            FailKind::UnexpectedReply => "unexpected_reply",
+            FailKind::NotConnected => "not_connected",
+            FailKind::Cancelled => "cancelled",
+            FailKind::Protocol => "protocol",
+        }
+    }
+
+    /// One line: when a call fails this way.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            FailKind::Timeout => "no answer within the call's timeout",
+            FailKind::Disconnected => "the connection ended while the call was pending",
+            FailKind::SendFailed => "the request could not be written to the connection",
+            FailKind::UnexpectedReply => {
+                "registration got something other than `welcome` or `error`"
+            }
+            FailKind::NotConnected => "the call was made while the client was not registered",
+            FailKind::Cancelled => "the caller cancelled the call",
+            FailKind::Protocol => {
+                "the peer broke the protocol for this call (e.g. a chunk out of order)"
+            }
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FailKind> {
+        FailKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The names of every [`FailKind`], in order.
+pub fn fail_kind_names() -> Vec<&'static str> {
+    FailKind::ALL.iter().map(|k| k.name()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Proxy rules
+// ---------------------------------------------------------------------------------------
+
+/// A word of a proxy rule (`action: drop`, `corrupt: wrong_id`) with its doc line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word {
+    pub name: &'static str,
+    /// How it is written in a rule's `action:`.
+    pub yaml: &'static str,
+    pub doc: &'static str,
+}
+
+const fn word(name: &'static str, yaml: &'static str, doc: &'static str) -> Word {
+    Word { name, yaml, doc }
+}
+
+/// Proxy rule actions.
+pub const PROXY_ACTIONS: &[Word] = &[
+    word("drop", "drop", "the message is not forwarded"),
+    word("duplicate", "duplicate", "forwarded twice"),
+    word(
+        "delay",
+        "{ delay: 50ms } or { delay: { min: 10ms, max: 80ms } }",
+        "forwarded after a delay drawn from the range; later messages are not held back (so delay can reorder)",
+    ),
+    word("hold", "hold", "kept until a `<proxy>.release` step, then forwarded in order"),
+    word(
+        "reorder",
+        "{ reorder: 3 }",
+        "collected until that many matched, then forwarded in reverse order (at least 2)",
+    ),
+    word(
+        "corrupt",
+        "{ corrupt: invalid_json | wrong_id | truncate }",
+        "forwarded altered (corruptions below)",
+    ),
+    word(
+        "close",
+        "close",
+        "both sides of the connection are closed instead of forwarding",
+    ),
+];
+
+/// Corruptions of `{ corrupt: .. }`.
+pub const CORRUPTIONS: &[Word] = &[
+    word(
+        "invalid_json",
+        "invalid_json",
+        "replaced by text that is not JSON",
+    ),
+    word(
+        "wrong_id",
+        "wrong_id",
+        "`req` replaced by an id nobody uses (a message without `req` passes unchanged)",
+    ),
+    word("truncate", "truncate", "cut to half its length"),
+];
+
+/// Message kinds that carry a `req` (a proxy rule filtering on `req` needs one of them).
+pub const KINDS_WITH_REQ: &[&str] = &["error", "start", "chunk", "end", "cancel"];
+/// Message kinds that carry a `channel`.
+pub const KINDS_WITH_CHANNEL: &[&str] = &["start", "receive"];
+
+/// The names of `words`, in order.
+pub fn word_names(words: &[Word]) -> Vec<&'static str> {
+    words.iter().map(|w| w.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_where_they_must_be() {
+        fn unique(what: &str, names: Vec<&str>) {
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "duplicate {what}: {names:?}");
+        }
+        unique("global step", step_names(GLOBAL_STEPS));
+        for k in Kind::ALL {
+            unique(k.label(), step_names(k.steps()));
+            unique(k.label(), counter_names(k.counters()));
+        }
+        unique("fail kind", fail_kind_names());
+        unique("proxy action", word_names(PROXY_ACTIONS));
+        unique("corruption", word_names(CORRUPTIONS));
+    }
+
+    #[test]
+    fn lookups() {
+        assert!(Kind::Client.takes("request") && !Kind::ScriptedServer.takes("request"));
+        assert!(Kind::ScriptedClient.takes("connect") && !Kind::ScriptedServer.takes("connect"));
+        assert!(Kind::Broker.steps().is_empty());
+        assert!(is_host_step("close") && !is_host_step("wait") && is_global_step("wait"));
+        assert_eq!(
+            Kind::Broker.counter("requests").map(|c| c.value),
+            Some(Value::Current)
+        );
+        assert_eq!(
+            Kind::Client.counter("reconnects").map(|c| c.value),
+            Some(Value::Total)
+        );
+        assert!(Kind::Client.counter("connections").is_none());
+        assert_eq!(
+            FailKind::from_name("send_failed"),
+            Some(FailKind::SendFailed)
+        );
+        assert_eq!(FailKind::from_name("rejected"), None);
+        for k in FailKind::ALL {
+            assert_eq!(FailKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(
+            Kind::ALL.iter().filter(|k| k.listens()).count(),
+            3,
+            "broker, scripted server, proxy"
+        );
+    }
+}
