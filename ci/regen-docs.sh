@@ -2,7 +2,7 @@
 # Regenerates the generated documentation:
 # - the rule table in PROTOCOL.md, from harness/core/src/rules.rs;
 # - README.md's tables of host kinds, script steps, failure kinds, counters, proxy
-#   actions and fields, from harness/wirecheck/src/model/vocab.rs (the docs test
+#   actions and fields, from harness/wirecheck/src/model/vocab/ (the docs test
 #   rewrites them when WIRECHECK_BLESS is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."

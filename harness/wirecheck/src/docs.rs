@@ -79,7 +79,7 @@ pub const README_BLOCKS: &[Block] = &[
 ];
 
 pub fn readme_begin(name: &str) -> String {
-    format!("<!-- {name}:begin (generated from harness/wirecheck/src/model/vocab.rs by `bash ci/regen-docs.sh`; do not edit) -->")
+    format!("<!-- {name}:begin (generated from harness/wirecheck/src/model/vocab/ by `bash ci/regen-docs.sh`; do not edit) -->")
 }
 
 pub fn readme_end(name: &str) -> String {
