@@ -116,6 +116,17 @@ pub(super) enum OneKey<T> {
     Invalid(String),
 }
 
+impl<T> OneKey<T> {
+    /// What was found instead of a one-key map, for "found ..." messages.
+    pub(super) fn found(&self) -> String {
+        match self {
+            OneKey::Entry { .. } => "a map".to_string(),
+            OneKey::Word(w) => format!("`{w}`"),
+            OneKey::Invalid(what) => what.clone(),
+        }
+    }
+}
+
 impl<'de, T: Keyed> Deserialize<'de> for OneKey<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Vis<T>(PhantomData<T>);
@@ -152,6 +163,17 @@ pub(super) enum WordOrMap<T> {
     Map(T),
     /// Another shape (described).
     Invalid(String),
+}
+
+impl<T> WordOrMap<T> {
+    /// What was found instead of the expected word or map, for "found ..." messages.
+    pub(super) fn found(&self) -> String {
+        match self {
+            WordOrMap::Map(_) => "a map".to_string(),
+            WordOrMap::Word(w) => format!("`{w}`"),
+            WordOrMap::Invalid(what) => what.clone(),
+        }
+    }
 }
 
 impl<'de, T: Deserialize<'de> + Expecting> Deserialize<'de> for WordOrMap<T> {

@@ -58,15 +58,10 @@ impl Checker<'_> {
                     value,
                     extra: None,
                 } => (key, value),
-                OneKey::Word(_) | OneKey::Invalid(_) => {
-                    let what = match &kind.value {
-                        OneKey::Word(w) => format!("`{w}`"),
-                        OneKey::Invalid(what) => what.clone(),
-                        OneKey::Entry { .. } => unreachable!("matched above"),
-                    };
+                other @ (OneKey::Word(_) | OneKey::Invalid(_)) => {
                     return Err(self.err(
                         &kind.referenced,
-                        format!("bad host `{}`: found {what}", name.value),
+                        format!("bad host `{}`: found {}", name.value, other.found()),
                         HOST_SHAPES.to_string(),
                     ));
                 }
@@ -77,15 +72,10 @@ impl Checker<'_> {
                 HostBody::Scripted(s) => match &s.value {
                     WordOrMap::Word(w) if w == "server" => Shape::ScriptedServer,
                     WordOrMap::Map(c) => Shape::ScriptedClient(c),
-                    WordOrMap::Word(_) | WordOrMap::Invalid(_) => {
-                        let what = match &s.value {
-                            WordOrMap::Word(w) => format!("`{w}`"),
-                            WordOrMap::Invalid(what) => what.clone(),
-                            WordOrMap::Map(_) => unreachable!("matched above"),
-                        };
+                    other @ (WordOrMap::Word(_) | WordOrMap::Invalid(_)) => {
                         return Err(self.err(
                             &s.referenced,
-                            format!("bad scripted host: found {what}"),
+                            format!("bad scripted host: found {}", other.found()),
                             "write `scripted: server` or `scripted: { client: <host> }`"
                                 .to_string(),
                         ));

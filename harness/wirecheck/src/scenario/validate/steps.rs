@@ -13,15 +13,10 @@ impl Checker<'_> {
     pub(super) fn step(&self, step: &S<RawStep>, calls: &mut Calls) -> R<Step> {
         let (key, body, extra) = match &step.value {
             OneKey::Entry { key, value, extra } => (key, value, extra),
-            OneKey::Word(_) | OneKey::Invalid(_) => {
-                let what = match &step.value {
-                    OneKey::Word(w) => format!("`{w}`"),
-                    OneKey::Invalid(what) => what.clone(),
-                    OneKey::Entry { .. } => unreachable!("matched above"),
-                };
+            other @ (OneKey::Word(_) | OneKey::Invalid(_)) => {
                 return Err(self.err(
                     &step.referenced,
-                    format!("bad step: found {what}"),
+                    format!("bad step: found {}", other.found()),
                     "a step is a one-key map, e.g. `- wait: 2s` or `- app.request: { id: r1, channel: jobs }`"
                         .to_string(),
                 ));
