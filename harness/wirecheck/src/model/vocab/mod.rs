@@ -4,7 +4,9 @@
 //! The loader checks names against these tables, its hints list them, and README's step,
 //! counter and field tables are generated from them (`crate::docs`). Drivers can use them
 //! too: [`Kind`] is the kind of a host without its settings, [`FailKind`] the failure
-//! names of `fails:`, and each [`Counter`] says whether it is a current value or a total.
+//! names of `fails:`, [`ClientCounter`], [`BrokerCounter`], [`ScriptedCounter`] and
+//! [`ProxyCounter`] name each kind's counters, and each [`Counter`] says whether it is a
+//! current value or a running total.
 //!
 //! Orders matter: hints list names in table order, and "did you mean" picks the first of
 //! equally close names.
@@ -292,82 +294,120 @@ const fn total(name: &'static str, doc: &'static str) -> Counter {
     }
 }
 
-/// A reference client's counters (of its current software: a `bounce` starts them at 0).
-pub const CLIENT_COUNTERS: &[Counter] = &[
-    current("pending", "calls waiting for their answer (entries in the pending map)"),
-    total(
-        "completed",
-        "calls answered by the peer: a response, or an `error` reply such as `receiver_gone` (not registrations)",
-    ),
-    total("timed_out", "calls removed by their timeout"),
-    total("cancelled", "calls the caller cancelled"),
-    total(
-        "duplicates_dropped",
-        "response frames dropped because their call had already completed",
-    ),
-    total(
-        "late_dropped",
-        "frames dropped because their call had timed out, been cancelled or failed",
-    ),
-    total(
-        "unknown_dropped",
-        "frames dropped because their id was never pending",
-    ),
-    total(
-        "reconnects",
-        "successful registrations after the first (not attempts)",
-    ),
-    total(
-        "disconnects",
-        "registered connections that ended (lost, or closed by the client)",
-    ),
-    total("registrations", "successful registrations (`welcome` received)"),
-    total("served", "incoming requests this client answered as a receiver"),
-];
+/// Defines a counter table and an enum naming its entries (`ClientCounter::Pending.name()`)
+/// from one list, so that drivers can name counters without string literals.
+macro_rules! counters {
+    ($(#[$doc:meta])* $enum:ident, $table:ident { $($variant:ident = $def:expr,)* }) => {
+        $(#[$doc])*
+        pub const $table: &[Counter] = &[$($def),*];
 
-/// The reference broker's counters (of its current software: a `bounce` starts them at 0).
-pub const BROKER_COUNTERS: &[Counter] = &[
-    current("connections", "open connections"),
-    current("clients", "registered client ids"),
-    current("requests", "requests in flight (queued or assigned)"),
-    current("queued", "requests waiting for a receiver"),
-    current("waiting", "receive credits waiting for a request"),
-    current("assignments", "requests assigned to a receiver"),
-    total(
-        "rejected",
-        "messages answered with an error and not acted on, refused registrations included",
-    ),
-    total(
-        "wakeups",
-        "times the dispatcher looked for work (polling adds idle wake-ups)",
-    ),
-];
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $enum {
+            $($variant),*
+        }
 
-/// A scripted peer's counters (over the whole run, bounces included).
-pub const SCRIPTED_COUNTERS: &[Counter] = &[
-    total(
-        "received",
-        "text messages received, over all its connections",
-    ),
-    total(
-        "connections",
-        "connections accepted (server) or opened (client)",
-    ),
-];
+        impl $enum {
+            /// Every counter, in table order.
+            pub const ALL: &'static [$enum] = &[$($enum::$variant),*];
 
-/// A proxy's counters (over the whole run, bounces included). Each message the proxy
-/// receives is counted once: `forwarded`, or the action of the rule that acted on it.
-pub const PROXY_COUNTERS: &[Counter] = &[
-    total("connections", "client connections accepted"),
-    total("forwarded", "messages passed on unchanged (no rule acted)"),
-    total("dropped", "messages a `drop` rule discarded"),
-    total("duplicated", "messages a `duplicate` rule forwarded twice"),
-    total("delayed", "messages a `delay` rule forwarded late"),
-    total("held", "messages a `hold` rule kept until `release`"),
-    total("reordered", "messages a `reorder` rule collected"),
-    total("corrupted", "messages a `corrupt` rule acted on"),
-    total("closed", "connections a `close` rule closed"),
-];
+            /// The counter's entry in its table.
+            pub const fn counter(self) -> &'static Counter {
+                &$table[self as usize]
+            }
+
+            /// Its name in `expect:`.
+            pub const fn name(self) -> &'static str {
+                self.counter().name
+            }
+        }
+    };
+}
+
+counters! {
+    /// A reference client's counters (of its current software: a `bounce` starts them at 0).
+    ClientCounter, CLIENT_COUNTERS {
+        Pending = current("pending", "calls waiting for their answer (entries in the pending map)"),
+        Completed = total(
+            "completed",
+            "calls answered by the peer: a response, or an `error` reply such as `receiver_gone` (not registrations)",
+        ),
+        TimedOut = total("timed_out", "calls removed by their timeout"),
+        Cancelled = total("cancelled", "calls the caller cancelled"),
+        DuplicatesDropped = total(
+            "duplicates_dropped",
+            "response frames dropped because their call had already completed",
+        ),
+        LateDropped = total(
+            "late_dropped",
+            "frames dropped because their call had timed out, been cancelled or failed",
+        ),
+        UnknownDropped = total(
+            "unknown_dropped",
+            "frames dropped because their id was never pending",
+        ),
+        Reconnects = total(
+            "reconnects",
+            "successful registrations after the first (not attempts)",
+        ),
+        Disconnects = total(
+            "disconnects",
+            "registered connections that ended (lost, or closed by the client)",
+        ),
+        Registrations = total("registrations", "successful registrations (`welcome` received)"),
+        Served = total("served", "incoming requests this client answered as a receiver"),
+    }
+}
+
+counters! {
+    /// The reference broker's counters (of its current software: a `bounce` starts them at 0).
+    BrokerCounter, BROKER_COUNTERS {
+        Connections = current("connections", "open connections"),
+        Clients = current("clients", "registered client ids"),
+        Requests = current("requests", "requests in flight (queued or assigned)"),
+        Queued = current("queued", "requests waiting for a receiver"),
+        Waiting = current("waiting", "receive credits waiting for a request"),
+        Assignments = current("assignments", "requests assigned to a receiver"),
+        Rejected = total(
+            "rejected",
+            "messages answered with an error and not acted on, refused registrations included",
+        ),
+        Wakeups = total(
+            "wakeups",
+            "times the dispatcher looked for work (polling adds idle wake-ups)",
+        ),
+    }
+}
+
+counters! {
+    /// A scripted peer's counters (over the whole run, bounces included).
+    ScriptedCounter, SCRIPTED_COUNTERS {
+        Received = total(
+            "received",
+            "text messages received, over all its connections",
+        ),
+        Connections = total(
+            "connections",
+            "connections accepted (server) or opened (client)",
+        ),
+    }
+}
+
+counters! {
+    /// A proxy's counters (over the whole run, bounces included). Each message the proxy
+    /// receives is counted once: `forwarded`, or the action of the rule that acted on it.
+    ProxyCounter, PROXY_COUNTERS {
+        Connections = total("connections", "client connections accepted"),
+        Forwarded = total("forwarded", "messages passed on unchanged (no rule acted)"),
+        Dropped = total("dropped", "messages a `drop` rule discarded"),
+        Duplicated = total("duplicated", "messages a `duplicate` rule forwarded twice"),
+        Delayed = total("delayed", "messages a `delay` rule forwarded late"),
+        Held = total("held", "messages a `hold` rule kept until `release`"),
+        Reordered = total("reordered", "messages a `reorder` rule collected"),
+        Corrupted = total("corrupted", "messages a `corrupt` rule acted on"),
+        Closed = total("closed", "connections a `close` rule closed"),
+    }
+}
 
 /// The names of `counters`, in order.
 pub fn counter_names(counters: &[Counter]) -> Vec<&'static str> {
@@ -532,6 +572,32 @@ mod tests {
         unique("fail kind", fail_kind_names());
         unique("proxy action", word_names(PROXY_ACTIONS));
         unique("corruption", word_names(CORRUPTIONS));
+    }
+
+    #[test]
+    fn counter_enums_name_their_table_entries() {
+        fn same(names: Vec<&str>, table: &[Counter]) {
+            assert_eq!(names, counter_names(table));
+        }
+        same(
+            ClientCounter::ALL.iter().map(|c| c.name()).collect(),
+            CLIENT_COUNTERS,
+        );
+        same(
+            BrokerCounter::ALL.iter().map(|c| c.name()).collect(),
+            BROKER_COUNTERS,
+        );
+        same(
+            ScriptedCounter::ALL.iter().map(|c| c.name()).collect(),
+            SCRIPTED_COUNTERS,
+        );
+        same(
+            ProxyCounter::ALL.iter().map(|c| c.name()).collect(),
+            PROXY_COUNTERS,
+        );
+        assert_eq!(ClientCounter::Reconnects.name(), "reconnects");
+        assert_eq!(BrokerCounter::Requests.counter().value, Value::Current);
+        assert_eq!(ProxyCounter::Connections.name(), "connections");
     }
 
     #[test]
