@@ -1,13 +1,13 @@
 //! Scenario loader: YAML (format v1) to a validated [`Scenario`].
 //!
 //! Loading happens in two passes. First serde-saphyr deserializes the text into private
-//! `Raw*` structs ([`raw`], built from the generic shapes of [`shapes`]) that keep the
+//! `Raw*` structs (`raw.rs`, built from the generic shapes of `shapes.rs`) that keep the
 //! source location of every node a later check may point at (YAML syntax, unknown keys
 //! and type mismatches fail here, with serde-saphyr's location and message). Then the
-//! checker ([`validate`]) turns the raw structs into the model, resolving host names, call
+//! checker (`validate/`) turns the raw structs into the model, resolving host names, call
 //! ids, durations and rule ids against the vocabulary ([`crate::model::vocab`]), and
 //! reports the first problem found with the location of the offending node, a message
-//! saying what is wrong and a hint saying what to do ([`error`]).
+//! saying what is wrong and a hint saying what to do (`error.rs`).
 //!
 //! Loading never panics, whatever the input.
 
