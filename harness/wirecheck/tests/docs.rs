@@ -333,6 +333,138 @@ fn field_paths_are_unique_and_name_real_fields() {
     }
 }
 
+/// The fields the loader accepts in a map, read from its "unknown field" error.
+fn accepted_fields(hosts: &str, script: &str, top: &str) -> Vec<String> {
+    let src = format!(
+        "name: x\nabout: y\nrules: [MUX-1]\nhosts:\n  b: {{ broker: {{}} }}\n{hosts}script:\n{script}{top}"
+    );
+    let err = load_str(&src, Path::new("f.yaml")).expect_err("zzz is not a field");
+    let list = err
+        .message
+        .split_once("expected one of ")
+        .map(|(_, l)| l.to_string())
+        .or_else(|| {
+            err.message
+                .split_once("expected `")
+                .map(|(_, l)| l.trim_end_matches('`').to_string())
+        })
+        .unwrap_or_else(|| panic!("no field list in: {err}"));
+    list.split(", ")
+        .map(|f| f.trim_matches('`').to_string())
+        .collect()
+}
+
+/// The field table lists exactly the fields the loader accepts, map by map.
+#[test]
+fn the_field_table_is_complete() {
+    let client = |extra: &str| format!("  c: {{ client: {{ connect: [b]{extra} }} }}\n");
+    let maps: Vec<(&str, Vec<String>)> = vec![
+        ("", accepted_fields("", "", "zzz: 1\n")),
+        ("network", accepted_fields("", "", "network: { zzz: 1 }\n")),
+        (
+            "broker",
+            accepted_fields("  c: { broker: { zzz: 1 } }\n", "", ""),
+        ),
+        ("client", accepted_fields(&client(", zzz: 1"), "", "")),
+        (
+            "client.heartbeat",
+            accepted_fields(&client(", heartbeat: { zzz: 1 }"), "", ""),
+        ),
+        (
+            "client.reconnect",
+            accepted_fields(&client(", reconnect: { zzz: 1 }"), "", ""),
+        ),
+        (
+            "client.serve[]",
+            accepted_fields(&client(", serve: [{ channel: j, zzz: 1 }]"), "", ""),
+        ),
+        (
+            "scripted",
+            accepted_fields("  p: { scripted: { client: b, zzz: 1 } }\n", "", ""),
+        ),
+        (
+            "proxy",
+            accepted_fields("  px: { proxy: { target: b, zzz: 1 } }\n", "", ""),
+        ),
+        (
+            "rule",
+            accepted_fields(
+                "  px: { proxy: { target: b, rules: [{ action: drop, zzz: 1 }] } }\n",
+                "",
+                "",
+            ),
+        ),
+        (
+            "connect",
+            accepted_fields(&client(""), "  - c.connect: { zzz: 1 }\n", ""),
+        ),
+        (
+            "request",
+            accepted_fields(
+                &client(""),
+                "  - c.request: { id: r, channel: j, zzz: 1 }\n",
+                "",
+            ),
+        ),
+        (
+            "cancel",
+            accepted_fields(&client(""), "  - c.cancel: { id: r, zzz: 1 }\n", ""),
+        ),
+        (
+            "result",
+            accepted_fields(
+                &client(""),
+                "  - c.result: { id: connect, ok: x, zzz: 1 }\n",
+                "",
+            ),
+        ),
+    ];
+    // Top-level keys documented elsewhere in README (the scenario example), and
+    // `network`, a map whose fields are `network.*`.
+    let elsewhere = [
+        "network",
+        "name",
+        "about",
+        "rules",
+        "hosts",
+        "script",
+        "expect",
+        "expect_violations",
+    ];
+    for (prefix, accepted) in &maps {
+        let mut accepted: Vec<&str> = accepted
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !(prefix.is_empty() && elsewhere.contains(f)))
+            .collect();
+        accepted.sort_unstable();
+        let mut documented: Vec<&str> = vocab::FIELDS
+            .iter()
+            .filter_map(|f| match prefix {
+                &"" => (!f.path.contains('.')).then_some(f.path),
+                p => f
+                    .path
+                    .strip_prefix(*p)
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .filter(|rest| !rest.contains('.')),
+            })
+            .collect();
+        documented.sort_unstable();
+        assert_eq!(
+            documented, accepted,
+            "fields of `{prefix}`: the table (left) differs from what the loader accepts (right)"
+        );
+    }
+    // The message maps of `send` and `expect` are read by hand (no field list): `within`
+    // and `to` are their only fields besides the message kind.
+    let send_expect: Vec<&str> = vocab::FIELDS
+        .iter()
+        .map(|f| f.path)
+        .filter(|p| p.starts_with("send.") || p.starts_with("expect."))
+        .collect();
+    assert_eq!(send_expect, ["expect.within", "send.to"]);
+}
+
 #[test]
 fn fail_kinds_are_the_call_error_kinds() {
     use wirecheck_core::pending::CallError;

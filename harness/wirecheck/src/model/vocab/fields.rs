@@ -32,7 +32,8 @@ const fn field(path: &'static str, default: FieldDefault, doc: &'static str) -> 
 use FieldDefault::{Absent, Required, Text, Yaml as Is};
 
 /// Every field of the format except the top-level `name`, `about`, `rules`, `hosts`,
-/// `script`, `expect` and `expect_violations`, in the order README lists them.
+/// `script`, `expect` and `expect_violations`, in the order README lists them. A
+/// `<client>.serve` step takes the fields of `client.serve[]`.
 pub const FIELDS: &[Field] = &[
     field("seed", Is("0"), "seed of the simulation and of every RNG in it"),
     field("duration", Is("120s"), "hard limit of simulated time (more than 0s)"),
@@ -180,6 +181,32 @@ pub const FIELDS: &[Field] = &[
         Text("the client's `request_timeout`"),
         "the call's timeout",
     ),
+    field("cancel.id", Required, "call id of the request to cancel"),
+    field(
+        "result.id",
+        Required,
+        "call id: a request's, or a connect's (`connect` by default)",
+    ),
+    field(
+        "result.ok",
+        Text("one of `ok`, `error`, `fails`"),
+        "success with this body (`welcome` for a connect)",
+    ),
+    field(
+        "result.error",
+        Text("one of `ok`, `error`, `fails`"),
+        "the peer answered `error` with this code",
+    ),
+    field(
+        "result.fails",
+        Text("one of `ok`, `error`, `fails`"),
+        "the call failed locally this way (failure kinds above)",
+    ),
     field("result.within", Is("30s"), "how long to wait for the result"),
     field("expect.within", Is("30s"), "how long to wait for the message"),
+    field(
+        "send.to",
+        Absent("the latest connection"),
+        "send on the connection with this host (a scripted server with several connections)",
+    ),
 ];
