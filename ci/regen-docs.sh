@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the rule table in PROTOCOL.md from harness/core/src/rules.rs.
+# Regenerates the generated documentation:
+# - the rule table in PROTOCOL.md, from harness/core/src/rules.rs;
+# - README.md's tables of host kinds, script steps, failure kinds, counters, proxy
+#   actions and fields, from harness/wirecheck/src/model/vocab/ (the docs test
+#   rewrites them when WIRECHECK_BLESS is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 table=$(cargo run -q -p wirecheck -- rules --markdown)
@@ -12,3 +16,4 @@ s = open("PROTOCOL.md").read()
 i, j = s.index(begin), s.index(end) + len(end)
 open("PROTOCOL.md", "w").write(s[:i] + begin + "\n" + table.rstrip("\n") + "\n" + end + s[j:])
 PY
+WIRECHECK_BLESS=1 cargo test -q -p wirecheck --test docs -- readme_tables_match_the_vocabulary

@@ -1,6 +1,15 @@
-//! Generated documentation: the rule table of PROTOCOL.md comes from
-//! `wirecheck_core::rules::RULES`, so the two cannot drift (a test compares them).
+//! Generated documentation, so that docs and code cannot drift (tests compare them):
+//!
+//! - PROTOCOL.md's rule table comes from `wirecheck_core::rules::RULES`;
+//! - README.md's tables of host kinds, script steps, counters, failure kinds, proxy
+//!   actions and fields come from the scenario vocabulary ([`crate::model::vocab`]).
+//!
+//! Each table sits between a begin and an end marker; [`update_block`] and
+//! [`update_readme`] rewrite what is between them (`bash ci/regen-docs.sh` does both).
 
+use crate::model::vocab::{
+    FailKind, FieldDefault, Kind, StepDef, CORRUPTIONS, FIELDS, GLOBAL_STEPS, PROXY_ACTIONS,
+};
 use wirecheck_core::rules::RULES;
 
 /// Markers around the generated block in PROTOCOL.md.
@@ -18,8 +27,8 @@ pub fn rules_markdown() -> String {
             "| {} | {} | {} | {} |\n",
             r.id,
             r.level.as_str(),
-            r.requirement.replace('|', "\\|"),
-            r.why.replace('|', "\\|")
+            cell(r.requirement),
+            cell(r.why)
         ));
     }
     s
@@ -32,7 +41,169 @@ pub fn rules_block() -> String {
 
 /// Replaces the generated block in `doc` (PROTOCOL.md's text). `None` if markers are missing.
 pub fn update_block(doc: &str) -> Option<String> {
-    let start = doc.find(BEGIN)?;
-    let end = doc[start..].find(END)? + start + END.len();
-    Some(format!("{}{}{}", &doc[..start], rules_block(), &doc[end..]))
+    replace_between(doc, BEGIN, END, &rules_markdown())
+}
+
+/// Replaces what is between `begin` and `end` (markers kept) by `content`.
+fn replace_between(doc: &str, begin: &str, end: &str, content: &str) -> Option<String> {
+    let start = doc.find(begin)?;
+    let stop = doc[start..].find(end)? + start + end.len();
+    Some(format!(
+        "{}{begin}\n{content}{end}{}",
+        &doc[..start],
+        &doc[stop..]
+    ))
+}
+
+/// A table cell: `|` escaped.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+// ---------------------------------------------------------------------------------------
+// README.md
+// ---------------------------------------------------------------------------------------
+
+/// A generated block of README.md: its name and its generator.
+pub type Block = (&'static str, fn() -> String);
+
+/// The generated blocks of README.md. Block `x` sits between [`readme_begin`]`("x")` and
+/// [`readme_end`]`("x")`.
+pub const README_BLOCKS: &[Block] = &[
+    ("hosts", hosts_markdown),
+    ("steps", steps_markdown),
+    ("fail-kinds", fail_kinds_markdown),
+    ("counters", counters_markdown),
+    ("proxy-actions", proxy_actions_markdown),
+    ("fields", fields_markdown),
+];
+
+pub fn readme_begin(name: &str) -> String {
+    format!("<!-- {name}:begin (generated from harness/wirecheck/src/model/vocab/ by `bash ci/regen-docs.sh`; do not edit) -->")
+}
+
+pub fn readme_end(name: &str) -> String {
+    format!("<!-- {name}:end -->")
+}
+
+/// README.md with every generated block rewritten; `Err` names a block whose markers
+/// are missing.
+pub fn update_readme(doc: &str) -> Result<String, String> {
+    let mut out = doc.to_string();
+    for (name, generate) in README_BLOCKS {
+        out = replace_between(&out, &readme_begin(name), &readme_end(name), &generate())
+            .ok_or_else(|| format!("README.md lost the markers of the `{name}` table"))?;
+    }
+    Ok(out)
+}
+
+/// Host kinds: how each is written and what it is.
+pub fn hosts_markdown() -> String {
+    let mut s = String::from("| kind | YAML | what it is |\n|---|---|---|\n");
+    for k in Kind::ALL {
+        s.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            k.label(),
+            cell(k.yaml()),
+            cell(k.doc())
+        ));
+    }
+    s
+}
+
+/// Script steps: the global ones, then each host kind's.
+pub fn steps_markdown() -> String {
+    let mut s = String::from("| on | step | arguments | what it does |\n|---|---|---|---|\n");
+    let mut rows = |on: &str, steps: &[StepDef], host: bool| {
+        for st in steps {
+            let name = if host {
+                format!("`<host>.{}`", st.name)
+            } else {
+                format!("`{}`", st.name)
+            };
+            s.push_str(&format!(
+                "| {on} | {name} | {} | {} |\n",
+                cell(st.args),
+                cell(st.doc)
+            ));
+        }
+    };
+    rows("any (no host)", GLOBAL_STEPS, false);
+    for k in Kind::ALL {
+        rows(k.label(), k.steps(), true);
+    }
+    s
+}
+
+/// Failure kinds of `fails:`.
+pub fn fail_kinds_markdown() -> String {
+    let mut s = String::from("| `fails:` | when |\n|---|---|\n");
+    for k in FailKind::ALL {
+        s.push_str(&format!("| `{}` | {} |\n", k.name(), cell(k.doc())));
+    }
+    s
+}
+
+/// Counters per host kind, each a current value or a running total.
+pub fn counters_markdown() -> String {
+    let mut s = String::from("| host | counter | value | meaning |\n|---|---|---|---|\n");
+    let mut notes = String::new();
+    for k in Kind::ALL {
+        // Scripted servers and clients share one table.
+        if k == Kind::ScriptedClient {
+            continue;
+        }
+        let label = if k == Kind::ScriptedServer {
+            "scripted"
+        } else {
+            k.label()
+        };
+        for c in k.counters() {
+            s.push_str(&format!(
+                "| {label} | `{}` | {} | {} |\n",
+                c.name,
+                c.value.label(),
+                cell(c.doc)
+            ));
+        }
+        notes.push_str(&format!("- {label}: {}\n", k.counters_cover()));
+    }
+    format!("{s}\nCounters cover:\n\n{notes}")
+}
+
+/// Proxy rule actions and corruptions.
+pub fn proxy_actions_markdown() -> String {
+    let mut s = String::from("| action | written | what happens to the message |\n|---|---|---|\n");
+    for a in PROXY_ACTIONS {
+        s.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            a.name,
+            cell(a.yaml),
+            cell(a.doc)
+        ));
+    }
+    s.push_str("\n| corruption | what it does |\n|---|---|\n");
+    for c in CORRUPTIONS {
+        s.push_str(&format!("| `{}` | {} |\n", c.name, cell(c.doc)));
+    }
+    s
+}
+
+/// Every field with its default.
+pub fn fields_markdown() -> String {
+    let mut s = String::from("| field | default | meaning |\n|---|---|---|\n");
+    for f in FIELDS {
+        let default = match f.default {
+            FieldDefault::Required => "required".to_string(),
+            FieldDefault::Yaml(v) => format!("`{v}`"),
+            FieldDefault::Text(t) | FieldDefault::Absent(t) => t.to_string(),
+        };
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            f.path,
+            cell(&default),
+            cell(f.doc)
+        ));
+    }
+    s
 }

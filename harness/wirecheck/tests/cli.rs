@@ -1,4 +1,7 @@
 //! The `wirecheck` command line: exit codes and the messages a user meets.
+//!
+//! Runs use frozen copies of corpus scenarios under `fixtures/cli/scenarios/`, so that
+//! the `file:line:col` positions asserted here do not move when the corpus changes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,24 +20,36 @@ fn wirecheck(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-/// A scratch `scenarios/` folder holding one copy of `mux/duplicate-response` edited by `edit`.
-fn scratch(tag: &str, edit: impl Fn(String) -> String) -> PathBuf {
+/// The frozen copy of a scenario, relative to the repository root.
+fn fixture(rel: &str) -> String {
+    format!("fixtures/cli/scenarios/{rel}")
+}
+
+/// A scratch `scenarios/` folder holding the fixture `rel` edited by `edit`.
+fn scratch(tag: &str, rel: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let root = std::env::temp_dir()
         .join(format!("wirecheck-cli-{tag}-{}", std::process::id()))
         .join("scenarios");
     let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(root.join("mux")).unwrap();
-    let src =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/mux/duplicate-response.yaml");
-    let text = std::fs::read_to_string(src).unwrap();
-    std::fs::write(root.join("mux/duplicate-response.yaml"), edit(text)).unwrap();
+    let dest = root.join(rel);
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(fixture(rel));
+    let text = std::fs::read_to_string(&src)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", src.display()));
+    let edited = edit(text.clone());
+    assert!(
+        tag == "ok" || edited != text,
+        "the edit of {tag} changed nothing"
+    );
+    std::fs::write(dest, edited).unwrap();
     root
 }
 
 #[test]
 fn run_passes_a_good_scenario_and_prints_the_table() {
-    let root = scratch("ok", |t| t);
-    let (code, out) = wirecheck(&["run", root.to_str().unwrap()]);
+    let (code, out) = wirecheck(&["run", &fixture("mux")]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("mux/duplicate-response") && out.contains(" OK "),
@@ -45,7 +60,7 @@ fn run_passes_a_good_scenario_and_prints_the_table() {
 
 #[test]
 fn run_fails_with_the_step_location_and_what_happened() {
-    let root = scratch("fail", |t| {
+    let root = scratch("fail", "mux/duplicate-response.yaml", |t| {
         t.replace(
             "app.result: { id: r1, ok: pong }",
             "app.result: { id: r1, ok: pang }",
@@ -66,7 +81,7 @@ fn run_fails_with_the_step_location_and_what_happened() {
 
 #[test]
 fn a_malformed_file_is_invalid_with_file_line_col_and_a_hint() {
-    let root = scratch("bad", |t| {
+    let root = scratch("bad", "mux/duplicate-response.yaml", |t| {
         t.replace("server.send: { welcome", "sever.send: { welcome")
     });
     let (code, out) = wirecheck(&["run", root.to_str().unwrap()]);
@@ -83,12 +98,14 @@ fn a_malformed_file_is_invalid_with_file_line_col_and_a_hint() {
 fn a_flaw_turns_the_same_scenario_red_naming_the_rule() {
     let (code, out) = wirecheck(&[
         "run",
-        "scenarios/broker/receiver-gone.yaml",
+        &fixture("broker/receiver-gone.yaml"),
         "--flaw",
         "receiver-loss-silent",
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("BRK-6"), "{out}");
+    let (code, out) = wirecheck(&["run", &fixture("broker/receiver-gone.yaml")]);
+    assert_eq!(code, 0, "without the flaw it passes:\n{out}");
 }
 
 #[test]

@@ -4,18 +4,14 @@
 //! `PROPTEST_CASES=10000 cargo test --release -p wirecheck --test generated -- --nocapture`
 //! (set `WIRECHECK_GEN_SEED` to explore other cases), or `wirecheck fuzz --cases 10000`.
 
+mod support;
+
 use std::path::PathBuf;
+use support::cases;
 use wirecheck::gen::search;
 use wirecheck::runner::{run, RunOptions};
 use wirecheck::scenario::{check_name, load_file};
 use wirecheck_core::flaws::{Flaw, Flaws};
-
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn seed() -> u64 {
     std::env::var("WIRECHECK_GEN_SEED")

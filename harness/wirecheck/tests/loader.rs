@@ -1,6 +1,6 @@
 //! Scenario loader tests: a full valid scenario, the malformed fixtures (one per error
-//! class, each carrying its expected error in a first-line comment), and robustness
-//! against mutated input.
+//! class, each with its whole expected error in a `.stderr` file next to it), and
+//! robustness against mutated input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -488,70 +488,151 @@ fn error_display_has_location_snippet_and_hint() {
 }
 
 // ----------------------------------------------------------------------------------------
-// Malformed fixtures: each starts with `# expect: LINE:COL: message fragment`.
+// Malformed fixtures, trybuild style: `fixtures/malformed/x.yaml` must fail to load with
+// exactly the error in `x.stderr` (location, message, snippet, hint). Paths are rendered
+// relative to the repository, so the files are the same on every machine.
+// `WIRECHECK_BLESS=1 cargo test -p wirecheck --test loader` rewrites the `.stderr` files
+// (and removes orphans); review the diff before committing.
 // ----------------------------------------------------------------------------------------
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/malformed")
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-#[test]
-fn malformed_fixtures_fail_with_expected_errors() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
-        .expect("fixtures/malformed exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 15,
-        "expected at least 15 malformed fixtures, found {}",
-        files.len()
-    );
-    let mut failures = Vec::new();
-    for file in &files {
-        if let Err(why) = check_fixture(file) {
-            failures.push(format!("{}: {why}", file.display()));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} fixture(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+fn bless() -> bool {
+    std::env::var_os("WIRECHECK_BLESS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
-fn check_fixture(file: &Path) -> Result<(), String> {
-    let src = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
-    let first = src.lines().next().unwrap_or("");
-    let expect = first
-        .strip_prefix("# expect: ")
-        .ok_or("first line must be `# expect: LINE:COL: message fragment`")?;
-    let mut parts = expect.splitn(3, ':');
-    let (line, col, fragment) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(l), Some(c), Some(f)) => (l.trim(), c.trim(), f.trim()),
-        _ => return Err(format!("cannot parse expectation `{expect}`")),
-    };
-    let err: LoadError = match load_file(file) {
+/// The error `file` produces, as the user sees it, with the file shown as `shown`.
+fn rendered_error(file: &Path, shown: &Path) -> Result<String, String> {
+    let mut err: LoadError = match load_file(file) {
         Ok(_) => return Err("loaded without error".to_string()),
         Err(e) => e,
     };
-    let text = err.to_string();
-    let head = text.lines().next().unwrap_or("");
-    let want_loc = format!("{}:{line}:{col}: error: ", file.display());
-    if !head.starts_with(&want_loc) || !head.contains(fragment) {
-        return Err(format!(
-            "expected `{line}:{col}: ... {fragment}`, got:\n{text}"
-        ));
-    }
     if err.snippet.is_none() {
-        return Err(format!("error has no snippet:\n{text}"));
+        return Err(format!("error has no snippet:\n{err}"));
     }
     if err.hint.is_none() {
-        return Err(format!("error has no hint:\n{text}"));
+        return Err(format!("error has no hint:\n{err}"));
     }
-    Ok(())
+    if let Some(loc) = err.loc.as_mut() {
+        loc.file = shown.to_path_buf();
+    }
+    Ok(format!("{err}\n"))
+}
+
+/// Checks (or with `bless`, rewrites) every `*.yaml` / `*.stderr` pair in `dir`, whose
+/// files are shown as `shown/<name>`. Returns the problems found and the number of pairs.
+fn check_stderr_dir(dir: &Path, shown: &Path, bless: bool) -> (Vec<String>, usize) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut problems = Vec::new();
+    let mut pairs = 0;
+    for name in &names {
+        if let Some(stem) = name.strip_suffix(".stderr") {
+            if !names.contains(&format!("{stem}.yaml")) {
+                if bless {
+                    std::fs::remove_file(dir.join(name)).unwrap();
+                } else {
+                    problems.push(format!(
+                        "{name}: orphan: there is no {stem}.yaml (delete it, or bless)"
+                    ));
+                }
+            }
+            continue;
+        }
+        let Some(stem) = name.strip_suffix(".yaml") else {
+            if name != "README.md" {
+                problems.push(format!(
+                    "{name}: unexpected file (fixtures are `x.yaml` + `x.stderr`)"
+                ));
+            }
+            continue;
+        };
+        pairs += 1;
+        let got = match rendered_error(&dir.join(name), &shown.join(name)) {
+            Ok(text) => text,
+            Err(why) => {
+                problems.push(format!("{name}: {why}"));
+                continue;
+            }
+        };
+        let stderr = dir.join(format!("{stem}.stderr"));
+        if bless {
+            std::fs::write(&stderr, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&stderr) {
+            Err(_) => problems.push(format!(
+                "{name}: no {stem}.stderr; it would hold:\n{got}hint: run with WIRECHECK_BLESS=1 to write it"
+            )),
+            Ok(want) if want != got => problems.push(format!(
+                "{name}: the error differs from {stem}.stderr\n--- expected ({stem}.stderr)\n{want}+++ got\n{got}hint: if the change is intended, run with WIRECHECK_BLESS=1 and review the diff"
+            )),
+            Ok(_) => {}
+        }
+    }
+    (problems, pairs)
+}
+
+#[test]
+fn malformed_fixtures_fail_with_exactly_their_stderr() {
+    let dir = repo_root().join("fixtures/malformed");
+    let (problems, pairs) = check_stderr_dir(&dir, Path::new("fixtures/malformed"), bless());
+    assert!(
+        pairs >= 15,
+        "expected at least 15 malformed fixtures, found {pairs}"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} fixture problem(s):\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
+}
+
+#[test]
+fn stderr_check_catches_changed_missing_and_orphan_files() {
+    let dir = std::env::temp_dir().join(format!("wirecheck-stderr-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = "name: x\nabout: y\nrules: [MUX-1]\nhosts: {}\n";
+    std::fs::write(dir.join("a.yaml"), bad).unwrap();
+    std::fs::write(dir.join("b.yaml"), bad).unwrap();
+    std::fs::write(dir.join("a.stderr"), "something else\n").unwrap();
+    std::fs::write(dir.join("gone.stderr"), "x\n").unwrap();
+    std::fs::write(
+        dir.join("ok.yaml"),
+        "name: x\nabout: y\nrules: [MUX-1]\nhosts: { b: { broker: {} } }\n",
+    )
+    .unwrap();
+    let shown = Path::new("t");
+    let (problems, pairs) = check_stderr_dir(&dir, shown, false);
+    assert_eq!(pairs, 3);
+    let text = problems.join("\n");
+    assert_eq!(problems.len(), 4, "{text}");
+    assert!(
+        text.contains("a.yaml: the error differs from a.stderr"),
+        "{text}"
+    );
+    assert!(text.contains("b.yaml: no b.stderr"), "{text}");
+    assert!(text.contains("gone.stderr: orphan"), "{text}");
+    assert!(text.contains("ok.yaml: loaded without error"), "{text}");
+    // Bless writes what was checked, removes the orphan, and then everything but the
+    // file that loads is clean.
+    check_stderr_dir(&dir, shown, true);
+    assert!(!dir.join("gone.stderr").exists());
+    let a = std::fs::read_to_string(dir.join("a.stderr")).unwrap();
+    assert_eq!(
+        a,
+        "t/a.yaml:4:8: error: `hosts` is empty\n  |\n4 | hosts: {}\n  |        ^\n  hint: declare at least one host, e.g. `hosts: { broker: { broker: {} } }`\n"
+    );
+    let (problems, _) = check_stderr_dir(&dir, shown, false);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 // ----------------------------------------------------------------------------------------

@@ -1,46 +1,34 @@
-//! Property tests of the scenario loader: `load_str` never panics, whatever the text, and
-//! valid inputs keep loading.
+//! Property tests of the scenario loader (proptest): `load_str` never panics, whatever
+//! the text, and valid inputs keep loading.
 //!
 //! Inputs:
 //! - every file under `scenarios/` (read from `CARGO_MANIFEST_DIR/../../scenarios`), as is
 //!   and after edits that keep it valid (CRLF line ends, comments and blank lines around
 //!   it, trailing spaces on the last line): they must load;
-//! - the same files after 1..=6 random edits each: delete, duplicate or swap lines, move a
-//!   line's indentation (spaces or a tab), replace a token with another token taken from
-//!   the corpus or with YAML punctuation (anchors, aliases, tags, flow brackets, block
-//!   indicators, document markers), delete or insert bytes, truncate, splice in a line
-//!   of another file: `load_str` must return `Ok` or a `LoadError` whose `Display`
-//!   works, never panic;
+//! - the same files after 1..=6 random [`Edit`]s each: delete, duplicate or swap lines,
+//!   move a line's indentation (spaces or a tab), replace a token with another token
+//!   taken from the file or with YAML punctuation (anchors, aliases, tags, flow
+//!   brackets, block indicators, document markers) or scenario keys, delete or insert
+//!   characters, truncate, splice in a line of another file, duplicate a block of lines:
+//!   `load_str` must return `Ok` or a `LoadError` whose `Display` works, never panic;
 //! - arbitrary strings: random unicode, and soups of YAML tokens and scenario keys.
 //!
-//! The `wirecheck` crate has no `proptest` dev-dependency, so this file drives its own
-//! generator (SplitMix64 from `wirecheck-core`) and shrinks a failure itself (greedy
-//! deletion of lines, then of characters) before reporting it with its seed. Runs are
-//! deterministic: `PROPTEST_CASES` sets the number of inputs per test (default 2000),
-//! `PROP_LOADER_SEED` the base seed (default fixed). Nothing is written to disk.
+//! Edits are values (positions are proptest `Index`es, relative to the current text), so
+//! proptest shrinks a failure to fewer and simpler edits. Runs are deterministic:
+//! `PROPTEST_CASES` sets the number of inputs per test (default 2000),
+//! `PROPTEST_RNG_SEED` the seed (default fixed; see `support`). Nothing is written to disk.
 
-#[path = "../../core/tests/support/quiet.rs"]
-mod quiet;
-use quiet::quiet_panics;
+mod support;
+
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use proptest::prelude::*;
+use proptest::sample::{select, Index};
+use proptest::test_runner::{TestError, TestRunner};
+use support::quiet::{panic_message, quiet_panics};
 use wirecheck::scenario::load_str;
-use wirecheck_core::rng::SplitMix64;
-
-fn cases(default: u64) -> u64 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn base_seed() -> u64 {
-    std::env::var("PROP_LOADER_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_10ad_e500_0001)
-}
 
 // ---------------------------------------------------------------------------------------
 // Corpus
@@ -84,122 +72,48 @@ fn corpus() -> Vec<(PathBuf, String)> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The property and its shrinker
+// The property
 // ---------------------------------------------------------------------------------------
 
-/// Loads `src`; `Err(panic message)` if the loader (or formatting its error) panicked.
-fn load_panics(src: &str, file: &Path) -> Result<bool, String> {
-    quiet_panics(|| {
-        catch_unwind(AssertUnwindSafe(|| match load_str(src, file) {
-            Ok(_) => true,
-            Err(e) => {
-                let shown = e.to_string();
-                assert!(!shown.is_empty(), "empty error message");
-                false
-            }
-        }))
-    })
-    .map_err(|p| {
-        p.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "non-string panic".to_string())
-    })
+/// Runs `load` on `src`: `Ok(loaded)`, or `Err(panic message)` if it panicked.
+fn outcome(load: &dyn Fn(&str) -> bool, src: &str) -> Result<bool, String> {
+    quiet_panics(|| catch_unwind(AssertUnwindSafe(|| load(src)))).map_err(|p| panic_message(&*p))
 }
 
-/// Greedy shrinking: drop lines, then characters, while the loader still panics.
-fn shrink(src: &str, file: &Path) -> String {
-    shrink_with(src, &|s| load_panics(s, file).is_err())
-}
-
-/// Drops lines, then single characters, while `fails` holds, until neither removes
-/// anything (the result is 1-minimal).
-fn shrink_with(src: &str, fails: &dyn Fn(&str) -> bool) -> String {
-    let mut cur: Vec<char> = src.chars().collect();
-    loop {
-        let before = cur.len();
-        let text: String = cur.iter().collect();
-        let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let mut i = lines.len();
-        while i > 0 {
-            i -= 1;
-            let mut fewer = lines.clone();
-            fewer.remove(i);
-            if fails(&fewer.concat()) {
-                lines = fewer;
-            }
-        }
-        cur = lines.concat().chars().collect();
-        let mut i = cur.len();
-        while i > 0 {
-            i -= 1;
-            let mut fewer = cur.clone();
-            fewer.remove(i);
-            if fails(&fewer.iter().collect::<String>()) {
-                cur = fewer;
-            }
-        }
-        if cur.len() == before {
-            return cur.into_iter().collect();
+/// The loader under test: whether `src` loads; formatting the error must work too.
+fn real_loader(file: &Path) -> impl Fn(&str) -> bool + '_ {
+    move |src| match load_str(src, file) {
+        Ok(_) => true,
+        Err(e) => {
+            let shown = e.to_string();
+            assert!(!shown.is_empty(), "empty error message");
+            false
         }
     }
 }
 
-/// The property: no panic. On failure, shrinks and reports seed, origin and input.
-fn check(src: &str, file: &Path, what: &dyn Fn() -> String) -> bool {
-    match load_panics(src, file) {
-        Ok(loaded) => loaded,
-        Err(msg) => {
-            let small = shrink(src, file);
-            let small_msg = load_panics(&small, file).err().unwrap_or_default();
-            panic!(
-                "load_str panicked on {}:\n  panic: {msg}\n  input ({} bytes): {src:?}\n\
-                 shrunk ({} bytes): {small:?}\n  shrunk panic: {small_msg}",
-                what(),
-                src.len(),
-                small.len()
-            );
-        }
+/// The property as a proptest case: no panic.
+fn no_panic(load: &dyn Fn(&str) -> bool, src: &str) -> Result<bool, TestCaseError> {
+    outcome(load, src).map_err(|msg| {
+        TestCaseError::fail(format!(
+            "load_str panicked: {msg}\n  input ({} bytes): {src:?}",
+            src.len()
+        ))
+    })
+}
+
+/// Fails the test with proptest's shrunk input.
+fn report<T: std::fmt::Debug>(result: Result<(), TestError<T>>, show: impl Fn(&T) -> String) {
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, input)) => panic!("{why}\nshrunk input: {}", show(&input)),
+        Err(TestError::Abort(why)) => panic!("aborted: {why}"),
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Generators
 // ---------------------------------------------------------------------------------------
-
-struct Gen(SplitMix64);
-
-impl Gen {
-    fn new(seed: u64) -> Self {
-        Gen(SplitMix64::new(seed))
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.0.next_u64() % n as u64) as usize
-        }
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.0.next_f64() < p
-    }
-
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-
-    /// Any char, biased towards ASCII and YAML-significant ones.
-    fn char(&mut self) -> char {
-        match self.below(6) {
-            0 => *self.pick(SPECIAL_CHARS),
-            1 => char::from_u32(self.0.next_u64() as u32 % 0x11_0000).unwrap_or('\u{fffd}'),
-            2 => char::from_u32(0x80 + self.below(0x800) as u32).unwrap_or('é'),
-            _ => (b' ' + self.below(95) as u8) as char,
-        }
-    }
-}
 
 const SPECIAL_CHARS: &[char] = &[
     ':', '-', '{', '}', '[', ']', ',', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', '?',
@@ -272,10 +186,14 @@ const SCENARIO_TOKENS: &[&str] = &[
     "hosts",
     "script",
     "expect",
+    "expect_violations",
     "broker",
     "client",
     "scripted",
     "server",
+    "proxy",
+    "target",
+    "action",
     "connect",
     "serve",
     "channel",
@@ -323,6 +241,69 @@ const SCENARIO_TOKENS: &[&str] = &[
     "w1",
 ];
 
+/// Any char, biased towards ASCII and YAML-significant ones.
+fn any_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        1 => select(SPECIAL_CHARS),
+        1 => any::<char>(),
+        1 => (0x80u32..0x880).prop_map(|c| char::from_u32(c).unwrap_or('é')),
+        3 => (b' '..=b'~').prop_map(char::from),
+    ]
+}
+
+/// What replaces a token.
+#[derive(Clone, Debug)]
+enum With {
+    Yaml(&'static str),
+    Scenario(&'static str),
+    /// Another token of the same text.
+    Token(Index),
+    Nothing,
+}
+
+/// One edit of a text; positions are relative to the text it is applied to.
+#[derive(Clone, Debug)]
+enum Edit {
+    DeleteLine(Index),
+    DuplicateLine(Index, bool),
+    /// With the next line when `true`, else with any line.
+    SwapLines(Index, bool, Index),
+    /// 0..=1: add 1..=4 spaces, 2: add a tab, 3: remove up to 4 leading spaces.
+    Indent(Index, u8, usize),
+    ReplaceToken(Index, With),
+    DeleteChars(Index, usize),
+    InsertChars(Index, Vec<char>),
+    Truncate(Index),
+    /// A line of the other file, inserted before this one.
+    SpliceLine(Index, Index),
+    /// 1..=4 lines copied to another place (e.g. a whole host or a run of steps).
+    DuplicateBlock(Index, usize, Index),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let with = prop_oneof![
+        select(YAML_TOKENS).prop_map(With::Yaml),
+        select(SCENARIO_TOKENS).prop_map(With::Scenario),
+        any::<Index>().prop_map(With::Token),
+        Just(With::Nothing),
+    ];
+    prop_oneof![
+        1 => any::<Index>().prop_map(Edit::DeleteLine),
+        1 => (any::<Index>(), any::<bool>()).prop_map(|(i, after)| Edit::DuplicateLine(i, after)),
+        1 => (any::<Index>(), any::<bool>(), any::<Index>())
+            .prop_map(|(i, next, j)| Edit::SwapLines(i, next, j)),
+        1 => (any::<Index>(), 0u8..4, 1usize..=4).prop_map(|(i, how, n)| Edit::Indent(i, how, n)),
+        3 => (any::<Index>(), with).prop_map(|(i, w)| Edit::ReplaceToken(i, w)),
+        1 => (any::<Index>(), 1usize..=8).prop_map(|(i, n)| Edit::DeleteChars(i, n)),
+        1 => (any::<Index>(), prop::collection::vec(any_char(), 1..=3))
+            .prop_map(|(i, cs)| Edit::InsertChars(i, cs)),
+        1 => any::<Index>().prop_map(Edit::Truncate),
+        1 => (any::<Index>(), any::<Index>()).prop_map(|(i, j)| Edit::SpliceLine(i, j)),
+        1 => (any::<Index>(), 1usize..=4, any::<Index>())
+            .prop_map(|(i, n, at)| Edit::DuplicateBlock(i, n, at)),
+    ]
+}
+
 /// Tokens of a text: runs of word characters and single other characters.
 fn tokens(src: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
@@ -347,132 +328,141 @@ fn tokens(src: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// One random edit of `src`; `other` is another corpus file to borrow lines from.
-fn edit(g: &mut Gen, src: &str, other: &str) -> (String, &'static str) {
+/// `i` as a position in `0..len` (`0` when empty), or in `0..=len` with `inclusive`.
+fn at(i: &Index, len: usize, inclusive: bool) -> usize {
+    let n = len + usize::from(inclusive);
+    if n == 0 {
+        0
+    } else {
+        i.index(n)
+    }
+}
+
+/// Applies `e` to `src`; `other` is another corpus file to borrow lines from.
+fn apply(e: &Edit, src: &str, other: &str) -> String {
     let mut lines: Vec<String> = src.split_inclusive('\n').map(str::to_owned).collect();
     if lines.is_empty() {
         lines.push(String::new());
     }
     let n = lines.len();
-    let i = g.below(n);
-    let what = match g.below(12) {
-        0 => {
-            lines.remove(i);
-            "delete line"
+    let chars = || src.chars().collect::<Vec<char>>();
+    match e {
+        Edit::DeleteLine(i) => {
+            lines.remove(at(i, n, false));
         }
-        1 => {
+        Edit::DuplicateLine(i, after) => {
+            let i = at(i, n, false);
             let copy = lines[i].clone();
-            lines.insert(i + g.below(2), copy);
-            "duplicate line"
+            lines.insert(i + usize::from(*after), copy);
         }
-        2 => {
-            let j = if g.chance(0.5) {
+        Edit::SwapLines(i, next, j) => {
+            let i = at(i, n, false);
+            let j = if *next {
                 (i + 1).min(n - 1)
             } else {
-                g.below(n)
+                at(j, n, false)
             };
             lines.swap(i, j);
-            "swap lines"
         }
-        3 => {
-            let line = &mut lines[i];
-            match g.below(4) {
-                0 => line.insert_str(0, &" ".repeat(1 + g.below(4))),
-                1 => line.insert(0, '\t'),
+        Edit::Indent(i, how, k) => {
+            let line = &mut lines[at(i, n, false)];
+            match how {
+                0 | 1 => line.insert_str(0, &" ".repeat(*k)),
+                2 => line.insert(0, '\t'),
                 _ => {
-                    let strip =
-                        (1 + g.below(4)).min(line.len() - line.trim_start_matches(' ').len());
+                    let strip = (*k).min(line.len() - line.trim_start_matches(' ').len());
                     line.replace_range(..strip, "");
                 }
             }
-            "indentation"
         }
-        4..=6 => {
-            let text = lines.concat();
-            let toks = tokens(&text);
+        Edit::ReplaceToken(i, with) => {
+            let toks = tokens(src);
             if toks.is_empty() {
-                return (text, "replace token (none)");
+                return src.to_string();
             }
-            let (a, b) = *g.pick(&toks);
-            let with: String = match g.below(4) {
-                0 => g.pick(YAML_TOKENS).to_string(),
-                1 => g.pick(SCENARIO_TOKENS).to_string(),
-                2 => {
-                    let (c, d) = *g.pick(&toks);
-                    text[c..d].to_string()
+            let (a, b) = toks[at(i, toks.len(), false)];
+            let with = match with {
+                With::Yaml(t) | With::Scenario(t) => t.to_string(),
+                With::Token(j) => {
+                    let (c, d) = toks[at(j, toks.len(), false)];
+                    src[c..d].to_string()
                 }
-                _ => String::new(),
+                With::Nothing => String::new(),
             };
-            let mut out = text;
+            let mut out = src.to_string();
             out.replace_range(a..b, &with);
-            return (out, "replace token");
+            return out;
         }
-        7 => {
-            let text: Vec<char> = lines.concat().chars().collect();
-            let at = g.below(text.len() + 1);
-            let len = 1 + g.below(8);
-            let mut out = text.clone();
-            out.drain(at..(at + len).min(text.len()));
-            return (out.into_iter().collect(), "delete chars");
+        Edit::DeleteChars(i, k) => {
+            let mut text = chars();
+            let start = at(i, text.len(), true);
+            let stop = (start + k).min(text.len());
+            text.drain(start..stop);
+            return text.into_iter().collect();
         }
-        8 => {
-            let mut text: Vec<char> = lines.concat().chars().collect();
-            let at = g.below(text.len() + 1);
-            for _ in 0..1 + g.below(3) {
-                let c = g.char();
-                text.insert(at, c);
+        Edit::InsertChars(i, cs) => {
+            let mut text = chars();
+            let p = at(i, text.len(), true);
+            for c in cs {
+                text.insert(p, *c);
             }
-            return (text.into_iter().collect(), "insert chars");
+            return text.into_iter().collect();
         }
-        9 => {
-            let text: Vec<char> = lines.concat().chars().collect();
-            let at = g.below(text.len() + 1);
-            return (text[..at].iter().collect(), "truncate");
+        Edit::Truncate(i) => {
+            let text = chars();
+            return text[..at(i, text.len(), true)].iter().collect();
         }
-        10 => {
+        Edit::SpliceLine(i, j) => {
             let theirs: Vec<&str> = other.split_inclusive('\n').collect();
             if !theirs.is_empty() {
-                let line = g.pick(&theirs).to_string();
-                lines.insert(i, line);
+                let line = theirs[at(j, theirs.len(), false)].to_string();
+                lines.insert(at(i, n, false), line);
             }
-            "splice line from another file"
         }
-        _ => {
-            // Duplicate a block of lines (e.g. a whole host or a run of steps).
-            let len = 1 + g.below(4);
-            let block: Vec<String> = lines[i..(i + len).min(n)].to_vec();
-            let at = g.below(n + 1);
-            for (k, l) in block.into_iter().enumerate() {
-                lines.insert(at + k, l);
+        Edit::DuplicateBlock(i, k, to) => {
+            let i = at(i, n, false);
+            let block: Vec<String> = lines[i..(i + k).min(n)].to_vec();
+            let p = at(to, n, true);
+            for (m, l) in block.into_iter().enumerate() {
+                lines.insert(p + m, l);
             }
-            "duplicate block"
         }
-    };
-    (lines.concat(), what)
+    }
+    lines.concat()
+}
+
+/// A corpus file (by index), another one to borrow lines from, and the edits.
+type Mutant = (Index, Index, Vec<Edit>);
+
+fn mutant() -> impl Strategy<Value = Mutant> {
+    (
+        any::<Index>(),
+        any::<Index>(),
+        prop::collection::vec(edit(), 1..=6),
+    )
+}
+
+/// The text of a mutant, and the file it came from.
+fn mutate<'a>(files: &'a [(PathBuf, String)], m: &Mutant) -> (&'a Path, String) {
+    let (path, src) = &files[m.0.index(files.len())];
+    let (_, other) = &files[m.1.index(files.len())];
+    let text = m.2.iter().fold(src.clone(), |t, e| apply(e, &t, other));
+    (path, text)
 }
 
 /// Random text: unicode noise, or a soup of YAML and scenario tokens with line breaks
 /// and indentation.
-fn arbitrary(g: &mut Gen) -> String {
-    let mut s = String::new();
-    if g.chance(0.3) {
-        for _ in 0..g.below(200) {
-            s.push(g.char());
-        }
-        return s;
-    }
-    for _ in 0..g.below(60) {
-        match g.below(6) {
-            0 => {
-                s.push('\n');
-                s.push_str(&" ".repeat(2 * g.below(4)));
-            }
-            1 | 2 => s.push_str(g.pick::<&str>(YAML_TOKENS)),
-            3 | 4 => s.push_str(g.pick::<&str>(SCENARIO_TOKENS)),
-            _ => s.push(g.char()),
-        }
-    }
-    s
+fn arbitrary_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        1 => (0usize..4).prop_map(|n| format!("\n{}", "  ".repeat(n))),
+        2 => select(YAML_TOKENS).prop_map(str::to_owned),
+        2 => select(SCENARIO_TOKENS).prop_map(str::to_owned),
+        1 => any_char().prop_map(String::from),
+    ];
+    prop_oneof![
+        1 => prop::collection::vec(any_char(), 0..200).prop_map(|cs| cs.into_iter().collect()),
+        2 => prop::collection::vec(piece, 0..60).prop_map(|ps| ps.concat()),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -484,17 +474,8 @@ fn arbitrary(g: &mut Gen) -> String {
 fn corpus_files_load_and_keep_loading_after_neutral_edits() {
     let files = corpus();
     for (path, src) in &files {
-        let what = || format!("{}", path.display());
-        assert!(
-            check(src, path, &what),
-            "{} does not load: {}",
-            path.display(),
-            load_str(src, path)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        );
         let variants = [
+            ("no edit", src.clone()),
             ("CRLF line ends", src.replace('\n', "\r\n")),
             ("leading comment", format!("# a comment\n\n{src}")),
             (
@@ -506,10 +487,12 @@ fn corpus_files_load_and_keep_loading_after_neutral_edits() {
             ("trailing spaces", format!("{}   \n", src.trim_end())),
         ];
         for (how, text) in &variants {
-            let what = || format!("{} with {how}", path.display());
+            let loaded = outcome(&real_loader(path), text).unwrap_or_else(|msg| {
+                panic!("{} ({how}): load_str panicked: {msg}", path.display())
+            });
             assert!(
-                check(text, path, &what),
-                "{} with {how} does not load: {}",
+                loaded,
+                "{} ({how}) does not load: {}",
                 path.display(),
                 load_str(text, path)
                     .err()
@@ -524,65 +507,114 @@ fn corpus_files_load_and_keep_loading_after_neutral_edits() {
 #[test]
 fn mutated_corpus_never_panics() {
     let files = corpus();
-    let n = cases(2000);
-    let seed = base_seed();
-    let mut loaded = 0u64;
-    for case in 0..n {
-        let case_seed = seed ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut g = Gen::new(case_seed);
-        let (path, src) = g.pick(&files);
-        let (_, other) = g.pick(&files);
-        let mut text = src.clone();
-        let mut edits = Vec::new();
-        for _ in 0..1 + g.below(6) {
-            let (next, what) = edit(&mut g, &text, other);
-            text = next;
-            edits.push(what);
+    let config = support::config(2000);
+    let cases = config.cases;
+    let loaded = Cell::new(0u32);
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&mutant(), |m| {
+        let (path, text) = mutate(&files, &m);
+        if no_panic(&real_loader(path), &text)? {
+            loaded.set(loaded.get() + 1);
         }
-        let what = || {
-            format!(
-                "case {case} (PROP_LOADER_SEED={seed}, case seed {case_seed:#x}): {} after {edits:?}",
-                path.display()
-            )
-        };
-        if check(&text, path, &what) {
-            loaded += 1;
-        }
-    }
+        Ok(())
+    });
+    report(result, |m| {
+        let (path, text) = mutate(&files, m);
+        format!("{} after {:?}:\n{text:?}", path.display(), m.2)
+    });
     // Some mutants (comments, duplicated blank lines) stay valid; most must not.
-    assert!(loaded < n, "every mutant loaded: the edits do nothing");
+    assert!(
+        loaded.get() < cases,
+        "every mutant loaded: the edits do nothing"
+    );
 }
 
 /// Arbitrary strings never make the loader panic.
 #[test]
 fn arbitrary_strings_never_panic() {
-    let n = cases(2000);
-    let seed = base_seed() ^ 0xa5a5_a5a5;
-    for case in 0..n {
-        let case_seed = seed ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut g = Gen::new(case_seed);
-        let text = arbitrary(&mut g);
-        let what = || format!("arbitrary case {case} (case seed {case_seed:#x})");
-        check(&text, Path::new("arbitrary.yaml"), &what);
+    let mut runner = TestRunner::new(support::config(2000));
+    let file = Path::new("arbitrary.yaml");
+    let result = runner.run(&arbitrary_text(), |text| {
+        no_panic(&real_loader(file), &text).map(|_| ())
+    });
+    report(result, |text| format!("{text:?}"));
+}
+
+/// The harness has teeth: a planted panic is found and shrunk to a small input.
+#[test]
+fn a_planted_panic_is_found_and_shrunk() {
+    // In arbitrary text: a loader that panics on any text with both `[` and `]`.
+    let planted = |s: &str| {
+        assert!(!(s.contains('[') && s.contains(']')), "planted");
+        true
+    };
+    let mut runner = TestRunner::new(support::config(2000));
+    match runner.run(&arbitrary_text(), |text| {
+        no_panic(&planted, &text).map(|_| ())
+    }) {
+        Err(TestError::Fail(why, text)) => {
+            assert!(why.message().contains("planted"), "{why}");
+            assert!(text.contains('[') && text.contains(']'));
+            assert!(text.chars().count() <= 4, "not shrunk: {text:?}");
+        }
+        other => panic!("the planted panic was not found: {other:?}"),
+    }
+    // In mutated corpus files: a loader that panics when `hosts:` is gone.
+    let files = corpus();
+    let planted = |s: &str| {
+        assert!(s.contains("\nhosts:"), "planted");
+        true
+    };
+    let mut runner = TestRunner::new(support::config(2000));
+    match runner.run(&mutant(), |m| {
+        let (_, text) = mutate(&files, &m);
+        no_panic(&planted, &text).map(|_| ())
+    }) {
+        Err(TestError::Fail(_, m)) => {
+            let (_, text) = mutate(&files, &m);
+            assert!(!text.contains("\nhosts:"));
+            assert!(m.2.len() <= 2, "not shrunk: {:?}", m.2);
+        }
+        other => panic!("the planted panic was not found: {other:?}"),
     }
 }
 
-/// The helpers do what the tests above rely on: tokens split as intended, edits change
-/// the text, and the shrinker reduces a failing input to a minimal one.
+/// The helpers do what the tests above rely on: tokens split as intended and edits
+/// change the text.
 #[test]
 fn tokens_and_edits_are_sane() {
     let src = "a: [b, c]\n  d: é\n";
     let toks: Vec<&str> = tokens(src).into_iter().map(|(a, b)| &src[a..b]).collect();
     assert_eq!(toks, ["a", ":", "[", "b", ",", "c", "]", "d", ":", "é"]);
-    let mut g = Gen::new(1);
-    let mut changed = 0;
-    for _ in 0..200 {
-        let (out, _) = edit(&mut g, src, "x: y\n");
-        if out != src {
-            changed += 1;
-        }
+    let mut runner = TestRunner::new(support::config(200));
+    let changed = Cell::new(0);
+    let total = Cell::new(0);
+    runner
+        .run(&edit(), |e| {
+            total.set(total.get() + 1);
+            if apply(&e, src, "x: y\n") != src {
+                changed.set(changed.get() + 1);
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(
+        changed.get() * 4 > total.get() * 3,
+        "edits change the text: {}/{}",
+        changed.get(),
+        total.get()
+    );
+    // Edits work on empty text too.
+    use proptest::strategy::ValueTree;
+    let i = any::<Index>().new_tree(&mut runner).unwrap().current();
+    for e in [
+        Edit::DeleteLine(i),
+        Edit::Truncate(i),
+        Edit::ReplaceToken(i, With::Nothing),
+        Edit::DeleteChars(i, 3),
+        Edit::SwapLines(i, false, i),
+        Edit::DuplicateBlock(i, 4, i),
+    ] {
+        apply(&e, "", "");
     }
-    assert!(changed > 150, "edits change the text: {changed}/200");
-    let small = shrink_with("aaa\nbxb\ny\n", &|s| s.contains('x') && s.contains('y'));
-    assert_eq!(small, "xy");
 }

@@ -3,11 +3,17 @@
 //! These types describe behaviour (hosts, calls, wire messages, faults), never the
 //! Rust types of the system under test, so the same scenario can later drive an
 //! implementation in another language over real sockets.
+//!
+//! The names a scenario can use (host kinds, steps, counters, failure kinds) are defined
+//! once, in [`vocab`].
+
+pub mod vocab;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+pub use vocab::FailKind;
 
 /// A position in a scenario file (1-based line and column).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,14 +90,20 @@ pub enum HostKind {
 }
 
 impl HostKind {
-    pub fn label(&self) -> &'static str {
+    /// The kind without its settings.
+    pub fn kind(&self) -> vocab::Kind {
         match self {
-            HostKind::Broker(_) => "broker",
-            HostKind::Client(_) => "client",
-            HostKind::Scripted(ScriptedSpec::Server) => "scripted server",
-            HostKind::Scripted(ScriptedSpec::Client { .. }) => "scripted client",
-            HostKind::Proxy(_) => "proxy",
+            HostKind::Broker(_) => vocab::Kind::Broker,
+            HostKind::Client(_) => vocab::Kind::Client,
+            HostKind::Scripted(ScriptedSpec::Server) => vocab::Kind::ScriptedServer,
+            HostKind::Scripted(ScriptedSpec::Client { .. }) => vocab::Kind::ScriptedClient,
+            HostKind::Proxy(_) => vocab::Kind::Proxy,
         }
+    }
+
+    /// `broker`, `client`, `scripted server`, `scripted client` or `proxy`.
+    pub fn label(&self) -> &'static str {
+        self.kind().label()
     }
 }
 
@@ -392,50 +404,6 @@ pub enum Outcome {
     Error(String),
     /// The call failed locally.
     Fails(FailKind),
-}
-
-/// How a call can fail locally (`fails: KIND` in a scenario, `fails KIND` in a trace).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FailKind {
-    Timeout,
-    Disconnected,
-    SendFailed,
-    UnexpectedReply,
-    NotConnected,
-    Cancelled,
-    Protocol,
-    /// A request reused the id of one still pending.
-    DuplicateId,
-}
-
-impl FailKind {
-    pub const ALL: &'static [FailKind] = &[
-        FailKind::Timeout,
-        FailKind::Disconnected,
-        FailKind::SendFailed,
-        FailKind::UnexpectedReply,
-        FailKind::NotConnected,
-        FailKind::Cancelled,
-        FailKind::Protocol,
-        FailKind::DuplicateId,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FailKind::Timeout => "timeout",
-            FailKind::Disconnected => "disconnected",
-            FailKind::SendFailed => "send_failed",
-            FailKind::UnexpectedReply => "unexpected_reply",
-            FailKind::NotConnected => "not_connected",
-            FailKind::Cancelled => "cancelled",
-            FailKind::Protocol => "protocol",
-            FailKind::DuplicateId => "duplicate_id",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<FailKind> {
-        FailKind::ALL.iter().copied().find(|k| k.name() == name)
-    }
 }
 
 /// A wire message a scripted peer sends.

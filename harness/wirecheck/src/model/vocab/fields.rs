@@ -1,0 +1,212 @@
+//! Every field a scenario file can set, with its default and meaning (README's field
+//! table is generated from [`FIELDS`]; a test checks each stated default against the
+//! loader).
+
+/// The default of a field a user can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldDefault {
+    /// The field must be written.
+    Required,
+    /// Leaving the field out is the same as writing this YAML value (a test checks it).
+    Yaml(&'static str),
+    /// A default that is not a fixed value (e.g. "the host name").
+    Text(&'static str),
+    /// Leaving the field out means "no filter" or "none".
+    Absent(&'static str),
+}
+
+/// A field of a scenario file: its place, default and meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Where it is written: `seed`, `broker.queue`, `client.serve[].delay`, `request.timeout`
+    /// (a step's field), `rule.nth` (a proxy rule's field).
+    pub path: &'static str,
+    pub default: FieldDefault,
+    pub doc: &'static str,
+}
+
+const fn field(path: &'static str, default: FieldDefault, doc: &'static str) -> Field {
+    Field { path, default, doc }
+}
+
+use FieldDefault::{Absent, Required, Text, Yaml as Is};
+
+/// Every field of the format except the top-level `name`, `about`, `rules`, `hosts`,
+/// `script`, `expect` and `expect_violations`, in the order README lists them. A
+/// `<client>.serve` step takes the fields of `client.serve[]`.
+pub const FIELDS: &[Field] = &[
+    field("seed", Is("0"), "seed of the simulation and of every RNG in it"),
+    field("duration", Is("120s"), "hard limit of simulated time (more than 0s)"),
+    field(
+        "network.latency",
+        Is("1ms"),
+        "message latency: fixed, or `{ min: 1ms, max: 20ms }` drawn uniformly",
+    ),
+    field("broker.max_message", Is("65536"), "largest accepted message, in bytes"),
+    field(
+        "broker.queue",
+        Is("64"),
+        "capacity of each connection's outbound queue, in messages (at least 1)",
+    ),
+    field("broker.idle_timeout", Is("30s"), "a connection silent this long is closed"),
+    field(
+        "broker.tokens",
+        Is("{}"),
+        "`{ client_id: token }`; when not empty, `hello` must carry its client's token",
+    ),
+    field(
+        "client.connect",
+        Required,
+        "hosts to connect to (brokers, scripted servers, proxies), in failover order",
+    ),
+    field("client.id", Text("the host name"), "client id sent in `hello`"),
+    field("client.token", Absent("none"), "token sent in `hello`"),
+    field(
+        "client.autoconnect",
+        Is("true"),
+        "register when the host starts (call id `connect`); `false`: wait for a `connect` step",
+    ),
+    field(
+        "client.register_timeout",
+        Is("10s"),
+        "limit of each phase of a connection attempt (connect, handshake, `welcome`)",
+    ),
+    field(
+        "client.request_timeout",
+        Is("30s"),
+        "timeout of a request whose step gives none",
+    ),
+    field(
+        "client.heartbeat",
+        Is("{}"),
+        "`off` (no heartbeats) or `{ interval, timeout }`",
+    ),
+    field("client.heartbeat.interval", Is("5s"), "time between pings"),
+    field(
+        "client.heartbeat.timeout",
+        Is("15s"),
+        "no frame for this long: the connection is dead (longer than `interval`)",
+    ),
+    field(
+        "client.reconnect",
+        Is("{}"),
+        "`off` (never reconnect) or `{ base, cap, jitter, max_attempts, window, min_gap }`",
+    ),
+    field(
+        "client.reconnect.base",
+        Is("1s"),
+        "first backoff delay; doubles after each failed attempt, up to `cap`",
+    ),
+    field("client.reconnect.cap", Is("30s"), "largest backoff delay (at least `base`)"),
+    field(
+        "client.reconnect.jitter",
+        Is("0.0"),
+        "fraction of the delay added at random (0.0 to 1.0), from the seeded RNG",
+    ),
+    field(
+        "client.reconnect.max_attempts",
+        Is("3"),
+        "at most this many attempts per `window` (at least 1)",
+    ),
+    field("client.reconnect.window", Is("60s"), "the rate limit's window"),
+    field("client.reconnect.min_gap", Is("5s"), "at least this long between two attempts"),
+    field("client.serve", Is("[]"), "channels served from the start (fields below)"),
+    field("client.serve[].channel", Required, "the channel"),
+    field(
+        "client.serve[].reply",
+        Is("echo"),
+        "`echo` (the request body), `ignore` (never answer), `{ fixed: body }` or `{ error: code }`",
+    ),
+    field("client.serve[].delay", Is("0s"), "delay before answering each request"),
+    field(
+        "client.serve[].chunks",
+        Is("0"),
+        "chunk frames the answer is split into (0: one `start` with `end: true`)",
+    ),
+    field(
+        "client.serve[].concurrency",
+        Is("1"),
+        "requests served at the same time (receive credits, at least 1)",
+    ),
+    field("scripted.client", Required, "scripted client: the host it connects to"),
+    field(
+        "scripted.autoconnect",
+        Is("true"),
+        "scripted client: connect when the host starts; `false`: wait for a `connect` step",
+    ),
+    field("proxy.target", Required, "a broker or scripted server"),
+    field(
+        "proxy.rules",
+        Is("[]"),
+        "rules in order: the first matching rule acts; unmatched messages pass",
+    ),
+    field(
+        "rule.dir",
+        Absent("both"),
+        "`up` (client to target) or `down` (target to client)",
+    ),
+    field(
+        "rule.kind",
+        Absent("any"),
+        "message type to match (any message, even undecodable text, when absent)",
+    ),
+    field("rule.req", Absent("any"), "request id to match"),
+    field("rule.channel", Absent("any"), "channel to match (on `start` and `receive`)"),
+    field(
+        "rule.nth",
+        Absent("every match"),
+        "act only on the nth matching message of this rule (1-based)",
+    ),
+    field(
+        "rule.probability",
+        Absent("always"),
+        "act with this probability (0.0 to 1.0), drawn from the seed",
+    ),
+    field("rule.action", Required, "what to do (proxy actions below)"),
+    field(
+        "connect.id",
+        Is("connect"),
+        "call id of a client's `connect` step (a scripted client's takes none)",
+    ),
+    field("request.id", Required, "call id, unique in the scenario"),
+    field("request.channel", Required, "the channel"),
+    field("request.body", Is("\"\""), "body of the `start` frame"),
+    field(
+        "request.chunks",
+        Is("[]"),
+        "chunks sent after `start`, then `end` (none: one `start` with `end: true`)",
+    ),
+    field(
+        "request.timeout",
+        Text("the client's `request_timeout`"),
+        "the call's timeout",
+    ),
+    field("cancel.id", Required, "call id of the request to cancel"),
+    field(
+        "result.id",
+        Required,
+        "call id: a request's, or a connect's (`connect` by default)",
+    ),
+    field(
+        "result.ok",
+        Text("one of `ok`, `error`, `fails`"),
+        "success with this body (`welcome` for a connect)",
+    ),
+    field(
+        "result.error",
+        Text("one of `ok`, `error`, `fails`"),
+        "the peer answered `error` with this code",
+    ),
+    field(
+        "result.fails",
+        Text("one of `ok`, `error`, `fails`"),
+        "the call failed locally this way (failure kinds above)",
+    ),
+    field("result.within", Is("30s"), "how long to wait for the result"),
+    field("expect.within", Is("30s"), "how long to wait for the message"),
+    field(
+        "send.to",
+        Absent("the latest connection"),
+        "send on the connection with this host (a scripted server with several connections)",
+    ),
+];

@@ -1,0 +1,569 @@
+//! The scenario vocabulary, defined once: host kinds, script steps, counters, call
+//! failure kinds and proxy actions, each with the name a scenario file uses and a doc line.
+//!
+//! The loader checks names against these tables, its hints list them, and README's step,
+//! counter and field tables are generated from them (`crate::docs`). Drivers can use them
+//! too: [`Kind`] is the kind of a host without its settings, [`FailKind`] the failure
+//! names of `fails:`, [`ClientCounter`], [`BrokerCounter`], [`ScriptedCounter`] and
+//! [`ProxyCounter`] name each kind's counters, and each [`Counter`] says whether it is a
+//! current value or a running total.
+//!
+//! Orders matter: hints list names in table order, and "did you mean" picks the first of
+//! equally close names.
+
+mod fields;
+mod proxy;
+
+pub use fields::{Field, FieldDefault, FIELDS};
+pub use proxy::{word_names, Word, CORRUPTIONS, KINDS_WITH_CHANNEL, KINDS_WITH_REQ, PROXY_ACTIONS};
+
+/// A kind of host, without its settings (see [`crate::model::HostKind`] for those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// The reference broker.
+    Broker,
+    /// The reference multiplexer.
+    Client,
+    /// A raw WebSocket server played by the script.
+    ScriptedServer,
+    /// A raw WebSocket client played by the script.
+    ScriptedClient,
+    /// The message-level chaos proxy.
+    Proxy,
+}
+
+/// The keys that name a host's kind in YAML (`app: { client: {..} }`), in hint order.
+pub const HOST_KEYS: &[&str] = &["broker", "client", "scripted", "proxy"];
+
+impl Kind {
+    /// Every kind, in the order tables list them.
+    pub const ALL: [Kind; 5] = [
+        Kind::Broker,
+        Kind::Client,
+        Kind::ScriptedServer,
+        Kind::ScriptedClient,
+        Kind::Proxy,
+    ];
+
+    /// How messages and tables name the kind: `broker`, `scripted server`, ...
+    pub const fn label(self) -> &'static str {
+        match self {
+            Kind::Broker => "broker",
+            Kind::Client => "client",
+            Kind::ScriptedServer => "scripted server",
+            Kind::ScriptedClient => "scripted client",
+            Kind::Proxy => "proxy",
+        }
+    }
+
+    /// How a host of this kind is written in `hosts:`.
+    pub const fn yaml(self) -> &'static str {
+        match self {
+            Kind::Broker => "{ broker: { max_message, queue, idle_timeout, tokens } }",
+            Kind::Client => "{ client: { connect: [hosts], id, token, autoconnect, register_timeout, request_timeout, heartbeat, reconnect, serve } }",
+            Kind::ScriptedServer => "{ scripted: server }",
+            Kind::ScriptedClient => "{ scripted: { client: host, autoconnect } }",
+            Kind::Proxy => "{ proxy: { target: host, rules: [...] } }",
+        }
+    }
+
+    /// One line: what a host of this kind is.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            Kind::Broker => "the reference broker (all fields optional)",
+            Kind::Client => "the reference multiplexer; `heartbeat: off`, `reconnect: off` disable those",
+            Kind::ScriptedServer => "accepts connections; the script sends and expects raw frames",
+            Kind::ScriptedClient => "connects to a host; the script sends and expects raw frames",
+            Kind::Proxy => "message-level chaos proxy: clients connect to it, it opens one connection to `target` per client and applies its rules",
+        }
+    }
+
+    /// The `<host>.<step>` steps a host of this kind takes.
+    pub const fn steps(self) -> &'static [StepDef] {
+        match self {
+            Kind::Broker => &[],
+            Kind::Client => CLIENT_STEPS,
+            Kind::ScriptedServer => SCRIPTED_SERVER_STEPS,
+            Kind::ScriptedClient => SCRIPTED_CLIENT_STEPS,
+            Kind::Proxy => PROXY_STEPS,
+        }
+    }
+
+    /// The counters an `expect:` entry of a host of this kind may name.
+    pub const fn counters(self) -> &'static [Counter] {
+        match self {
+            Kind::Broker => BROKER_COUNTERS,
+            Kind::Client => CLIENT_COUNTERS,
+            Kind::ScriptedServer | Kind::ScriptedClient => SCRIPTED_COUNTERS,
+            Kind::Proxy => PROXY_COUNTERS,
+        }
+    }
+
+    /// Whether `<host>.<name>` is a step of this kind.
+    pub fn takes(self, name: &str) -> bool {
+        self.steps().iter().any(|s| s.name == name)
+    }
+
+    /// The counter called `name`, if this kind has one.
+    pub fn counter(self, name: &str) -> Option<&'static Counter> {
+        self.counters().iter().find(|c| c.name == name)
+    }
+
+    /// Which run the counters of this kind cover.
+    pub const fn counters_cover(self) -> &'static str {
+        match self {
+            Kind::Broker | Kind::Client => {
+                "the host's current software: a `bounce` starts them at 0"
+            }
+            Kind::ScriptedServer | Kind::ScriptedClient | Kind::Proxy => {
+                "the whole run, bounces included"
+            }
+        }
+    }
+
+    /// Accepts connections (a client or scripted client may connect to it).
+    pub const fn listens(self) -> bool {
+        matches!(self, Kind::Broker | Kind::ScriptedServer | Kind::Proxy)
+    }
+
+    /// May sit behind a proxy.
+    pub const fn proxyable(self) -> bool {
+        matches!(self, Kind::Broker | Kind::ScriptedServer)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Script steps
+// ---------------------------------------------------------------------------------------
+
+/// A script step: `name: args` (global) or `<host>.name: args`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepDef {
+    /// The step's key (after `<host>.` for host steps).
+    pub name: &'static str,
+    /// What follows the key, in short.
+    pub args: &'static str,
+    /// One line: what the step does.
+    pub doc: &'static str,
+}
+
+const fn step(name: &'static str, args: &'static str, doc: &'static str) -> StepDef {
+    StepDef { name, args, doc }
+}
+
+/// Steps without a host: time and network faults.
+pub const GLOBAL_STEPS: &[StepDef] = &[
+    step("wait", "`2s`", "let simulated time pass"),
+    step(
+        "partition",
+        "`[a, b]`",
+        "cut the link between two hosts (a partitioned TCP stream just goes silent)",
+    ),
+    step("repair", "`[a, b]`", "restore a cut link"),
+    step("hold", "`[a, b]`", "delay delivery on the link"),
+    step(
+        "release",
+        "`[a, b]`",
+        "deliver what `hold` kept on the link",
+    ),
+    step("crash", "`host`", "kill a host"),
+    step(
+        "bounce",
+        "`host`",
+        "restart a host (its software starts again)",
+    ),
+];
+
+const SEND: StepDef = step(
+    "send",
+    "`{ <type>: { fields } }` or `{ raw: \"text\" }`, optional `to: host`",
+    "send any message, valid or not; `to` picks the connection with that host (a server with several connections)",
+);
+const EXPECT: StepDef = step(
+    "expect",
+    "`{ <type>: { fields }, within: 30s }`",
+    "wait until a message of that type whose listed fields are equal has arrived",
+);
+const CLOSE: StepDef = step("close", "`{}`", "close the connection");
+
+/// Steps of a reference client (`app.request: {..}`).
+pub const CLIENT_STEPS: &[StepDef] = &[
+    step(
+        "connect",
+        "`{ id: c1 }` (id optional, default `connect`)",
+        "register, for a client with `autoconnect: false`; the call's id is `id`",
+    ),
+    step(
+        "request",
+        "`{ id, channel, body, chunks: [..], timeout }`",
+        "start a request (does not wait)",
+    ),
+    step("cancel", "`{ id }`", "the caller drops the request"),
+    step("disconnect", "`{}`", "close the connection, no reconnect"),
+    step(
+        "serve",
+        "`{ channel, reply, delay, chunks, concurrency }`",
+        "start serving a channel",
+    ),
+    step(
+        "result",
+        "`{ id, ok: body | error: code | fails: kind, within: 30s }`",
+        "wait for the call's result and compare (failure kinds below)",
+    ),
+];
+
+/// Steps of a scripted server.
+pub const SCRIPTED_SERVER_STEPS: &[StepDef] = &[SEND, EXPECT, CLOSE];
+
+/// Steps of a scripted client.
+pub const SCRIPTED_CLIENT_STEPS: &[StepDef] = &[
+    step(
+        "connect",
+        "`{}`",
+        "connect to the target, for `autoconnect: false`",
+    ),
+    SEND,
+    EXPECT,
+    CLOSE,
+];
+
+/// Steps of a proxy.
+pub const PROXY_STEPS: &[StepDef] = &[step(
+    "release",
+    "`{}`",
+    "forward every message the proxy's `hold` rules kept",
+)];
+
+/// Whether `name` is a global step.
+pub fn is_global_step(name: &str) -> bool {
+    GLOBAL_STEPS.iter().any(|s| s.name == name)
+}
+
+/// Whether some kind of host takes `<host>.<name>`.
+pub fn is_host_step(name: &str) -> bool {
+    Kind::ALL.iter().any(|k| k.takes(name))
+}
+
+/// The names of `steps`, in order.
+pub fn step_names(steps: &[StepDef]) -> Vec<&'static str> {
+    steps.iter().map(|s| s.name).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------------------
+
+/// What a counter's final value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A size at the end of the run (it can go down).
+    Current,
+    /// A running total: it only goes up.
+    Total,
+}
+
+impl Value {
+    pub const fn label(self) -> &'static str {
+        match self {
+            Value::Current => "current",
+            Value::Total => "total",
+        }
+    }
+}
+
+/// A counter an `expect:` entry can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counter {
+    pub name: &'static str,
+    pub value: Value,
+    /// One line: what it counts.
+    pub doc: &'static str,
+}
+
+const fn current(name: &'static str, doc: &'static str) -> Counter {
+    Counter {
+        name,
+        value: Value::Current,
+        doc,
+    }
+}
+
+const fn total(name: &'static str, doc: &'static str) -> Counter {
+    Counter {
+        name,
+        value: Value::Total,
+        doc,
+    }
+}
+
+/// Defines a counter table and an enum naming its entries (`ClientCounter::Pending.name()`)
+/// from one list, so that drivers can name counters without string literals.
+macro_rules! counters {
+    ($(#[$doc:meta])* $enum:ident, $table:ident { $($variant:ident = $def:expr,)* }) => {
+        $(#[$doc])*
+        pub const $table: &[Counter] = &[$($def),*];
+
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $enum {
+            $($variant),*
+        }
+
+        impl $enum {
+            /// Every counter, in table order.
+            pub const ALL: &'static [$enum] = &[$($enum::$variant),*];
+
+            /// The counter's entry in its table.
+            pub const fn counter(self) -> &'static Counter {
+                &$table[self as usize]
+            }
+
+            /// Its name in `expect:`.
+            pub const fn name(self) -> &'static str {
+                self.counter().name
+            }
+        }
+    };
+}
+
+counters! {
+    /// A reference client's counters (of its current software: a `bounce` starts them at 0).
+    ClientCounter, CLIENT_COUNTERS {
+        Pending = current("pending", "calls waiting for their answer (entries in the pending map)"),
+        Completed = total(
+            "completed",
+            "calls answered by the peer: a response, or an `error` reply such as `receiver_gone` (not registrations)",
+        ),
+        TimedOut = total("timed_out", "calls removed by their timeout"),
+        Cancelled = total("cancelled", "calls the caller cancelled"),
+        DuplicatesDropped = total(
+            "duplicates_dropped",
+            "response frames dropped because their call had already completed",
+        ),
+        LateDropped = total(
+            "late_dropped",
+            "frames dropped because their call had timed out, been cancelled or failed",
+        ),
+        UnknownDropped = total(
+            "unknown_dropped",
+            "frames dropped because their id was never pending",
+        ),
+        Reconnects = total(
+            "reconnects",
+            "successful registrations after the first (not attempts)",
+        ),
+        Disconnects = total(
+            "disconnects",
+            "registered connections that ended (lost, or closed by the client)",
+        ),
+        Registrations = total("registrations", "successful registrations (`welcome` received)"),
+        Served = total("served", "incoming requests this client answered as a receiver"),
+    }
+}
+
+counters! {
+    /// The reference broker's counters (of its current software: a `bounce` starts them at 0).
+    BrokerCounter, BROKER_COUNTERS {
+        Connections = current("connections", "open connections"),
+        Clients = current("clients", "registered client ids"),
+        Requests = current("requests", "requests in flight (queued or assigned)"),
+        Queued = current("queued", "requests waiting for a receiver"),
+        Waiting = current("waiting", "receive credits waiting for a request"),
+        Assignments = current("assignments", "requests assigned to a receiver"),
+        Rejected = total(
+            "rejected",
+            "messages answered with an error and not acted on, refused registrations included",
+        ),
+        Wakeups = total(
+            "wakeups",
+            "times the dispatcher looked for work (polling adds idle wake-ups)",
+        ),
+    }
+}
+
+counters! {
+    /// A scripted peer's counters (over the whole run, bounces included).
+    ScriptedCounter, SCRIPTED_COUNTERS {
+        Received = total(
+            "received",
+            "text messages received, over all its connections",
+        ),
+        Connections = total(
+            "connections",
+            "connections accepted (server) or opened (client)",
+        ),
+    }
+}
+
+counters! {
+    /// A proxy's counters (over the whole run, bounces included). Each message the proxy
+    /// receives is counted once: `forwarded`, or the action of the rule that acted on it.
+    ProxyCounter, PROXY_COUNTERS {
+        Connections = total("connections", "client connections accepted"),
+        Forwarded = total("forwarded", "messages passed on unchanged (no rule acted)"),
+        Dropped = total("dropped", "messages a `drop` rule discarded"),
+        Duplicated = total("duplicated", "messages a `duplicate` rule forwarded twice"),
+        Delayed = total("delayed", "messages a `delay` rule forwarded late"),
+        Held = total("held", "messages a `hold` rule kept until `release`"),
+        Reordered = total("reordered", "messages a `reorder` rule collected"),
+        Corrupted = total("corrupted", "messages a `corrupt` rule acted on"),
+        Closed = total("closed", "connections a `close` rule closed"),
+    }
+}
+
+/// The names of `counters`, in order.
+pub fn counter_names(counters: &[Counter]) -> Vec<&'static str> {
+    counters.iter().map(|c| c.name).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Call failures
+// ---------------------------------------------------------------------------------------
+
+/// How a call can fail locally (`fails:` in a `result` step). An `error` reply from the
+/// peer is not a failure kind: it is `error: <code>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailKind {
+    Timeout,
+    Disconnected,
+    SendFailed,
+    UnexpectedReply,
+    NotConnected,
+    Cancelled,
+    Protocol,
+    DuplicateId,
+}
+
+impl FailKind {
+    /// Every kind, in the order hints list them.
+    pub const ALL: [FailKind; 8] = [
+        FailKind::Timeout,
+        FailKind::Disconnected,
+        FailKind::SendFailed,
+        FailKind::UnexpectedReply,
+        FailKind::NotConnected,
+        FailKind::Cancelled,
+        FailKind::Protocol,
+        FailKind::DuplicateId,
+    ];
+
+    /// The name scenarios and traces use (`fails: timeout`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FailKind::Timeout => "timeout",
+            FailKind::Disconnected => "disconnected",
+            FailKind::SendFailed => "send_failed",
+            FailKind::UnexpectedReply => "unexpected_reply",
+            FailKind::NotConnected => "not_connected",
+            FailKind::Cancelled => "cancelled",
+            FailKind::Protocol => "protocol",
+            FailKind::DuplicateId => "duplicate_id",
+        }
+    }
+
+    /// One line: when a call fails this way.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            FailKind::Timeout => "no answer within the call's timeout",
+            FailKind::Disconnected => "the connection ended while the call was pending",
+            FailKind::SendFailed => "the request could not be written to the connection",
+            FailKind::UnexpectedReply => {
+                "registration got something other than `welcome` or `error`"
+            }
+            FailKind::NotConnected => "the call was made while the client was not registered",
+            FailKind::Cancelled => "the caller cancelled the call",
+            FailKind::Protocol => {
+                "the peer broke the protocol for this call (e.g. a chunk out of order)"
+            }
+            FailKind::DuplicateId => "a request reused the id of a request still pending",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FailKind> {
+        FailKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The names of every [`FailKind`], in order.
+pub fn fail_kind_names() -> Vec<&'static str> {
+    FailKind::ALL.iter().map(|k| k.name()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_where_they_must_be() {
+        fn unique(what: &str, names: Vec<&str>) {
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "duplicate {what}: {names:?}");
+        }
+        unique("global step", step_names(GLOBAL_STEPS));
+        for k in Kind::ALL {
+            unique(k.label(), step_names(k.steps()));
+            unique(k.label(), counter_names(k.counters()));
+        }
+        unique("fail kind", fail_kind_names());
+        unique("proxy action", word_names(PROXY_ACTIONS));
+        unique("corruption", word_names(CORRUPTIONS));
+    }
+
+    #[test]
+    fn counter_enums_name_their_table_entries() {
+        fn same(names: Vec<&str>, table: &[Counter]) {
+            assert_eq!(names, counter_names(table));
+        }
+        same(
+            ClientCounter::ALL.iter().map(|c| c.name()).collect(),
+            CLIENT_COUNTERS,
+        );
+        same(
+            BrokerCounter::ALL.iter().map(|c| c.name()).collect(),
+            BROKER_COUNTERS,
+        );
+        same(
+            ScriptedCounter::ALL.iter().map(|c| c.name()).collect(),
+            SCRIPTED_COUNTERS,
+        );
+        same(
+            ProxyCounter::ALL.iter().map(|c| c.name()).collect(),
+            PROXY_COUNTERS,
+        );
+        assert_eq!(ClientCounter::Reconnects.name(), "reconnects");
+        assert_eq!(BrokerCounter::Requests.counter().value, Value::Current);
+        assert_eq!(ProxyCounter::Connections.name(), "connections");
+    }
+
+    #[test]
+    fn lookups() {
+        assert!(Kind::Client.takes("request") && !Kind::ScriptedServer.takes("request"));
+        assert!(Kind::ScriptedClient.takes("connect") && !Kind::ScriptedServer.takes("connect"));
+        assert!(Kind::Broker.steps().is_empty());
+        assert!(is_host_step("close") && !is_host_step("wait") && is_global_step("wait"));
+        assert_eq!(
+            Kind::Broker.counter("requests").map(|c| c.value),
+            Some(Value::Current)
+        );
+        assert_eq!(
+            Kind::Client.counter("reconnects").map(|c| c.value),
+            Some(Value::Total)
+        );
+        assert!(Kind::Client.counter("connections").is_none());
+        assert_eq!(
+            FailKind::from_name("send_failed"),
+            Some(FailKind::SendFailed)
+        );
+        assert_eq!(FailKind::from_name("rejected"), None);
+        for k in FailKind::ALL {
+            assert_eq!(FailKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(
+            Kind::ALL.iter().filter(|k| k.listens()).count(),
+            3,
+            "broker, scripted server, proxy"
+        );
+    }
+}

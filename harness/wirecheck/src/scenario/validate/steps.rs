@@ -1,0 +1,400 @@
+//! Script steps: global steps (time, faults) and host steps (calls, results, frames).
+
+use super::{Calls, Checker, DEFAULT_WITHIN, R};
+use crate::model::vocab::{
+    fail_kind_names, is_global_step, is_host_step, step_names, FailKind, Kind, GLOBAL_STEPS,
+};
+use crate::model::{Action, Outcome, RequestCall, Step};
+use crate::scenario::error::closest;
+use crate::scenario::raw::{Body, RawStep};
+use crate::scenario::shapes::{OneKey, S};
+
+impl Checker<'_> {
+    pub(super) fn step(&self, step: &S<RawStep>, calls: &mut Calls) -> R<Step> {
+        let (key, body, extra) = match &step.value {
+            OneKey::Entry { key, value, extra } => (key, value, extra),
+            other @ (OneKey::Word(_) | OneKey::Invalid(_)) => {
+                return Err(self.err(
+                    &step.referenced,
+                    format!("bad step: found {}", other.found()),
+                    "a step is a one-key map, e.g. `- wait: 2s` or `- app.request: { id: r1, channel: jobs }`"
+                        .to_string(),
+                ));
+            }
+        };
+        if let Some(extra) = extra {
+            return Err(self.err(
+                &extra.referenced,
+                format!("a step has one key; found a second key `{}`", extra.value),
+                "write each action as its own list item starting with `- `".to_string(),
+            ));
+        }
+        let at = &key.referenced;
+        let action = match key.value.split_once('.') {
+            None => self.global_step(key, body)?,
+            Some((host, action)) => {
+                let host = S::new(host.to_string(), key.referenced, key.defined);
+                let kind = self.host(&host)?;
+                let action = S::new(action.to_string(), key.referenced, key.defined);
+                self.host_step(&host, kind, &action, body, calls)?
+            }
+        };
+        Ok(Step {
+            loc: self.loc(at),
+            action,
+        })
+    }
+
+    pub(super) fn global_step(&self, key: &S<String>, body: &Body) -> R<Action> {
+        let pair = |names: &S<Vec<S<String>>>| -> R<(String, String)> {
+            if names.value.len() != 2 {
+                return Err(self.err(
+                    &names.referenced,
+                    format!(
+                        "`{}` takes exactly two host names, found {}",
+                        key.value,
+                        names.value.len()
+                    ),
+                    format!(
+                        "write e.g. `{}: [a, b]`; declared hosts: {}",
+                        key.value,
+                        self.host_list()
+                    ),
+                ));
+            }
+            let (a, b) = (&names.value[0], &names.value[1]);
+            self.host(a)?;
+            self.host(b)?;
+            if a.value == b.value {
+                return Err(self.err(
+                    &b.referenced,
+                    format!(
+                        "`{}` needs two different hosts, found `{}` twice",
+                        key.value, b.value
+                    ),
+                    format!("declared hosts: {}", self.host_list()),
+                ));
+            }
+            Ok((a.value.clone(), b.value.clone()))
+        };
+        Ok(match (key.value.as_str(), body) {
+            ("wait", Body::Wait(d)) => Action::Wait(self.duration(d)?),
+            ("partition", Body::Pair(p)) => {
+                let (a, b) = pair(p)?;
+                Action::Partition { a, b }
+            }
+            ("repair", Body::Pair(p)) => {
+                let (a, b) = pair(p)?;
+                Action::Repair { a, b }
+            }
+            ("hold", Body::Pair(p)) => {
+                let (a, b) = pair(p)?;
+                Action::Hold { a, b }
+            }
+            ("release", Body::Pair(p)) => {
+                let (a, b) = pair(p)?;
+                Action::Release { a, b }
+            }
+            ("crash", Body::Target(h)) => {
+                self.host(h)?;
+                Action::Crash {
+                    host: h.value.clone(),
+                }
+            }
+            ("bounce", Body::Target(h)) => {
+                self.host(h)?;
+                Action::Bounce {
+                    host: h.value.clone(),
+                }
+            }
+            (name, _) if is_host_step(name) => {
+                let owners: Vec<&str> = self
+                    .hosts
+                    .iter()
+                    .filter(|(_, k)| k.takes(name))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let example = owners.first().copied().unwrap_or("host");
+                return Err(self.err(
+                    &key.referenced,
+                    format!("`{name}` is a host action and needs a host"),
+                    format!(
+                        "write `{example}.{name}:`; hosts that take `{name}`: {}",
+                        if owners.is_empty() {
+                            "none".to_string()
+                        } else {
+                            owners.join(", ")
+                        }
+                    ),
+                ));
+            }
+            (name, _) => {
+                let globals = step_names(GLOBAL_STEPS);
+                let mut hint = String::new();
+                if let Some(c) = closest(name, globals.iter().copied()) {
+                    hint.push_str(&format!("did you mean `{c}`? "));
+                }
+                hint.push_str(&format!(
+                    "steps are {}, or `<host>.<action>`",
+                    globals.join(", ")
+                ));
+                return Err(self.err(&key.referenced, format!("unknown step `{name}`"), hint));
+            }
+        })
+    }
+
+    pub(super) fn host_step(
+        &self,
+        host: &S<String>,
+        kind: Kind,
+        action: &S<String>,
+        body: &Body,
+        calls: &mut Calls,
+    ) -> R<Action> {
+        let at = &action.referenced;
+        let name = action.value.as_str();
+        let h = host.value.clone();
+        if name == "release" && kind != Kind::Proxy {
+            let proxies: Vec<&str> = self
+                .hosts
+                .iter()
+                .filter(|(_, k)| *k == Kind::Proxy)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            return Err(self.err(
+                at,
+                format!(
+                    "`{h}.release` needs a proxy host, but `{h}` is a {}",
+                    kind.label()
+                ),
+                format!(
+                    "`<proxy>.release: {{}}` forwards what a proxy holds (proxies: {}); to deliver a held link write `release: [{h}, <other host>]`",
+                    if proxies.is_empty() { "none".to_string() } else { proxies.join(", ") }
+                ),
+            ));
+        }
+        if is_global_step(name) && name != "release" {
+            return Err(self.err(
+                at,
+                format!("`{name}` is a global step, not a host action"),
+                if matches!(name, "crash" | "bounce") {
+                    format!("write `{name}: {h}`")
+                } else if name == "wait" {
+                    "write `wait: <duration>` without a host".to_string()
+                } else {
+                    format!("write `{name}: [{h}, <other host>]`")
+                },
+            ));
+        }
+        if !kind.takes(name) {
+            let valid = step_names(kind.steps());
+            let known = is_host_step(name);
+            let message = if known {
+                format!("`{name}` is not an action of {} `{h}`", kind.label())
+            } else {
+                format!("unknown action `{name}` on {} `{h}`", kind.label())
+            };
+            let mut hint = String::new();
+            if !known {
+                if let Some(c) = closest(name, valid.iter().copied()) {
+                    hint.push_str(&format!("did you mean `{c}`? "));
+                }
+            }
+            if valid.is_empty() {
+                hint.push_str(
+                    "brokers take no script actions; use `crash`/`bounce` steps or a `client` host",
+                );
+            } else {
+                hint.push_str(&format!(
+                    "actions of a {}: {}",
+                    kind.label(),
+                    valid.join(", ")
+                ));
+            }
+            if known {
+                let owners: Vec<&str> = Kind::ALL
+                    .into_iter()
+                    .filter(|k| k.takes(name))
+                    .map(Kind::label)
+                    .collect();
+                hint.push_str(&format!(
+                    "; `{name}` is an action of {} hosts",
+                    owners.join(" and ")
+                ));
+            }
+            return Err(self.err(at, message, hint));
+        }
+        let defined = |calls: &Calls, id: &S<String>| -> R<()> {
+            let ok = calls
+                .defined
+                .get(&h)
+                .is_some_and(|ids| ids.contains(&id.value));
+            if ok {
+                return Ok(());
+            }
+            let mut known: Vec<&str> = calls
+                .defined
+                .get(&h)
+                .map(|ids| ids.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            known.sort_unstable();
+            let mut hint = String::new();
+            if let Some(c) = closest(&id.value, known.iter().copied()) {
+                hint.push_str(&format!("did you mean `{c}`? "));
+            }
+            hint.push_str(&format!(
+                "ids are defined by earlier `{h}.request`/`{h}.connect` steps{}; defined so far: {}",
+                if kind == Kind::Client { " (`connect` too when autoconnect is on)" } else { "" },
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ));
+            Err(self.err(
+                &id.referenced,
+                format!("no earlier call with id `{}` on `{h}`", id.value),
+                hint,
+            ))
+        };
+        let define = |calls: &mut Calls, id: &S<String>, what: &str| -> R<()> {
+            let ids = calls.defined.entry(h.clone()).or_default();
+            if ids.contains(&id.value) {
+                return Err(self.err(
+                    &id.referenced,
+                    format!("call id `{}` is already used on `{h}`", id.value),
+                    format!("give this {what} its own id, e.g. `id: {}-2`", id.value),
+                ));
+            }
+            ids.insert(id.value.clone());
+            Ok(())
+        };
+        Ok(match (kind, name, body) {
+            (Kind::Client, "connect", Body::Connect(c)) => {
+                let id =
+                    c.id.clone()
+                        .unwrap_or_else(|| S::new("connect".to_string(), *at, action.defined));
+                define(calls, &id, "connect")?;
+                Action::Connect {
+                    host: h,
+                    id: id.value,
+                }
+            }
+            (Kind::ScriptedClient, "connect", Body::Connect(c)) => {
+                if let Some(id) = &c.id {
+                    return Err(self.err(
+                        &id.referenced,
+                        "a scripted client's `connect` takes no id",
+                        format!("write `{h}.connect: {{}}`"),
+                    ));
+                }
+                Action::ScriptedConnect { host: h }
+            }
+            (_, "request", Body::Request(r)) => {
+                if let Some(first) = calls.requests.get(&r.id.value) {
+                    return Err(self.err(
+                        &r.id.referenced,
+                        format!("request id `{}` is already used (at {first})", r.id.value),
+                        format!(
+                            "request ids must be unique in the whole scenario (the broker requires unique in-flight ids); pick a new one, e.g. `{}-2`",
+                            r.id.value
+                        ),
+                    ));
+                }
+                define(calls, &r.id, "request")?;
+                calls
+                    .requests
+                    .insert(r.id.value.clone(), self.loc(&r.id.referenced));
+                Action::Request {
+                    host: h,
+                    call: RequestCall {
+                        id: r.id.value.clone(),
+                        channel: r.channel.clone(),
+                        body: r.body.clone().unwrap_or_default(),
+                        chunks: r.chunks.clone().unwrap_or_default(),
+                        timeout: r.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
+                    },
+                }
+            }
+            (_, "cancel", Body::Cancel(c)) => {
+                defined(calls, &c.id)?;
+                Action::Cancel {
+                    host: h,
+                    id: c.id.value.clone(),
+                }
+            }
+            (_, "disconnect", Body::Empty) => Action::Disconnect { host: h },
+            (_, "serve", Body::Serve(s)) => Action::Serve {
+                host: h,
+                serve: self.serve(s)?,
+            },
+            (_, "result", Body::Result(r)) => {
+                defined(calls, &r.id)?;
+                let outcomes: Vec<(&str, &S<String>)> =
+                    [("ok", &r.ok), ("error", &r.error), ("fails", &r.fails)]
+                        .into_iter()
+                        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+                        .collect();
+                let expect = match outcomes.as_slice() {
+                    [] => {
+                        return Err(self.err(
+                            at,
+                            format!("`result` for `{}` gives no expected outcome", r.id.value),
+                            "add exactly one of `ok: <body>`, `error: <code>` or `fails: <kind>`"
+                                .to_string(),
+                        ))
+                    }
+                    [("ok", v)] => Outcome::Ok(v.value.clone()),
+                    [("error", v)] => Outcome::Error(v.value.clone()),
+                    [(_, v)] => {
+                        if FailKind::from_name(&v.value).is_none() {
+                            let kinds = fail_kind_names();
+                            let mut hint = String::new();
+                            if let Some(c) = closest(&v.value, kinds.iter().copied()) {
+                                hint.push_str(&format!("did you mean `{c}`? "));
+                            }
+                            if v.value == "rejected" {
+                                hint.push_str(
+                                        "a refused registration is the broker's error code: write `error: <code>`, e.g. `error: unauthorized`; ",
+                                    );
+                            }
+                            hint.push_str(&format!("kinds: {}", kinds.join(", ")));
+                            return Err(self.err(
+                                &v.referenced,
+                                format!("unknown failure kind `{}`", v.value),
+                                hint,
+                            ));
+                        }
+                        Outcome::Fails(
+                            FailKind::from_name(&v.value).expect("checked against the kinds"),
+                        )
+                    }
+                    [(k1, _), (k2, v2), ..] => {
+                        return Err(self.err(
+                            &v2.referenced,
+                            format!("`result` gives both `{k1}` and `{k2}`"),
+                            "give exactly one of `ok`, `error` or `fails`".to_string(),
+                        ))
+                    }
+                };
+                Action::Result {
+                    host: h,
+                    id: r.id.value.clone(),
+                    expect,
+                    within: self.duration_or(&r.within, DEFAULT_WITHIN)?,
+                }
+            }
+            (_, "send" | "expect", Body::Message(m)) => self.message(h, name, m)?,
+            (Kind::Proxy, "release", Body::Empty) => Action::ProxyRelease { host: h },
+            (_, "close", Body::Empty) => Action::ScriptedClose { host: h },
+            // The body type is chosen from the action name, so no other combination occurs.
+            _ => {
+                return Err(self.err(
+                    at,
+                    format!("cannot use `{name}` here"),
+                    format!(
+                        "actions of a {}: {}",
+                        kind.label(),
+                        step_names(kind.steps()).join(", ")
+                    ),
+                ))
+            }
+        })
+    }
+}
