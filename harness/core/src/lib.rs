@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod flaws;
+pub mod mux;
 pub mod pending;
 pub mod reconnect;
 pub mod rng;
