@@ -819,3 +819,6 @@ impl SharedMux {
         f(&mut lock(&self.inner))
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;
