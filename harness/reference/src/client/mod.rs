@@ -8,9 +8,9 @@
 //!
 //! Structure (MUX-1): per connection, exactly one *reader* task reads the socket and
 //! feeds every frame to the machine, and one *writer* task owns the sink
-//! ([`conn`](self::conn)). Callers never touch the socket: they wait on a
+//! (`conn.rs`). Callers never touch the socket: they wait on a
 //! [`Waiter`](wirecheck_core::pending::Waiter) of the machine's pending map. A
-//! *supervisor* task ([`supervisor`](self::supervisor)) connects, registers, and
+//! *supervisor* task (`supervisor.rs`) connects, registers, and
 //! reconnects with backoff across the broker list (CONN-2..4).
 
 mod conn;
