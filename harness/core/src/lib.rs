@@ -1,6 +1,6 @@
 //! Sans-IO core of wirecheck: wire messages and their codec, the multiplexer's state
 //! machine ([`mux`]: registration, dispatch of every received frame, served channels and
-//! their credits, heartbeat nonces) with its pending map ([`pending`]), the broker's state
+//! their credits, heartbeat nonces, the reconnect loop's decisions) with its pending map ([`pending`]), the broker's state
 //! machine ([`broker`]: registry, channel queues, assignments), reconnect timing
 //! ([`reconnect`]), the numbered rules and the bug zoo's flaws.
 //!

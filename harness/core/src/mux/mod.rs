@@ -12,6 +12,8 @@
 //! [`Waiter`] it hands out. A removal by timeout or cancellation fires the map's removal
 //! hook, which the driver routes to [`Mux::on_removed`] (the `cancel` to the broker).
 //! [`SharedMux`] wraps the machine in a mutex for the reader task and the API callers.
+//! [`Supervisor`] makes the reconnect loop's decisions (failover order, rate limit,
+//! backoff, giving up).
 //!
 //! Decisions made here (rules in PROTOCOL.md):
 //! - registration (AUTH-1..3): `welcome` for our id succeeds; `error` without `req` is a
@@ -30,6 +32,9 @@ use crate::sync::{lock, Arc, Mutex};
 use crate::wire::{code, summary, Dir, Message};
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+mod supervisor;
+pub use supervisor::{Attempt, Supervisor};
 
 /// Identifies one connection attempt. Chosen by the driver (increasing), never reused.
 pub type ConnNo = u64;

@@ -208,10 +208,6 @@ impl Inner {
         stop
     }
 
-    fn flaw(&self, f: wirecheck_core::flaws::Flaw) -> bool {
-        self.config.flaws.has(f)
-    }
-
     fn life(&self, event: Lifecycle) {
         self.observer.lifecycle(event);
     }
