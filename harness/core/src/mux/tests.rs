@@ -624,7 +624,8 @@ fn stale_answer_does_not_unserve_a_redelivered_id() {
     };
     assert_eq!(m.respond(old, Answer::Parts(vec!["stale".into()])), None);
     assert!(
-        m.respond(new, Answer::Parts(vec!["fresh".into()])).is_some(),
+        m.respond(new, Answer::Parts(vec!["fresh".into()]))
+            .is_some(),
         "the re-delivered request must still be answerable"
     );
 }
