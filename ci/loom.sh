@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Loom model checking of wirecheck-core's concurrent structures: the pending map
-# (harness/core/tests/loom_pending.rs) and the broker's assignment registry
-# (harness/core/tests/loom_broker.rs). Usable locally and in CI: `bash ci/loom.sh`.
+# (harness/core/tests/loom_pending.rs), the broker's assignment registry
+# (harness/core/tests/loom_broker.rs) and the multiplexer core shared by the reader,
+# API callers and the removal hook (harness/core/tests/loom_client.rs). Usable locally
+# and in CI: `bash ci/loom.sh`.
 #
 # Builds in release into its own target dir (target/loom): `--cfg loom` applies to every
 # crate of the build, so it must not share the normal target dir. Each model prints one
 # line with its threads, preemption bound, interleavings explored and wall time; the
 # summary at the end repeats them. Bounds are set per model in the tests (see
 # docs/loom.md); exporting LOOM_MAX_PREEMPTIONS overrides them all, for experiments.
+# LOOM_TARGET_DIR, when set, replaces target/loom (e.g. a target dir shared by worktrees).
 # About 2.5 minutes on a 2-core machine from a cold target dir, most of it the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +30,9 @@ start=$(date +%s)
 echo "=== loom: build + run (release, target/loom) ($(date -u +%H:%M:%S))"
 # --test-threads=1: one model at a time, so each model's time is its own.
 status=0
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${LOOM_TARGET_DIR:-target/loom}" \
   cargo test --locked -p wirecheck-core --release \
-  --test loom_pending --test loom_broker \
+  --test loom_pending --test loom_broker --test loom_client \
   -- --nocapture --test-threads=1 2>&1 | tee "$out" || status=$?
 end=$(date +%s)
 

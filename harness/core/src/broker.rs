@@ -116,10 +116,6 @@ impl Broker {
         }
     }
 
-    pub fn config(&self) -> &BrokerConfig {
-        &self.config
-    }
-
     /// A connection was accepted.
     pub fn on_connect(&mut self, conn: ConnId) {
         self.conns.insert(conn, Conn::default());

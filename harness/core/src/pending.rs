@@ -368,28 +368,22 @@ impl PendingMap {
         Delivery::Completed
     }
 
-    /// Removes `id` without an answer (timeout or cancellation). Returns whether it was pending.
-    pub fn remove(&self, id: &str, why: Removal) -> bool {
-        self.remove_entry(id, why, None)
-    }
-
-    /// Removes `id` if it is pending; with `only`, just if the entry is still that slot's
-    /// (a stale waiter must not remove a newer entry that reuses its id).
-    fn remove_entry(&self, id: &str, why: Removal, only: Option<&Arc<Slot>>) -> bool {
+    /// Removes `id` without an answer (timeout or cancellation) if the entry is still
+    /// `mine`'s (a stale waiter must not remove a newer entry that reuses its id).
+    /// Returns whether it removed it.
+    fn remove_entry(&self, id: &str, why: Removal, mine: &Arc<Slot>) -> bool {
         let leak = match why {
             Removal::TimedOut => self.shared.flaws.has(Flaw::LeakOnTimeout),
             Removal::Cancelled => self.shared.flaws.has(Flaw::LeakOnCancel),
         };
         {
             let mut inner = lock(&self.shared.inner);
-            if let Some(mine) = only {
-                let same = inner
-                    .entries
-                    .get(id)
-                    .is_some_and(|e| Arc::ptr_eq(&e.slot, mine));
-                if !same {
-                    return false;
-                }
+            let same = inner
+                .entries
+                .get(id)
+                .is_some_and(|e| Arc::ptr_eq(&e.slot, mine));
+            if !same {
+                return false;
             }
             let Some(slot) = inner.take_or_leak(id, Retired::Abandoned, leak) else {
                 return false;
@@ -541,7 +535,7 @@ impl Waiter {
     pub fn expire(mut self) -> Outcome {
         if !self.done {
             self.map
-                .remove_entry(&self.id, Removal::TimedOut, Some(&self.slot));
+                .remove_entry(&self.id, Removal::TimedOut, &self.slot);
         }
         self.done = true;
         // Either the answer won the race, or removal filled the slot with `Timeout`.
@@ -596,7 +590,7 @@ impl Drop for Waiter {
     fn drop(&mut self) {
         if !self.done {
             self.map
-                .remove_entry(&self.id, Removal::Cancelled, Some(&self.slot));
+                .remove_entry(&self.id, Removal::Cancelled, &self.slot);
         }
     }
 }

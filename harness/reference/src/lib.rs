@@ -1,7 +1,10 @@
 //! Reference implementations driven by tokio: the single-reader multiplexer ([`client`]) and
 //! the broker ([`broker`]). Both are generic over any `AsyncRead + AsyncWrite + Unpin` stream,
 //! so the same code runs over turmoil's simulated TCP and over real sockets. Every protocol
-//! decision lives in the sans-IO `wirecheck-core`; these modules only move bytes and time.
+//! decision lives in the sans-IO `wirecheck-core` (the client's in `wirecheck_core::mux`,
+//! the broker's in `wirecheck_core::broker`); these modules own sockets, tasks and timers,
+//! turn their events into calls on the core's state machines and carry out the actions
+//! those return.
 
 pub mod broker;
 pub mod client;

@@ -80,13 +80,4 @@ pub struct NoObserver;
 impl Observer for NoObserver {}
 
 /// `1.500s`, `250ms`: durations as traces print them.
-pub fn fmt_dur(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{}.{:03}s", ms / 1000, ms % 1000)
-    }
-}
+pub use wirecheck_core::mux::fmt_dur;
