@@ -752,8 +752,9 @@ impl<V: Variant> ReferenceStateMachine for ClientRef<V> {
                 let incoming = s.delivered[*n].clone();
                 let q = s.delivered[*n].req.as_str();
                 let q = QS.iter().copied().find(|x| *x == q).expect("a q");
-                let removed = s.in_service.remove(q).is_some();
-                if removed && s.link == Some(incoming.conn) {
+                // A stale answer (its connection is gone) leaves the service set alone.
+                let live = s.link == Some(incoming.conn);
+                if live && s.in_service.remove(q).is_some() {
                     s.stats.served += 1;
                     let mut frames = answer_frames(q, answer_of(parts));
                     frames.push(Message::Receive {

@@ -657,8 +657,10 @@ impl Mux {
     /// last one the `receive` that returns its credit. `None` if the request was
     /// cancelled, already answered, or its connection is gone (the broker forgot it).
     pub fn respond(&mut self, incoming: &Incoming, answer: Answer) -> Option<Vec<Message>> {
+        // A stale answer (its connection is gone) must not touch the service set: the same
+        // id may have been delivered again on the new connection.
         let live = self.link == Some(incoming.conn);
-        if self.in_service.remove(&incoming.req).is_none() || !live {
+        if !live || self.in_service.remove(&incoming.req).is_none() {
             return None;
         }
         self.stats.served += 1;

@@ -601,14 +601,11 @@ fn flaw_hooks_take_the_wrong_path_only_when_switched_on() {
     assert!(m.is_registering());
 }
 
-/// Known quirk, kept as it was (this refactor changes no behaviour): `respond` removes the
-/// id from the in-service set before it checks that the answer's connection is still the
-/// current one. A server still holding a request of a lost connection answers it after
-/// the same id was delivered again on the new connection (a sender retrying with its
-/// id): that stale answer is not sent, but it also takes the new request out of service,
-/// so the new request's own answer is never sent either (MUX-9).
+/// A server still holding a request of a lost connection answers it after the same id was
+/// delivered again on the new connection (a sender retrying with its id): the stale answer
+/// is not sent, and it must not take the new request out of service (it did once: the new
+/// request's own answer was then never sent, MUX-9).
 #[test]
-#[ignore = "known bug: a stale answer takes a re-delivered id out of service"]
 fn stale_answer_does_not_unserve_a_redelivered_id() {
     let mut m = registered(1);
     m.serve("jobs", 1);
