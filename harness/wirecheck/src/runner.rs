@@ -6,7 +6,7 @@
 //! results. Everything is deterministic for a given seed: turmoil's RNG, the hosts' RNGs
 //! (derived from the seed), ordered maps and `biased` selects.
 
-use crate::checkers::{check_all, HostFinal, Input, Violation};
+use crate::checkers::{check_all, render_skips, HostFinal, Input, Skip, Violation};
 use crate::model::{Action, FramePattern, HostKind, Loc, Outcome, Scenario};
 use crate::render::{fmt_clock, fmt_time, Diagram};
 use crate::trace::{Event, EventKind, FaultKind, Trace};
@@ -72,6 +72,8 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Every rule violation the checkers found (expected ones included).
     pub violations: Vec<Violation>,
+    /// Checkers that could not judge a host (a fact its driver does not report).
+    pub skipped: Vec<Skip>,
     /// Rules the scenario expects to be violated.
     pub expected: Vec<String>,
     pub events: Vec<Event>,
@@ -262,12 +264,8 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
 
     let events = trace.events();
     let finals = r.finals(scenario);
-    let violations = check_all(&Input {
-        scenario,
-        events: &events,
-        finals: &finals,
-        end: r.sim.elapsed(),
-    });
+    let checked = check_all(&Input::new(scenario, &events, &finals, r.sim.elapsed()));
+    let (violations, skipped) = (checked.violations, checked.skipped);
     for rule in &scenario.expect_violations {
         if !violations.iter().any(|v| v.rule == rule) {
             failures.push(Failure {
@@ -281,12 +279,14 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
             });
         }
     }
-    let diagram = render_report(scenario, seed, &events, &counters, &violations);
+    let mut diagram = render_report(scenario, seed, &events, &counters, &violations);
+    diagram.push_str(&render_skips(&skipped));
     Report {
         name: scenario.name.clone(),
         seed,
         failures,
         violations,
+        skipped,
         expected: scenario.expect_violations.clone(),
         events,
         counters,
@@ -618,12 +618,16 @@ impl Runner<'_> {
                     restarted: st.starts > 1 || st.crashed,
                     ..HostFinal::default()
                 };
-                if let Some(c) = &st.client {
-                    f.pending_ids = c.pending_ids();
+                // The reference drivers report every optional fact while the host runs.
+                match (&h.kind, &st.client) {
+                    (_, Some(c)) => f.pending_ids = Some(c.pending_ids()),
+                    // A client that never started has an empty pending map.
+                    (HostKind::Client(_), None) if !st.crashed => f.pending_ids = Some(vec![]),
+                    _ => {}
                 }
                 if let Some(b) = &st.broker {
                     f.broker_requests = Some(b.request_ids());
-                    f.broker_invariants = b.check_invariants().err();
+                    f.broker_invariants = Some(b.check_invariants());
                 }
                 drop(st);
                 if let Some((_, c)) = self.counters_of(&h.name) {
