@@ -78,7 +78,8 @@ pub struct Welcome {
     pub client: String,
 }
 
-/// A registered connection at the broker ended (closed, or the broker's process ended).
+/// A registered connection at the broker ended (closed, or the broker's process ended:
+/// crashed or bounced).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Close {
     pub i: usize,
@@ -214,8 +215,9 @@ impl<'a> TraceIndex<'a> {
                 }
                 EventKind::Fault { fault, .. } => {
                     ix.faults.push(i);
-                    if *fault == FaultKind::Crash {
-                        // A crashed broker forgets every connection.
+                    if matches!(fault, FaultKind::Crash | FaultKind::Bounce) {
+                        // A crashed or bounced (restarted) host's process is gone, and
+                        // with it every connection it had: a broker forgets them all.
                         sessions.entry(host).or_default().end_all(i, e.at);
                     }
                 }

@@ -186,6 +186,7 @@ fn sessions_belong_to_their_broker() {
 fn a_crash_or_close_at_another_broker_ends_no_session_here() {
     for at_b2 in [
         vec![fault(10, "b2", FaultKind::Crash, None)],
+        vec![fault(10, "b2", FaultKind::Bounce, None)],
         vec![closed(10, "b2", "x", None)],
     ] {
         let c = two_brokers(at_b2);
@@ -197,8 +198,10 @@ fn a_crash_or_close_at_another_broker_ends_no_session_here() {
         assert_eq!(rules_of(&c.run()), vec!["AUTH-5"], "{:#?}", c.run());
     }
     // The same events at b1 end x's session there: no takeover.
+    // A bounce restarts the process: it ends every connection like a crash does.
     for at_b1 in [
         fault(10, "b1", FaultKind::Crash, None),
+        fault(10, "b1", FaultKind::Bounce, None),
         closed(10, "b1", "x", None),
     ] {
         let c = two_brokers(vec![at_b1]);
