@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use wirecheck_core::wire::{code, Dir, Message};
 
-/// BRK-1: a receiver gets a request only against an outstanding `receive`, and gets it
-/// as soon as both the request and that `receive` are at the broker (no polling).
+/// BRK-1: a receiver gets a request only against a `receive` the broker had received when
+/// it sent the request, and gets it as soon as both the request and that `receive` are at
+/// the broker (no polling).
 pub(super) fn credits(input: &Input, out: &mut Findings) {
     let budget = input.scenario.network.max_latency + SLACK + Duration::from_millis(10);
+    let min_latency = input.scenario.network.min_latency;
     for b in input.broker_hosts() {
         let sessions = input.sessions(b);
         let start_at: BTreeMap<&str, Duration> = input
@@ -56,20 +58,30 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
                     ..
                 } if r.from == b => {
                     let conn = input.live_conn(b, r.host, r.at);
-                    let asked = credits
-                        .entry((r.host, conn, channel))
-                        .or_default()
-                        .pop_front();
+                    // Judged from the broker's side: it sent the push at least one link
+                    // latency before the receiver got it, and only a `receive` that had
+                    // reached it by then is a credit it could honour (a later one crossed
+                    // the push on the wire).
+                    let sent_by = r.at.saturating_sub(min_latency);
+                    let queue = credits.entry((r.host, conn, channel)).or_default();
+                    let asked = match queue.front() {
+                        Some(&t) if t <= sent_by => queue.pop_front(),
+                        _ => None,
+                    };
                     let Some(asked) = asked else {
-                        out.push(v(
-                            rule!("BRK-1"),
-                            r.at,
-                            vec![r.i],
-                            format!(
+                        let diagnosis = match queue.front() {
+                            Some(&late) => format!(
+                                "{b} pushed request {req} to {} before its `receive {channel}` reached {b} (the push left by {}, the `receive` arrived at {})",
+                                r.host,
+                                fmt_clock(sent_by).trim(),
+                                fmt_clock(late).trim()
+                            ),
+                            None => format!(
                                 "{b} pushed request {req} to {} which had no outstanding `receive {channel}`",
                                 r.host
                             ),
-                        ));
+                        };
+                        out.push(v(rule!("BRK-1"), r.at, vec![r.i], diagnosis));
                         continue;
                     };
                     let Some(&arrived) = start_at.get(req.as_str()) else {

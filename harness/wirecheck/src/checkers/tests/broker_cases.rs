@@ -146,3 +146,37 @@ fn nothing_is_skipped_when_every_fact_is_reported_or_not_applicable() {
     let c = Case::new(s, answered_request(), f);
     assert!(c.checked().skipped.is_empty(), "{:#?}", c.checked().skipped);
 }
+
+/// w's `receive` reaches b at 60ms; b's push of r1 reaches w at 80ms over 50ms links, so b
+/// sent it by 30ms, before it had the `receive`: the two crossed on the wire.
+pub(super) fn push_crosses_receive(min_latency: u64) -> Case {
+    let mut s = broker_sender_receiver();
+    s.hosts[0].kind = HostKind::Scripted(crate::model::ScriptedSpec::Server);
+    s.network.min_latency = ms(min_latency);
+    s.network.max_latency = ms(50);
+    let ev = vec![
+        recv(1, "b", "app", hello("app")),
+        recv(2, "app", "b", welcome("app")),
+        life(2, "app", Lifecycle::Registered { to: ep("b") }),
+        recv(5, "b", "w", hello("w")),
+        recv(10, "w", "b", welcome("w")),
+        call(10, "app", "r1", req_call(), None),
+        recv(11, "b", "app", start("r1", Dir::Request, "x")),
+        recv(60, "b", "w", receive("jobs")),
+        recv(80, "w", "b", start("r1", Dir::Request, "x")),
+    ];
+    Case::new(s, ev, BTreeMap::new())
+}
+
+#[test]
+fn a_push_that_crosses_the_receive_fires_brk1() {
+    let v = push_crosses_receive(50).run();
+    assert_eq!(rules_of(&v), vec!["BRK-1"], "{v:#?}");
+    assert_eq!(
+        v[0].diagnosis,
+        "b pushed request r1 to w before its `receive jobs` reached b (the push left by 0.030s, the `receive` arrived at 0.060s)"
+    );
+    // With links as fast as 10ms, b may have sent it at 70ms, after the `receive`.
+    let v = push_crosses_receive(10).run();
+    assert!(v.is_empty(), "{v:#?}");
+}

@@ -54,6 +54,9 @@ const CASES: &[(&str, MakeCase)] = &[
         broker_cases::assignment_left_behind,
     ),
     ("inconsistent_broker", broker_cases::inconsistent_broker),
+    ("push_crosses_receive", || {
+        broker_cases::push_crosses_receive(50)
+    }),
 ];
 
 /// (checker, rule) pairs each synthetic case makes fire, with the case's name.
