@@ -1,7 +1,7 @@
 //! Registration rules (AUTH-1, AUTH-2 on clients; AUTH-4, AUTH-5 on brokers).
 
 use super::input::{v, Input, PROMPT, SLACK};
-use super::Findings;
+use super::verdict::Findings;
 use crate::render::fmt_clock;
 use crate::trace::index::Welcome;
 use crate::trace::{EventKind, Lifecycle};

@@ -2,7 +2,7 @@
 //! per request with its frames in order, responses only from the assignee to the sender.
 
 use super::input::{is_response_frame, v, Input, PROMPT, REFUSALS, SLACK};
-use super::Findings;
+use super::verdict::Findings;
 use crate::render::fmt_clock;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;

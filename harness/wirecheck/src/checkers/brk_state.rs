@@ -2,7 +2,7 @@
 //! input (BRK-10, BRK-11).
 
 use super::input::{ends_response, v, Input, PROMPT};
-use super::Findings;
+use super::verdict::Findings;
 use crate::render::fmt_clock;
 use crate::trace::index::Routing;
 use crate::trace::{EventKind, Lifecycle};

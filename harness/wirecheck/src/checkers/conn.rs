@@ -2,7 +2,7 @@
 //! limit, failover order, reconnect liveness, relays closing both sides.
 
 use super::input::{v, Input, PROMPT, SLACK};
-use super::Findings;
+use super::verdict::Findings;
 use crate::render::fmt_clock;
 use crate::trace::{Call, Event, EventKind, Lifecycle, RegError};
 use std::time::Duration;

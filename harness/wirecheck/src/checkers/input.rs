@@ -2,7 +2,7 @@
 //! driver reported at the end) and the helpers shared by the rule families: roles, excuses
 //! (a disturbed host, a faulted link) and the message classes the rules talk about.
 
-use super::{RuleId, Violation};
+use super::verdict::{RuleId, Violation};
 use crate::model::{BrokerSpec, ClientSpec, HostKind, ProxySpec, Scenario};
 use crate::trace::index::{Rx, Sessions, TraceIndex};
 use crate::trace::{Event, EventKind, FaultKind};

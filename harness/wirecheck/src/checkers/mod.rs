@@ -19,21 +19,19 @@
 //! when a host under test does not report one, the checker skips that host and the
 //! [`Skip`] is reported with the verdict, instead of failing or passing silently.
 //!
-//! Layout: `input.rs` (the input, roles and shared helpers), one file per rule family
-//! (`mux.rs`, `auth.rs`, `conn.rs`, `brk.rs`: routing, `brk_state.rs`: what a broker
-//! keeps and frees), unit tests in `tests/`.
+//! Layout (imports flow one way: this file → families → `input.rs` → `verdict.rs`, and
+//! `input.rs` → `crate::trace::index` → `crate::trace`): `verdict.rs` (violations, rule
+//! ids, skips), `input.rs` (the input, roles and shared helpers), one file per rule family
+//! (`mux.rs`, `auth.rs`, `conn.rs`, `brk.rs`: routing, `brk_state.rs`: what a broker keeps
+//! and frees), unit tests in `tests/`.
 
-use crate::render::fmt_clock;
 use std::collections::BTreeSet;
-use std::fmt;
-use std::time::Duration;
-use wirecheck_core::rules::{rule as rule_by_id, Level, Rule, RULES};
 
 /// A rule id checked against `wirecheck_core::rules` at compile time: `rule!("MUX-4")`.
 /// A typo is a compile error, not a checker that can never be matched.
 macro_rules! rule {
     ($id:literal) => {
-        const { $crate::checkers::RuleId::new($id) }
+        const { $crate::checkers::verdict::RuleId::new($id) }
     };
 }
 
@@ -45,141 +43,10 @@ mod input;
 mod mux;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
 pub use input::{HostFinal, Input, PROMPT, SLACK};
-
-/// The id of a rule of `wirecheck_core::rules::RULES`; only constructible for ids that exist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RuleId(&'static str);
-
-impl RuleId {
-    /// Panics (at compile time in a `const` context, see [`rule!`]) if `id` is not a rule.
-    pub const fn new(id: &'static str) -> RuleId {
-        assert!(known(id), "not a rule id of wirecheck_core::rules::RULES");
-        RuleId(id)
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        self.0
-    }
-
-    pub fn rule(self) -> &'static Rule {
-        rule_by_id(self.0).expect("RuleId is checked on construction")
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-const fn known(id: &str) -> bool {
-    let mut k = 0;
-    while k < RULES.len() {
-        if str_eq(RULES[k].id, id) {
-            return true;
-        }
-        k += 1;
-    }
-    false
-}
-
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// One broken rule.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Violation {
-    /// A rule id of `wirecheck_core::rules` (built from a [`RuleId`]).
-    pub rule: &'static str,
-    pub at: Duration,
-    /// Indices into the trace of the events involved.
-    pub events: Vec<usize>,
-    pub diagnosis: String,
-}
-
-impl Violation {
-    pub fn level(&self) -> Level {
-        rule_by_id(self.rule).map_or(Level::Must, |r| r.level)
-    }
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} at {}: {}",
-            self.level().as_str(),
-            self.rule,
-            fmt_clock(self.at).trim(),
-            self.diagnosis
-        )?;
-        if !self.events.is_empty() {
-            let ids: Vec<String> = self.events.iter().map(|i| format!("#{i}")).collect();
-            write!(f, " [trace {}]", ids.join(" "))?;
-        }
-        Ok(())
-    }
-}
-
-/// A checker that did not judge a host because the host's driver did not report a fact
-/// the checker needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skip {
-    pub checker: &'static str,
-    pub host: String,
-    pub reason: String,
-}
-
-impl fmt::Display for Skip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} not judged for {}: {}",
-            self.checker, self.host, self.reason
-        )
-    }
-}
-
-/// What one checker found: violations, and hosts it could not judge.
-#[derive(Debug, Default)]
-pub struct Findings {
-    violations: Vec<Violation>,
-    skipped: Vec<(String, String)>,
-}
-
-impl Findings {
-    pub fn push(&mut self, v: Violation) {
-        self.violations.push(v);
-    }
-
-    /// This checker could not judge `host`: `reason` says which fact was missing.
-    pub fn skip(&mut self, host: &str, reason: impl Into<String>) {
-        self.skipped.push((host.to_owned(), reason.into()));
-    }
-}
-
-/// The result of [`check_all`].
-#[derive(Debug, Default)]
-pub struct Checked {
-    /// Sorted by time, then rule, then diagnosis; duplicates removed.
-    pub violations: Vec<Violation>,
-    /// In checker-table order, then host order.
-    pub skipped: Vec<Skip>,
-}
+pub use verdict::{Checked, Findings, RuleId, Skip, Violation};
 
 /// A named check of one or more rules.
 pub struct Checker {

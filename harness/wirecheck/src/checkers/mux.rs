@@ -2,7 +2,7 @@
 //! frames, disconnects, send errors, deadlines, served requests.
 
 use super::input::{is_response_frame, v, Input, PROMPT, SLACK};
-use super::Findings;
+use super::verdict::Findings;
 use crate::model::{FailKind, Outcome};
 use crate::render::fmt_clock;
 use crate::trace::{Call, EventKind, Lifecycle};

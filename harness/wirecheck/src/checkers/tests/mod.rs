@@ -6,6 +6,7 @@ use super::*;
 use crate::model::{ClientSpec, FailKind, Host, HostKind, Loc, Network, Outcome, Scenario};
 use crate::trace::{Call, Event, EventKind, FaultKind, Lifecycle, Peer};
 use std::collections::BTreeMap;
+use std::time::Duration;
 use wirecheck_core::wire::{Dir, Message};
 
 mod broker_cases;
