@@ -34,7 +34,7 @@ pub fn catalog(corpus: &[Scenario]) -> Vec<Entry> {
         .map(|rule| {
             let checkers = CHECKERS
                 .iter()
-                .filter(|c| c.rules.contains(&rule.id))
+                .filter(|c| c.rules.iter().any(|r| r.as_str() == rule.id))
                 .map(|c| c.name)
                 .collect();
             let pick = |f: &dyn Fn(&Scenario) -> bool| {
@@ -108,7 +108,7 @@ pub fn explain(entries: &[Entry], id: &str) -> Option<String> {
     };
     let checkers: BTreeMap<_, _> = CHECKERS
         .iter()
-        .filter(|c| c.rules.contains(&e.rule.id))
+        .filter(|c| c.rules.iter().any(|r| r.as_str() == e.rule.id))
         .map(|c| (c.name, c.rules))
         .collect();
     let mut s = format!(

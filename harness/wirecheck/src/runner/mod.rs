@@ -125,12 +125,8 @@ pub fn run_in(
 
     let events = trace.events();
     let finals = r.finals(scenario, &counters);
-    let violations = check_all(&Input {
-        scenario,
-        events: &events,
-        finals: &finals,
-        end: r.now(),
-    });
+    let checked = check_all(&Input::new(scenario, &events, &finals, r.now()));
+    let (violations, skipped) = (checked.violations, checked.skipped);
     for rule in &scenario.expect_violations {
         if !violations.iter().any(|v| v.rule == rule) {
             failures.push(Failure {
@@ -149,6 +145,7 @@ pub fn run_in(
         seed,
         failures,
         violations,
+        skipped,
         expected: scenario.expect_violations.clone(),
         events,
         counters,
@@ -366,13 +363,18 @@ impl Runner<'_> {
                     let st = host.ctl.state();
                     (!st.crashed, st.starts > 1 || st.crashed)
                 };
-                let facts = host.driver.facts();
+                // A crashed host has nothing left to report.
+                let facts = if running {
+                    host.driver.facts()
+                } else {
+                    Default::default()
+                };
                 let f = HostFinal {
                     running,
                     restarted,
-                    pending_ids: facts.pending_ids.unwrap_or_default(),
+                    pending_ids: facts.pending_ids,
                     broker_requests: facts.broker_requests,
-                    broker_invariants: facts.broker_invariants.and_then(|r| r.err()),
+                    broker_invariants: facts.broker_invariants,
                     counters: counters
                         .iter()
                         .find(|(n, _)| n == &h.name)

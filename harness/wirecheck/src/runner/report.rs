@@ -1,6 +1,6 @@
 //! What a run produced: failures, violations, the trace, the counters, and the verdict.
 
-use crate::checkers::Violation;
+use crate::checkers::{render_skips, Skip, Violation};
 use crate::model::Loc;
 use crate::render::{fmt_time, Diagram};
 use crate::trace::Event;
@@ -47,6 +47,8 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Every rule violation the checkers found (expected ones included).
     pub violations: Vec<Violation>,
+    /// Checkers that could not judge a host (a fact its driver does not report).
+    pub skipped: Vec<Skip>,
     /// Rules the scenario expects to be violated.
     pub expected: Vec<String>,
     pub events: Vec<Event>,
@@ -178,6 +180,7 @@ impl Report {
                 s.push_str(&format!("  [{tag}] {v}\n"));
             }
         }
+        s.push_str(&render_skips(&self.skipped));
         s
     }
 }

@@ -6,6 +6,7 @@
 //! draws. Events carry types, never prose that another module would have to parse.
 
 mod event;
+pub mod index;
 
 pub use event::{
     Call, Endpoint, Event, EventKind, FaultKind, Lifecycle, Op, Peer, ProxyAct, RegError,

@@ -1,0 +1,182 @@
+//! Broker checkers that need end-of-run facts (BRK-5, BRK-12), and what happens when a
+//! driver does not report those facts (the checker skips the host and says so).
+
+use super::*;
+
+fn broker_sender_receiver() -> Scenario {
+    scenario(vec![
+        ("b", HostKind::Broker(Default::default())),
+        ("app", client("app", &["b"])),
+        ("w", client("w", &["b"])),
+    ])
+}
+
+/// r1 goes app → b → w and w answers it: the assignment is over.
+fn answered_request() -> Vec<Event> {
+    vec![
+        recv(1, "b", "app", hello("app")),
+        recv(1, "b", "w", hello("w")),
+        recv(2, "app", "b", welcome("app")),
+        life(2, "app", Lifecycle::Registered { to: ep("b") }),
+        recv(2, "w", "b", welcome("w")),
+        recv(3, "b", "w", receive("jobs")),
+        call(3, "app", "r1", req_call(), Some(1003)),
+        recv(4, "b", "app", start("r1", Dir::Request, "x")),
+        recv(5, "w", "b", start("r1", Dir::Request, "x")),
+        recv(6, "b", "w", start("r1", Dir::Response, "y")),
+        recv(7, "app", "b", start("r1", Dir::Response, "y")),
+        result(7, "app", "r1", Outcome::Ok("y".into())),
+    ]
+}
+
+fn finals(b: HostFinal) -> BTreeMap<String, HostFinal> {
+    BTreeMap::from([
+        ("b".to_string(), b),
+        ("app".to_string(), running()),
+        ("w".to_string(), running()),
+    ])
+}
+
+/// BRK-5: b still holds r1 after its response ended.
+pub(super) fn assignment_left_behind() -> Case {
+    let b = HostFinal {
+        broker_requests: Some(vec!["r1".into()]),
+        ..running()
+    };
+    Case::new(broker_sender_receiver(), answered_request(), finals(b))
+}
+
+#[test]
+fn a_request_held_after_its_end_fires_brk5() {
+    let v = assignment_left_behind().run();
+    assert_eq!(rules_of(&v), vec!["BRK-5"], "{v:#?}");
+    assert_eq!(v[0].events, vec![7, 9]);
+    let clean = Case::new(
+        broker_sender_receiver(),
+        answered_request(),
+        finals(running()),
+    );
+    assert!(clean.run().is_empty(), "{:#?}", clean.run());
+}
+
+/// BRK-12: b's self-check fails at the end.
+pub(super) fn inconsistent_broker() -> Case {
+    let b = HostFinal {
+        broker_invariants: Some(Err("client app maps to a closed connection".into())),
+        ..running()
+    };
+    Case::new(broker_sender_receiver(), answered_request(), finals(b))
+}
+
+#[test]
+fn a_failed_self_check_fires_brk12() {
+    let v = inconsistent_broker().run();
+    assert_eq!(rules_of(&v), vec!["BRK-12"], "{v:#?}");
+    assert_eq!(v[0].diagnosis, "b: client app maps to a closed connection");
+}
+
+#[test]
+fn absent_facts_skip_the_host_and_say_so() {
+    // A black-box driver: it reports counters, nothing of the internal state.
+    let blind = HostFinal {
+        running: true,
+        ..Default::default()
+    };
+    let mut c = assignment_left_behind();
+    c.finals = BTreeMap::from([
+        ("b".to_string(), blind.clone()),
+        ("app".to_string(), blind.clone()),
+        ("w".to_string(), blind),
+    ]);
+    let checked = c.checked();
+    assert!(checked.violations.is_empty(), "{:#?}", checked.violations);
+    let got: Vec<(&str, &str)> = checked
+        .skipped
+        .iter()
+        .map(|k| (k.checker, k.host.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("no-pending-leak", "app"),
+            ("no-pending-leak", "w"),
+            ("unassign-on-end", "b"),
+            ("broker-state-freed", "b"),
+        ]
+    );
+    let text = render_skips(&checked.skipped);
+    assert!(
+        text.contains("  unassign-on-end not judged for b: its driver does not report the requests the broker holds\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn nothing_is_skipped_when_every_fact_is_reported_or_not_applicable() {
+    // Reference drivers report everything.
+    let c = Case::new(
+        broker_sender_receiver(),
+        answered_request(),
+        finals(running()),
+    );
+    assert!(c.checked().skipped.is_empty());
+    assert_eq!(render_skips(&[]), "");
+    // A crashed broker has no state left: not judged, and not a skip either.
+    let crashed = HostFinal {
+        running: false,
+        restarted: true,
+        ..Default::default()
+    };
+    let c = Case::new(
+        broker_sender_receiver(),
+        answered_request(),
+        finals(crashed),
+    );
+    assert!(c.checked().skipped.is_empty(), "{:#?}", c.checked().skipped);
+    // A scripted broker is played by wirecheck: it has no internal state to report.
+    let mut s = broker_sender_receiver();
+    s.hosts[0].kind = HostKind::Scripted(crate::model::ScriptedSpec::Server);
+    let blind = HostFinal {
+        running: true,
+        ..running()
+    };
+    let mut f = finals(blind);
+    f.get_mut("b").expect("b").broker_requests = None;
+    f.get_mut("b").expect("b").broker_invariants = None;
+    let c = Case::new(s, answered_request(), f);
+    assert!(c.checked().skipped.is_empty(), "{:#?}", c.checked().skipped);
+}
+
+/// w's `receive` reaches b at 60ms; b's push of r1 reaches w at 80ms over 50ms links, so b
+/// sent it by 30ms, before it had the `receive`: the two crossed on the wire.
+pub(super) fn push_crosses_receive(min_latency: u64) -> Case {
+    let mut s = broker_sender_receiver();
+    s.hosts[0].kind = HostKind::Scripted(crate::model::ScriptedSpec::Server);
+    s.network.min_latency = ms(min_latency);
+    s.network.max_latency = ms(50);
+    let ev = vec![
+        recv(1, "b", "app", hello("app")),
+        recv(2, "app", "b", welcome("app")),
+        life(2, "app", Lifecycle::Registered { to: ep("b") }),
+        recv(5, "b", "w", hello("w")),
+        recv(10, "w", "b", welcome("w")),
+        call(10, "app", "r1", req_call(), None),
+        recv(11, "b", "app", start("r1", Dir::Request, "x")),
+        recv(60, "b", "w", receive("jobs")),
+        recv(80, "w", "b", start("r1", Dir::Request, "x")),
+    ];
+    Case::new(s, ev, BTreeMap::new())
+}
+
+#[test]
+fn a_push_that_crosses_the_receive_fires_brk1() {
+    let v = push_crosses_receive(50).run();
+    assert_eq!(rules_of(&v), vec!["BRK-1"], "{v:#?}");
+    assert_eq!(
+        v[0].diagnosis,
+        "b pushed request r1 to w before its `receive jobs` reached b (the push left by 0.030s, the `receive` arrived at 0.060s)"
+    );
+    // With links as fast as 10ms, b may have sent it at 70ms, after the `receive`.
+    let v = push_crosses_receive(10).run();
+    assert!(v.is_empty(), "{v:#?}");
+}
