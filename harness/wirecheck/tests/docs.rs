@@ -483,14 +483,6 @@ fn fail_kinds_are_the_call_error_kinds() {
     assert_eq!(vocab, from_core);
 }
 
-#[test]
-fn proxy_counters_are_the_proxy_drivers() {
-    assert_eq!(
-        vocab::counter_names(vocab::PROXY_COUNTERS),
-        wirecheck::hosts::proxy::EXPECT_COUNTERS
-    );
-}
-
 /// The counters each driver reports at the end of a run are exactly the vocabulary's.
 #[test]
 fn drivers_report_exactly_the_vocabulary_counters() {

@@ -2,6 +2,7 @@
 //! network on [`crate::world::PORT`].
 
 use super::{lock, observer::observer, CmdError, Counters, Ctx, Driver, Facts, HostCtl};
+use crate::model::vocab::BrokerCounter;
 use crate::model::BrokerSpec;
 use crate::world::HostFuture;
 use std::sync::{Arc, Mutex};
@@ -65,19 +66,22 @@ impl Driver for BrokerDriver {
             return Counters::new();
         };
         let s = b.stats();
-        [
-            ("connections", s.connections),
-            ("clients", s.clients),
-            ("requests", s.requests),
-            ("queued", s.queued),
-            ("waiting", s.waiting),
-            ("assignments", s.assignments),
-            ("rejected", s.rejected),
-            ("wakeups", s.wakeups),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        BrokerCounter::ALL
+            .iter()
+            .map(|c| {
+                let v = match c {
+                    BrokerCounter::Connections => s.connections,
+                    BrokerCounter::Clients => s.clients,
+                    BrokerCounter::Requests => s.requests,
+                    BrokerCounter::Queued => s.queued,
+                    BrokerCounter::Waiting => s.waiting,
+                    BrokerCounter::Assignments => s.assignments,
+                    BrokerCounter::Rejected => s.rejected,
+                    BrokerCounter::Wakeups => s.wakeups,
+                };
+                (c.name().to_owned(), v)
+            })
+            .collect()
     }
 
     fn facts(&self) -> Facts {

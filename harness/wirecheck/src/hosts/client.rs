@@ -3,6 +3,7 @@
 
 use super::observer::{classify, observer, NetConnector};
 use super::{lock, Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl};
+use crate::model::vocab::ClientCounter;
 use crate::model::{ClientSpec, FailKind, Outcome, Reply, ServeSpec};
 use crate::trace::{Call, EventKind};
 use crate::world::{addr_of, HostFuture};
@@ -40,22 +41,25 @@ impl Driver for ClientDriver {
             return Counters::new();
         };
         let s = client.stats();
-        [
-            ("pending", s.pending.pending),
-            ("completed", s.pending.completed),
-            ("timed_out", s.pending.timed_out),
-            ("cancelled", s.pending.cancelled),
-            ("duplicates_dropped", s.pending.duplicates_dropped),
-            ("late_dropped", s.pending.late_dropped),
-            ("unknown_dropped", s.pending.unknown_dropped),
-            ("reconnects", s.reconnects),
-            ("disconnects", s.disconnects),
-            ("registrations", s.registrations),
-            ("served", s.served),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        ClientCounter::ALL
+            .iter()
+            .map(|c| {
+                let v = match c {
+                    ClientCounter::Pending => s.pending.pending,
+                    ClientCounter::Completed => s.pending.completed,
+                    ClientCounter::TimedOut => s.pending.timed_out,
+                    ClientCounter::Cancelled => s.pending.cancelled,
+                    ClientCounter::DuplicatesDropped => s.pending.duplicates_dropped,
+                    ClientCounter::LateDropped => s.pending.late_dropped,
+                    ClientCounter::UnknownDropped => s.pending.unknown_dropped,
+                    ClientCounter::Reconnects => s.reconnects,
+                    ClientCounter::Disconnects => s.disconnects,
+                    ClientCounter::Registrations => s.registrations,
+                    ClientCounter::Served => s.served,
+                };
+                (c.name().to_owned(), v)
+            })
+            .collect()
     }
 
     fn facts(&self) -> Facts {

@@ -2,6 +2,7 @@
 //! (`send`) and checks (`expect`). They play misbehaving brokers and clients.
 
 use super::{lock, Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl, Mailbox};
+use crate::model::vocab::ScriptedCounter;
 use crate::model::Frame;
 use crate::trace::{EventKind, Lifecycle, Peer};
 use crate::world::{addr_of, HostFuture, HostResult};
@@ -22,10 +23,16 @@ pub struct ScriptedClient {
 
 fn scripted_counters(ctl: &HostCtl) -> Counters {
     let st = ctl.state();
-    Counters::from([
-        ("received".to_owned(), st.received),
-        ("connections".to_owned(), st.connections),
-    ])
+    ScriptedCounter::ALL
+        .iter()
+        .map(|c| {
+            let v = match c {
+                ScriptedCounter::Received => st.received,
+                ScriptedCounter::Connections => st.connections,
+            };
+            (c.name().to_owned(), v)
+        })
+        .collect()
 }
 
 impl Driver for ScriptedServer {

@@ -18,6 +18,7 @@
 mod rules;
 
 use super::{Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl};
+use crate::model::vocab::ProxyCounter;
 use crate::model::{ProxyAction, ProxyDir, ProxySpec};
 use crate::trace::{EventKind, Lifecycle, Peer, ProxyAct};
 use crate::world::{addr_of, BoxIo, HostFuture, HostResult};
@@ -28,24 +29,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::flaws::Flaw;
-
-/// Every counter a proxy host exposes to `expect:` (the loader checks names against it).
-pub const EXPECT_COUNTERS: &[&str] = &[
-    "connections",
-    "forwarded",
-    "dropped",
-    "duplicated",
-    "delayed",
-    "held",
-    "reordered",
-    "corrupted",
-    "closed",
-];
-
-/// The proxy's message counters (all but `connections`). Each received text message is
-/// counted in exactly one of them: `forwarded` (no rule acted) or the action of the rule
-/// that acted.
-pub const COUNTERS: &[&str] = EXPECT_COUNTERS.split_at(1).1;
 
 /// What a connection's writer task is asked to do.
 enum Out {
@@ -104,7 +87,7 @@ impl Driver for ProxyDriver {
 
     fn counters(&self, ctl: &HostCtl) -> Counters {
         let st = ctl.state();
-        let mut c = Counters::from([("connections".to_owned(), st.connections)]);
+        let mut c = Counters::from([(ProxyCounter::Connections.name().to_owned(), st.connections)]);
         for (k, v) in &st.proxy {
             c.insert(k.clone(), *v);
         }
@@ -120,8 +103,12 @@ async fn proxy_host(spec: ProxySpec, ctx: Ctx) -> HostResult {
     let mut cmds = ctx.ctl.attach();
     {
         let mut st = ctx.ctl.state();
-        for name in COUNTERS {
-            st.proxy.entry((*name).to_owned()).or_insert(0);
+        // Every message counter, at 0 until it counts (`connections` is kept apart).
+        for c in ProxyCounter::ALL
+            .iter()
+            .filter(|c| **c != ProxyCounter::Connections)
+        {
+            st.proxy.entry(c.name().to_owned()).or_insert(0);
         }
     }
     let shared: SharedRef = Arc::new(Mutex::new(Shared {
@@ -199,8 +186,12 @@ fn proxy_event(ctx: &Ctx, action: ProxyAct, peer: &str, text: &str) {
     );
 }
 
-fn count(ctx: &Ctx, name: &str) {
-    *ctx.ctl.state().proxy.entry(name.to_owned()).or_insert(0) += 1;
+fn count(ctx: &Ctx, counter: ProxyCounter) {
+    *ctx.ctl
+        .state()
+        .proxy
+        .entry(counter.name().to_owned())
+        .or_insert(0) += 1;
 }
 
 /// Spawns the task that writes one side of a connection.
@@ -449,29 +440,29 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
     let chosen = lock(shared).book.choose(dir, &m);
     let Some((rule, action, delay)) = chosen else {
         out.send(Out::Msg(Ws::Text(text.into())));
-        count(ctx, "forwarded");
+        count(ctx, ProxyCounter::Forwarded);
         return Flow::Go;
     };
     let send = |t: String| out.send(Out::Msg(Ws::Text(t.into())));
     match action {
         ProxyAction::Drop => {
             proxy_event(ctx, ProxyAct::Drop, from, &text);
-            count(ctx, "dropped");
+            count(ctx, ProxyCounter::Dropped);
         }
         ProxyAction::Duplicate => {
             proxy_event(ctx, ProxyAct::Duplicate, from, &text);
-            count(ctx, "duplicated");
+            count(ctx, ProxyCounter::Duplicated);
             send(text.clone());
             send(text);
         }
         ProxyAction::Delay { .. } => {
             proxy_event(ctx, ProxyAct::Delay(delay), from, &text);
-            count(ctx, "delayed");
+            count(ctx, ProxyCounter::Delayed);
             out.send_after(delay, Out::Msg(Ws::Text(text.into())));
         }
         ProxyAction::Hold => {
             proxy_event(ctx, ProxyAct::Hold, from, &text);
-            count(ctx, "held");
+            count(ctx, ProxyCounter::Held);
             lock(shared).held.push(Held {
                 conn: link.conn,
                 peer: from.to_owned(),
@@ -480,7 +471,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
             });
         }
         ProxyAction::Reorder { window } => {
-            count(ctx, "reordered");
+            count(ctx, ProxyCounter::Reordered);
             let full = {
                 let mut s = lock(shared);
                 let buf = s
@@ -520,7 +511,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
         }
         ProxyAction::Corrupt(c) => {
             proxy_event(ctx, ProxyAct::Corrupt(c), from, &text);
-            count(ctx, "corrupted");
+            count(ctx, ProxyCounter::Corrupted);
             match corrupt(&text, c) {
                 Some(t) => send(t),
                 None => {
@@ -531,7 +522,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
         }
         ProxyAction::Close => {
             proxy_event(ctx, ProxyAct::Close, from, &text);
-            count(ctx, "closed");
+            count(ctx, ProxyCounter::Closed);
             return Flow::Close;
         }
     }
