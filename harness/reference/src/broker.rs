@@ -5,7 +5,7 @@
 //! framing, the idle timeout, and the outbound queues (BRK-9: a connection whose queue is
 //! full is closed as a slow consumer, and its state is freed like any other disconnect).
 
-use crate::observe::{Lifecycle, Observer};
+use crate::observe::{CloseCause, Lifecycle, Observer};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -146,14 +146,14 @@ impl BrokerServer {
             let _ = sink.close().await;
         });
 
-        let reason = loop {
+        let (reason, cause) = loop {
             tokio::select! {
                 biased;
-                _ = kill.notified() => break "closed by broker".to_owned(),
+                _ = kill.notified() => break ("closed by broker".to_owned(), CloseCause::Local),
                 next = tokio::time::timeout(self.opts.idle_timeout, source.next()) => match next {
-                    Err(_) => break format!("idle for {:?}", self.opts.idle_timeout),
-                    Ok(None) => break "connection ended".to_owned(),
-                    Ok(Some(Err(e))) => break format!("read error: {e}"),
+                    Err(_) => break (format!("idle for {:?}", self.opts.idle_timeout), CloseCause::Idle),
+                    Ok(None) => break ("connection ended".to_owned(), CloseCause::Peer),
+                    Ok(Some(Err(e))) => break (format!("read error: {e}"), CloseCause::Error),
                     Ok(Some(Ok(Ws::Text(text)))) => {
                         self.observer.received(&peer, text.as_str());
                         let actions = self.state.with(|b| b.on_text(conn, text.as_str()));
@@ -164,7 +164,7 @@ impl BrokerServer {
                         let actions = self.state.with(|b| b.on_binary(conn, bytes.len()));
                         self.apply(actions);
                     }
-                    Ok(Some(Ok(Ws::Close(_)))) => break "closed by peer".to_owned(),
+                    Ok(Some(Ok(Ws::Close(_)))) => break ("closed by peer".to_owned(), CloseCause::Peer),
                     Ok(Some(Ok(_))) => {}
                 }
             }
@@ -174,6 +174,7 @@ impl BrokerServer {
         self.observer.lifecycle(Lifecycle::ConnClosed {
             peer: peer.clone(),
             reason,
+            cause,
         });
         self.apply(actions);
         // The writer drains what is queued (e.g. a refusal) and then closes the socket.

@@ -24,7 +24,11 @@ pub enum Lifecycle {
     /// Client: gave up for good.
     Stopped { reason: String },
     /// Broker: the connection from `peer` is gone (all its state has been released).
-    ConnClosed { peer: String, reason: String },
+    ConnClosed {
+        peer: String,
+        reason: String,
+        cause: CloseCause,
+    },
 }
 
 impl fmt::Display for Lifecycle {
@@ -46,11 +50,24 @@ impl fmt::Display for Lifecycle {
                 write!(f, "rate limit: next attempt in {}", fmt_dur(*wait))
             }
             Lifecycle::Stopped { reason } => write!(f, "stopped: {reason}"),
-            Lifecycle::ConnClosed { peer, reason } => {
+            Lifecycle::ConnClosed { peer, reason, .. } => {
                 write!(f, "connection from {peer} closed: {reason}")
             }
         }
     }
+}
+
+/// Who ended a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// The peer closed it (a close frame, or the stream ended).
+    Peer,
+    /// This host closed it because the peer was silent for its idle timeout.
+    Idle,
+    /// This host decided to close it (a refused registration, a slow consumer).
+    Local,
+    /// A read error.
+    Error,
 }
 
 /// Receives what a host reads and what it decides, for tracing. Implementations must be

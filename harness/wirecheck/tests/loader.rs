@@ -1025,3 +1025,23 @@ fn proxy_truncations_and_mutations_never_panic() {
         must_not_panic(&src, &format!("proxy mutation round {round}"));
     }
 }
+
+/// The pinned messages must not depend on where the repository is checked out (CI runs in
+/// another folder): no absolute path of this machine in any `.stderr`.
+#[test]
+fn pinned_errors_hold_no_machine_paths() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let abs = std::fs::canonicalize(&root).unwrap();
+    let dir = root.join("fixtures/malformed");
+    let mut bad = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "stderr") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            if text.contains(abs.to_str().unwrap()) || text.contains(env!("CARGO_MANIFEST_DIR")) {
+                bad.push(p.display().to_string());
+            }
+        }
+    }
+    assert!(bad.is_empty(), "machine paths in: {bad:?}");
+}

@@ -1,11 +1,11 @@
-//! What a broker keeps and frees (BRK-5, BRK-6, BRK-7, BRK-12) and how it answers bad
-//! input (BRK-10, BRK-11).
+//! What a broker keeps and frees (BRK-5, BRK-6, BRK-7, BRK-12), how it answers bad input
+//! (BRK-10, BRK-11), and that it never cuts off a peer that keeps reading (BRK-9).
 
 use super::input::{ends_response, v, Input, PROMPT};
 use super::verdict::Findings;
 use crate::render::fmt_clock;
 use crate::trace::index::Routing;
-use crate::trace::{EventKind, Lifecycle};
+use crate::trace::{CloseCause, EventKind, Lifecycle};
 use std::time::Duration;
 use wirecheck_core::wire::{code, Message};
 
@@ -244,6 +244,49 @@ pub(super) fn state_freed(input: &Input, out: &mut Findings) {
                 out.skip(host, "its driver does not report the broker's self-check")
             }
             None => {}
+        }
+    }
+}
+
+/// BRK-9: a broker closes a registered connection on its own (as a slow consumer) only when
+/// that peer does not keep up. Every peer wirecheck plays reads all the time, so a close
+/// of its registered connection decided by the broker, while the link between them was
+/// neither held nor cut (nor either side crashed), cut off a healthy peer: a burst, or
+/// other clients' traffic, cost an innocent peer its connection.
+pub(super) fn readers_kept(input: &Input, out: &mut Findings) {
+    for b in input.broker_hosts() {
+        let sessions = input.ix.sessions(b);
+        for c in &sessions.closes {
+            let EventKind::Life(Lifecycle::ConnClosed {
+                cause: CloseCause::Local,
+                reason,
+                ..
+            }) = &input.events[c.i].kind
+            else {
+                continue;
+            };
+            let since = sessions
+                .welcomes
+                .iter()
+                .rev()
+                .find(|w| {
+                    w.host == c.host && w.at <= c.at && (c.conn.is_none() || w.conn == c.conn)
+                })
+                .map_or(Duration::ZERO, |w| w.at);
+            if input.link_faulted(b, &c.host, since, c.at) || input.disturbed(&c.host) {
+                continue;
+            }
+            out.push(v(
+                rule!("BRK-9"),
+                c.at,
+                vec![c.i],
+                format!(
+                    "{b} closed {}'s registered connection at {} ({reason}) though {} kept reading and the link was healthy",
+                    c.host,
+                    fmt_clock(c.at).trim(),
+                    c.host
+                ),
+            ));
         }
     }
 }

@@ -187,6 +187,11 @@ pub const CHECKERS: &[Checker] = &[
         rules: &[rule!("BRK-12")],
         check: brk_state::state_freed,
     },
+    Checker {
+        name: "readers-kept",
+        rules: &[rule!("BRK-9")],
+        check: brk_state::readers_kept,
+    },
 ];
 
 /// Runs every checker over `input` (whose trace is indexed once, in [`Input::new`]).

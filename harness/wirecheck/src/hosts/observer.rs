@@ -3,13 +3,13 @@
 
 use super::Ctx;
 use crate::model::{FailKind, Outcome};
-use crate::trace::{Endpoint, EventKind, Lifecycle, Peer, RegError};
+use crate::trace::{CloseCause, Endpoint, EventKind, Lifecycle, Peer, RegError};
 use crate::world::{addr_of, Net, PORT};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use wirecheck_core::pending::{self, CallError};
-use wirecheck_reference::observe::Lifecycle as RefLife;
+use wirecheck_reference::observe::{CloseCause as RefCause, Lifecycle as RefLife};
 use wirecheck_reference::Observer;
 
 /// An observer for `ctx`'s host, which dials `brokers` (host names, in order).
@@ -91,9 +91,19 @@ impl Observer for HostObserver {
             RefLife::Backoff { delay } => Lifecycle::Backoff { delay },
             RefLife::RateLimited { wait } => Lifecycle::RateLimited { wait },
             RefLife::Stopped { reason } => Lifecycle::Stopped { reason },
-            RefLife::ConnClosed { peer, reason } => Lifecycle::ConnClosed {
+            RefLife::ConnClosed {
+                peer,
+                reason,
+                cause,
+            } => Lifecycle::ConnClosed {
                 peer: self.peer(&peer),
                 reason,
+                cause: match cause {
+                    RefCause::Peer => CloseCause::Peer,
+                    RefCause::Idle => CloseCause::Idle,
+                    RefCause::Local => CloseCause::Local,
+                    RefCause::Error => CloseCause::Error,
+                },
             },
         };
         self.ctx

@@ -4,7 +4,7 @@
 use super::{lock, Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl, Mailbox};
 use crate::model::vocab::ScriptedCounter;
 use crate::model::Frame;
-use crate::trace::{EventKind, Lifecycle, Peer};
+use crate::trace::{CloseCause, EventKind, Lifecycle, Peer};
 use crate::world::{addr_of, HostFuture, HostResult};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
@@ -225,6 +225,7 @@ async fn scripted_io<S>(
             }
         }
     });
+    let mut cause = CloseCause::Peer;
     while let Some(frame) = source.next().await {
         match frame {
             Ok(Ws::Text(t)) => {
@@ -235,7 +236,11 @@ async fn scripted_io<S>(
                 st.received += 1;
                 st.inbox.push_back((at, text));
             }
-            Ok(Ws::Close(_)) | Err(_) => break,
+            Ok(Ws::Close(_)) => break,
+            Err(_) => {
+                cause = CloseCause::Error;
+                break;
+            }
             Ok(_) => {}
         }
     }
@@ -244,6 +249,7 @@ async fn scripted_io<S>(
         EventKind::Life(Lifecycle::ConnClosed {
             peer: Peer { host: peer, conn },
             reason: "connection ended".into(),
+            cause,
         }),
     );
     writer.abort();

@@ -158,7 +158,7 @@ impl fmt::Display for Lifecycle {
                 Some(port) => write!(f, "connected to {} (from port {port})", to.host),
                 None => write!(f, "connected to {}", to.host),
             },
-            Lifecycle::ConnClosed { peer, reason } => {
+            Lifecycle::ConnClosed { peer, reason, .. } => {
                 write!(f, "connection from {peer} closed: {reason}")
             }
         }

@@ -183,6 +183,19 @@ pub enum RegError {
     },
 }
 
+/// Who ended a connection, as the host that reports the close saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// The peer closed it (a close frame, or the stream ended).
+    Peer,
+    /// This host closed it: the peer was silent for its idle timeout.
+    Idle,
+    /// This host decided to close it (a refused registration, a slow consumer, a rule).
+    Local,
+    /// A read error.
+    Error,
+}
+
 /// Lifecycle events with meaning a checker can rely on (free-form text is a `Note`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -205,5 +218,9 @@ pub enum Lifecycle {
     /// (what the peer sees the connection come from).
     ConnOpened { to: Peer },
     /// Broker, proxy or scripted peer: the connection with `peer` is gone.
-    ConnClosed { peer: Peer, reason: String },
+    ConnClosed {
+        peer: Peer,
+        reason: String,
+        cause: CloseCause,
+    },
 }

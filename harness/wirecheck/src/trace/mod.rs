@@ -9,7 +9,8 @@ mod event;
 pub mod index;
 
 pub use event::{
-    Call, Endpoint, Event, EventKind, FaultKind, Lifecycle, Op, Peer, ProxyAct, RegError,
+    Call, CloseCause, Endpoint, Event, EventKind, FaultKind, Lifecycle, Op, Peer, ProxyAct,
+    RegError,
 };
 
 use std::sync::{Arc, Mutex, MutexGuard};

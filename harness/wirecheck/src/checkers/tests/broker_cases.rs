@@ -180,3 +180,47 @@ fn a_push_that_crosses_the_receive_fires_brk1() {
     let v = push_crosses_receive(10).run();
     assert!(v.is_empty(), "{v:#?}");
 }
+
+/// BRK-9: b closes w's registered connection on its own (a slow-consumer kill) while the
+/// link was healthy and w kept reading.
+pub(super) fn healthy_reader_cut_off() -> Case {
+    let mut ev = answered_request();
+    ev.push(life(
+        20,
+        "b",
+        Lifecycle::ConnClosed {
+            peer: crate::trace::Peer {
+                host: "w".into(),
+                conn: None,
+            },
+            reason: "closed by broker".into(),
+            cause: crate::trace::CloseCause::Local,
+        },
+    ));
+    Case::new(broker_sender_receiver(), ev, finals(running()))
+}
+
+#[test]
+fn a_broker_that_cuts_off_a_reading_peer_fires_brk9_unless_the_link_was_held() {
+    let v = healthy_reader_cut_off().run();
+    assert_eq!(rules_of(&v), vec!["BRK-9"], "{v:#?}");
+    assert_eq!(v[0].events, vec![12]);
+    // The same close after the link was held is a legitimate slow-consumer kill.
+    let mut held = healthy_reader_cut_off();
+    held.ev
+        .insert(12, fault(10, "b", FaultKind::Hold, Some("w")));
+    assert!(held.run().is_empty(), "{:#?}", held.run());
+    // A close by the peer, or for idleness, is not the broker cutting anyone off.
+    for cause in [
+        crate::trace::CloseCause::Peer,
+        crate::trace::CloseCause::Idle,
+    ] {
+        let mut c = healthy_reader_cut_off();
+        if let Some(EventKind::Life(Lifecycle::ConnClosed { cause: k, .. })) =
+            c.ev.last_mut().map(|e| &mut e.kind)
+        {
+            *k = cause;
+        }
+        assert!(c.run().is_empty(), "{cause:?}: {:#?}", c.run());
+    }
+}

@@ -54,6 +54,10 @@ const CASES: &[(&str, MakeCase)] = &[
         broker_cases::assignment_left_behind,
     ),
     ("inconsistent_broker", broker_cases::inconsistent_broker),
+    (
+        "healthy_reader_cut_off",
+        broker_cases::healthy_reader_cut_off,
+    ),
     ("push_crosses_receive", || {
         broker_cases::push_crosses_receive(50)
     }),

@@ -161,6 +161,7 @@ fn closed(at: u64, host: &str, peer: &str, conn: Option<u16>) -> Event {
                 conn,
             },
             reason: "closed".into(),
+            cause: crate::trace::CloseCause::Peer,
         },
     )
 }

@@ -20,7 +20,7 @@ mod rules;
 use super::{Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl};
 use crate::model::vocab::ProxyCounter;
 use crate::model::{ProxyAction, ProxyDir, ProxySpec};
-use crate::trace::{EventKind, Lifecycle, Peer, ProxyAct};
+use crate::trace::{CloseCause, EventKind, Lifecycle, Peer, ProxyAct};
 use crate::world::{addr_of, BoxIo, HostFuture, HostResult};
 use futures_util::{SinkExt, StreamExt};
 use rules::{corrupt, info, RuleBook};
@@ -351,7 +351,7 @@ async fn connection(
         to_client: Lane::new(spawn_writer(c_sink)),
         to_target: Lane::new(spawn_writer(t_sink)),
     };
-    let (reason, ended) = loop {
+    let (reason, ended, cause) = loop {
         let (dir, frame) = tokio::select! {
             biased;
             f = c_src.next() => (ProxyDir::Up, f),
@@ -361,14 +361,26 @@ async fn connection(
         match frame {
             Some(Ok(Ws::Text(t))) => {
                 if let Flow::Close = on_text(&link, dir, t.as_str().to_owned(), &shared, &ctx) {
-                    break ("closed by a proxy rule".to_owned(), None);
+                    break ("closed by a proxy rule".to_owned(), None, CloseCause::Local);
                 }
             }
             Some(Ok(Ws::Binary(b))) => {
                 out.send(Out::Msg(Ws::Binary(b)));
             }
-            Some(Ok(Ws::Close(_))) | None => break (format!("{from} closed its side"), Some(dir)),
-            Some(Err(e)) => break (format!("read error from {from}: {e}"), Some(dir)),
+            Some(Ok(Ws::Close(_))) | None => {
+                break (
+                    format!("{from} closed its side"),
+                    Some(dir),
+                    CloseCause::Peer,
+                )
+            }
+            Some(Err(e)) => {
+                break (
+                    format!("read error from {from}: {e}"),
+                    Some(dir),
+                    CloseCause::Error,
+                )
+            }
             Some(Ok(_)) => {}
         }
     };
@@ -389,6 +401,7 @@ async fn connection(
             EventKind::Life(Lifecycle::ConnClosed {
                 peer: side,
                 reason: reason.clone(),
+                cause,
             }),
         );
     }

@@ -290,7 +290,11 @@ impl Checker<'_> {
                 if let Some(first) = calls.requests.get(&r.id.value) {
                     return Err(self.err(
                         &r.id.referenced,
-                        format!("request id `{}` is already used (at {first})", r.id.value),
+                        // Same file: the line and column say where, without a machine path.
+                        format!(
+                            "request id `{}` is already used (at line {}, column {})",
+                            r.id.value, first.line, first.column
+                        ),
                         format!(
                             "request ids must be unique in the whole scenario (the broker requires unique in-flight ids); pick a new one, e.g. `{}-2`",
                             r.id.value
