@@ -2,39 +2,13 @@
 //! the `wirecheck-broker` binary between two adapters (one serves, one calls).
 
 use serde_json::{json, Value};
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-struct Proc {
-    child: Child,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_broker() -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wirecheck-broker"))
-        .args(["--listen", "127.0.0.1:0", "--quiet"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start wirecheck-broker");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("wirecheck-broker listening on ")
-        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
-        .to_owned();
-    (Proc { child }, url)
-}
+use support::{start_broker, Proc};
 
 /// An adapter process: write operations, read lines (replies and events).
 struct Adapter {
@@ -101,7 +75,7 @@ fn init(client: &str, url: &str, serve: Value) -> Value {
 
 #[test]
 fn two_adapters_register_serve_request_cancel_and_time_out() {
-    let (_broker, url) = start_broker();
+    let (_broker, url) = start_broker(&[]);
     let mut events = Vec::new();
 
     let mut worker = Adapter::start();
@@ -163,20 +137,7 @@ fn two_adapters_register_serve_request_cancel_and_time_out() {
 
 #[test]
 fn a_refused_registration_is_an_error_reply_and_an_event() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wirecheck-broker"))
-        .args(["--listen", "127.0.0.1:0", "--quiet", "--token", "app=right"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _broker = Proc { child };
-    let url = line
-        .trim()
-        .trim_start_matches("wirecheck-broker listening on ")
-        .to_owned();
+    let (_broker, url) = start_broker(&["--token", "app=right"]);
     let mut events = Vec::new();
     let mut app = Adapter::start();
     let mut i = init("app", &url, json!([]));

@@ -1,8 +1,8 @@
 //! The broker binary and the multiplexer over real loopback TCP.
 
+mod support;
+
 use futures_util::{SinkExt, StreamExt};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -12,36 +12,19 @@ use wirecheck_reference::client::{Answer, Client, ClientConfig, Request, TcpConn
 use wirecheck_reference::NoObserver;
 
 struct Broker {
-    child: Child,
+    _proc: support::Proc,
     addr: String,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts the real `wirecheck-broker` binary on a free loopback port.
 fn start_broker(extra: &[&str]) -> Broker {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wirecheck-broker"))
-        .args(["--listen", "127.0.0.1:0", "--quiet"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start wirecheck-broker");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("wirecheck-broker listening on ws://")
+    let (proc_, url) = support::start_broker(extra);
+    let addr = url
+        .strip_prefix("ws://")
         .and_then(|s| s.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
+        .unwrap_or_else(|| panic!("unexpected URL {url:?}"))
         .to_owned();
-    Broker { child, addr }
+    Broker { _proc: proc_, addr }
 }
 
 type Ws_ =

@@ -127,6 +127,19 @@ fn ms(v: &Value, key: &str) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
+/// The strings in the list `v[key]` (none when absent).
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn text(v: &Value, key: &str) -> String {
     v.get(key)
         .and_then(Value::as_str)
@@ -164,16 +177,7 @@ struct Adapter {
 
 impl Adapter {
     fn config(&self, init: &Value) -> (ClientConfig, BTreeMap<String, String>) {
-        let urls: Vec<String> = init
-            .get("brokers")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let urls = strings(init, "brokers");
         let addr = |u: &str| {
             u.trim_start_matches("ws://")
                 .trim_end_matches('/')
@@ -273,16 +277,7 @@ impl Adapter {
                     id: call.clone(),
                     channel: text(&op, "channel"),
                     body: text(&op, "body"),
-                    chunks: op
-                        .get("chunks")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_owned)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    chunks: strings(&op, "chunks"),
                     timeout: ms(&op, "timeout_ms"),
                 };
                 let client = self.client.clone();

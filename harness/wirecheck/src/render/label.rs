@@ -37,16 +37,10 @@ pub fn label(e: &Event) -> String {
     }
 }
 
-/// `12ms`, `1.500s`, `5s`: durations as traces and messages print them.
+/// `12ms`, `1.500s`, `5s`: durations as traces and messages print them (the same form
+/// the core's notes use, so one trace never mixes two).
 pub fn fmt_time(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{}.{:03}s", ms / 1000, ms % 1000)
-    }
+    wirecheck_core::mux::fmt_dur(d)
 }
 
 impl fmt::Display for Call {
