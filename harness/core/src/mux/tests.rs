@@ -1,6 +1,8 @@
 //! Unit tests of the multiplexer's decisions.
 
 use super::*;
+use crate::pending::{Removal, Waiter};
+use crate::wire::{code, Dir};
 use std::sync::Mutex as StdMutex;
 
 type Removed = std::sync::Arc<StdMutex<Vec<(String, Removal)>>>;
