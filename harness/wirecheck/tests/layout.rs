@@ -1,0 +1,97 @@
+//! ARCHITECTURE.md's structural invariants, checked on the source tree: files stay small,
+//! and the layers that must not name the system under test or the simulator do not.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn files_under(rel: &str) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    rust_files(&root().join(rel), &mut v);
+    v.sort();
+    v
+}
+
+/// Source lines that are code (not `//` comments), for matching names.
+fn code_lines(p: &Path) -> Vec<(usize, String)> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .map(|(i, l)| (i + 1, l.to_owned()))
+        .collect()
+}
+
+#[test]
+fn no_source_file_is_above_650_lines() {
+    let mut big = Vec::new();
+    for crate_src in [
+        "harness/core/src",
+        "harness/reference/src",
+        "harness/wirecheck/src",
+    ] {
+        for f in files_under(crate_src) {
+            let n = std::fs::read_to_string(&f).unwrap().lines().count();
+            if n > 650 {
+                big.push(format!("{} ({n} lines)", f.display()));
+            }
+        }
+    }
+    assert!(big.is_empty(), "split these by concern: {big:?}");
+}
+
+#[test]
+fn only_the_world_and_the_drivers_name_the_simulator_or_the_reference() {
+    let mut hits = Vec::new();
+    for layer in ["runner", "checkers", "trace", "render", "model", "scenario"] {
+        for f in files_under(&format!("harness/wirecheck/src/{layer}")) {
+            for (n, line) in code_lines(&f) {
+                if line.contains("turmoil") || line.contains("wirecheck_reference") {
+                    hits.push(format!("{}:{n}: {}", f.display(), line.trim()));
+                }
+            }
+        }
+    }
+    for f in files_under("harness/wirecheck/src/hosts") {
+        for (n, line) in code_lines(&f) {
+            if line.contains("turmoil") {
+                hits.push(format!("{}:{n}: {}", f.display(), line.trim()));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "the boundary is crossed here: {hits:#?}");
+}
+
+#[test]
+fn the_loader_never_names_a_driver_and_the_core_has_no_tokio() {
+    let mut hits = Vec::new();
+    for f in files_under("harness/wirecheck/src/scenario") {
+        for (n, line) in code_lines(&f) {
+            if line.contains("crate::hosts") || line.contains("crate::world") {
+                hits.push(format!("{}:{n}: {}", f.display(), line.trim()));
+            }
+        }
+    }
+    for f in files_under("harness/core/src") {
+        for (n, line) in code_lines(&f) {
+            if line.contains("tokio") || line.contains("tungstenite") {
+                hits.push(format!("{}:{n}: {}", f.display(), line.trim()));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "{hits:#?}");
+}
