@@ -45,13 +45,15 @@ use std::marker::PhantomData;
 use proptest::prelude::*;
 use proptest::strategy::Union;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
-use wirecheck_core::broker::{Action, Broker, BrokerConfig, BrokerStats, ConnId, INFO_CHANNEL};
+use wirecheck_core::broker::{
+    valid_client_id, Action, Broker, BrokerConfig, BrokerStats, ConnId, INFO_CHANNEL,
+};
 use wirecheck_core::wire::{code, Dir, Message};
 
 use support::config;
 
 const SLOTS: usize = 4;
-const CLIENTS: &[&str] = &["a", "b", "c", "x"];
+const CLIENTS: &[&str] = &["a", "b", "c", "x", "", "n\u{0}l"];
 const TOKENS: &[(&str, &str)] = &[("a", "ta"), ("b", "tb"), ("c", "tc")];
 const REQS: &[&str] = &["r1", "r2", "r3"];
 /// A connection id no slot ever gets.
@@ -345,7 +347,11 @@ impl Model {
         };
         if client.is_none() {
             return match msg {
+                Message::Hello { client, .. } if !valid_client_id(&client) => {
+                    self.reject(conn, None, code::MALFORMED)
+                }
                 Message::Hello { client, token } => self.register(conn, client, token),
+                Message::Welcome { .. } => self.reject(conn, None, code::MALFORMED),
                 other => self.reject(conn, other.req(), code::NOT_REGISTERED),
             };
         }

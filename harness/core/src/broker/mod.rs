@@ -202,7 +202,20 @@ impl Broker {
         };
         if c.client.is_none() {
             return match msg {
+                Message::Hello { client, .. } if !valid_client_id(&client) => self.reject(
+                    conn,
+                    None,
+                    code::MALFORMED,
+                    "a client id is 1 to 256 characters, none of them a control character".into(),
+                ),
                 Message::Hello { client, token } => self.register(conn, client, token),
+                // Never a client's message, registered or not.
+                Message::Welcome { .. } => self.reject(
+                    conn,
+                    None,
+                    code::MALFORMED,
+                    "clients do not send `welcome`".into(),
+                ),
                 other => self.reject(
                     conn,
                     other.req().map(str::to_owned),
@@ -292,3 +305,9 @@ impl Broker {
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+/// A client id a broker accepts: 1 to 256 characters, no control characters (no NUL, no
+/// newline), so ids print and compare as users expect.
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= 256 && !id.chars().any(char::is_control)
+}

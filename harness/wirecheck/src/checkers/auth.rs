@@ -109,19 +109,25 @@ pub(super) fn nothing_before_hello(input: &Input, out: &mut Findings) {
             if input.end <= e.at + PROMPT || input.disturbed(b) {
                 continue;
             }
+            // A `welcome` is never a client's message: `malformed`, registered or not.
+            let want = if matches!(m, Message::Welcome { .. }) {
+                code::MALFORMED
+            } else {
+                code::NOT_REGISTERED
+            };
             let refused = input.reacted(
                 from,
                 b,
                 e.at,
                 e.at + PROMPT,
-                |r| matches!(r, Message::Error { code: c, .. } if c == code::NOT_REGISTERED),
+                |r| matches!(r, Message::Error { code: c, .. } if c == want),
             );
             if !refused {
                 out.push(v(
                     rule!("AUTH-4"),
                     e.at,
                     vec![i],
-                    format!("{b} got `{}` from {from} before registration and did not answer `error not_registered`", m.kind()),
+                    format!("{b} got `{}` from {from} before registration and did not answer `error {want}`", m.kind()),
                 ));
             }
         }

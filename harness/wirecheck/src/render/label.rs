@@ -9,7 +9,7 @@ use wirecheck_core::wire::{summary, Message};
 /// One line describing the event, as the diagram prints it after the lanes.
 pub fn label(e: &Event) -> String {
     match &e.kind {
-        EventKind::Recv { msg: Some(m), .. } => summary(m),
+        EventKind::Recv { msg: Some(m), .. } => printable(&summary(m)),
         EventKind::Recv {
             text, msg: None, ..
         } => {
@@ -35,6 +35,23 @@ pub fn label(e: &Event) -> String {
             format!("proxy {action}: {what} (from {peer})")
         }
     }
+}
+
+/// Control characters (a NUL in a client id, a newline) escaped, so one event stays one
+/// line of the diagram.
+fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `12ms`, `1.500s`, `5s`: durations as traces and messages print them (the same form

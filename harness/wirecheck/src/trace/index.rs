@@ -339,10 +339,18 @@ impl<'a> TraceIndex<'a> {
         self.sessions.get(b).unwrap_or(&EMPTY)
     }
 
-    /// Hosts that sent `welcome` to someone.
+    /// Hosts that sent `welcome` to someone: they acted as a broker toward that peer. A
+    /// host that is itself that peer's client (it sent the peer `hello`), such as a
+    /// misbehaving client sending `welcome` to its broker, does not become a broker by it.
     pub fn welcomers(&self) -> BTreeSet<&'a str> {
+        let clients_of: BTreeSet<(&str, &str)> = self
+            .rx()
+            .filter(|r| matches!(r.msg, Message::Hello { .. }))
+            .map(|r| (r.from, r.host))
+            .collect();
         self.rx()
             .filter(|r| matches!(r.msg, Message::Welcome { .. }))
+            .filter(|r| !clients_of.contains(&(r.from, r.host)))
             .map(|r| r.from)
             .collect()
     }
