@@ -265,6 +265,44 @@ fn bad_wall_limit() -> Result<(), Failed> {
     )
 }
 
+fn cli_reports_error_and_goes_on() -> Result<(), Failed> {
+    let t = load_target("cli-missing", "name: cli-missing\nrole: broker\nstart: [/nonexistent/no-such-broker]\nready: { tcp: true }\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wirecheck"))
+        .args([
+            "run",
+            "scenarios/auth/welcome.yaml",
+            "scenarios/broker/receiver-gone.yaml",
+            "scenarios/mux/duplicate-response.yaml",
+            "--target",
+        ])
+        .arg(&t.file)
+        .current_dir(repo())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("cli-missing"))
+        .collect();
+    let ok = out.status.code() == Some(1)
+        && rows.len() == 3
+        && rows[0].starts_with("auth/welcome")
+        && rows[0].contains("ERROR")
+        && rows[1].starts_with("broker/receiver-gone")
+        && rows[1].contains("ERROR")
+        && rows[2].contains("N/A")
+        && stderr.contains("cannot start `/nonexistent/no-such-broker`");
+    if !ok {
+        return Err(format!(
+            "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status.code()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn good_self_broker() -> Result<(), Failed> {
     // The same binary as a correct broker passes: the bad-target checks are not vacuous.
     let m = marker("good");
@@ -347,6 +385,10 @@ fn main() {
         Trial::test("bad_target::crashes_mid_scenario", bad_crashes_mid_scenario),
         Trial::test("bad_target::wall_clock_limit", bad_wall_limit),
         Trial::test("good_self_broker", good_self_broker),
+        Trial::test(
+            "cli_reports_error_and_goes_on",
+            cli_reports_error_and_goes_on,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }

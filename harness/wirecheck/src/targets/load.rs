@@ -236,3 +236,68 @@ fn snippet(src: &str, line: u64, column: u64) -> Option<String> {
         " ".repeat(col.min(text.chars().count()))
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BrokerSpec;
+
+    fn err(src: &str) -> String {
+        load_str(src, Path::new("t.yaml")).unwrap_err().to_string()
+    }
+
+    const OK: &str = "name: t\nrole: broker\nstart: [b, \"{host}:{port}\", [--token, \"{client}={token}\"]]\nready: { tcp: true }\n";
+
+    #[test]
+    fn loads_a_target_with_defaults() {
+        let t = load_str(OK, Path::new("dir/t.yaml")).unwrap();
+        assert_eq!(t.role, Role::Broker);
+        assert_eq!(t.ready, Ready::Tcp);
+        assert_eq!(t.capabilities, Capability::ALL.to_vec());
+        assert!(t.passes_tokens() && !t.uses("queue"));
+    }
+
+    #[test]
+    fn substitutes_placeholders_and_repeats_token_groups() {
+        let t = load_str(OK, Path::new("t.yaml")).unwrap();
+        let mut spec = BrokerSpec::default();
+        spec.tokens.insert("a".into(), "x".into());
+        spec.tokens.insert("b".into(), "y".into());
+        let at = super::super::Endpoint {
+            host: [127, 9, 0, 2].into(),
+            port: 4000,
+        };
+        let (argv, _) = t.command(&spec, &at);
+        assert_eq!(
+            argv,
+            ["b", "127.9.0.2:4000", "--token", "a=x", "--token", "b=y"]
+        );
+    }
+
+    #[test]
+    fn errors_have_location_snippet_and_hint() {
+        let e = err("name: t\nrole: broker\nstrat: [b]\nready: { tcp: true }\n");
+        assert!(
+            e.starts_with("t.yaml:3:1: error: unknown field `strat`"),
+            "{e}"
+        );
+        assert!(e.contains("3 | strat: [b]") && e.contains("hint:"), "{e}");
+        let e = err("name: t\nrole: server\nstart: [b]\nready: { tcp: true }\n");
+        assert!(
+            e.contains("t.yaml:2:7") && e.contains("unknown role `server`"),
+            "{e}"
+        );
+        let e = err("name: t\nrole: broker\nstart: [b]\nready: { tcp: true }\ncapabilities: [info, telepathy]\n");
+        assert!(
+            e.contains("t.yaml:5:22") && e.contains("capabilities are: tokens"),
+            "{e}"
+        );
+        let e = err("name: t\nrole: broker\nstart: [b]\nready: { tcp: true, stdout: up }\n");
+        assert!(
+            e.contains("t.yaml:4:8") && e.contains("exactly one of"),
+            "{e}"
+        );
+        let e = err("name: t\nrole: broker\nstart: [b]\nready: { tcp: true, timeout: soon }\n");
+        assert!(e.contains("bad duration `soon`"), "{e}");
+    }
+}

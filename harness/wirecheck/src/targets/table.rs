@@ -186,3 +186,44 @@ pub fn markdown(cells: &[Vec<TargetRun>]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn run(grade: Grade) -> TargetRun {
+        TargetRun {
+            scenario: "s".into(),
+            target: "t".into(),
+            grade,
+            skipped: vec!["broker.clients = 1".into()],
+            report: None,
+            wall: Duration::from_millis(10),
+            addresses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn differing_repeats_are_flaky_and_counted_bad() {
+        let cells = vec![
+            vec![run(Grade::Ok), run(Grade::Failed), run(Grade::Ok)],
+            vec![run(Grade::Ok), run(Grade::Ok)],
+            vec![run(Grade::Unimplemented("needs `info`".into()))],
+        ];
+        assert_eq!(cell_label(&cells[0]), "FLAKY (FAILED×1 OK×2)");
+        assert_eq!(cell_label(&cells[1]), "OK");
+        let sum = summary(&cells);
+        assert_eq!(
+            (sum.flaky, sum.bad, sum.applicable, sum.with_role),
+            (1, 1, 2, 3)
+        );
+        let text = render(&cells);
+        assert!(text.contains("not judged: broker.clients = 1"), "{text}");
+        assert!(
+            text.contains("UNIMPLEMENTED") && text.contains("needs `info`"),
+            "{text}"
+        );
+        assert!(markdown(&cells).contains("1. `s` × t: needs `info`"));
+    }
+}

@@ -216,3 +216,75 @@ async fn copy(
     }
     let _ = dst.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(fin: bool, op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let mut f = vec![(u8::from(fin) << 7) | op];
+        let m = if mask.is_some() { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => f.push(m | n as u8),
+            n if n < 65536 => {
+                f.push(m | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(m | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        match mask {
+            Some(k) => {
+                f.extend_from_slice(&k);
+                f.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+            }
+            None => f.extend_from_slice(payload),
+        }
+        f
+    }
+
+    #[test]
+    fn decodes_head_masked_fragmented_and_split_frames() {
+        let mut bytes = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+        let k = Some([1, 2, 3, 4]);
+        bytes.extend(frame(true, 1, br#"{"type":"hello"}"#, k));
+        bytes.extend(frame(false, 1, b"par", k));
+        bytes.extend(frame(true, 9, b"ping", k));
+        bytes.extend(frame(true, 0, b"ts", k));
+        let big = "x".repeat(70_000);
+        bytes.extend(frame(true, 1, big.as_bytes(), k));
+        bytes.extend(frame(true, 8, b"", k));
+        let mut s = Sniffer::default();
+        let mut out = Vec::new();
+        // Fed one byte at a time: every boundary falls mid-header somewhere.
+        for b in &bytes {
+            s.feed(std::slice::from_ref(b), &mut out);
+        }
+        assert_eq!(
+            out,
+            [
+                Seen::Head("GET / HTTP/1.1".into()),
+                Seen::Message(r#"{"type":"hello"}"#.into()),
+                Seen::Message("parts".into()),
+                Seen::Message(big),
+                Seen::Close,
+            ]
+        );
+    }
+
+    #[test]
+    fn unmasked_server_frames_decode_too() {
+        let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
+        bytes.extend(frame(true, 1, b"welcome", None));
+        let mut s = Sniffer::default();
+        let mut out = Vec::new();
+        s.feed(&bytes, &mut out);
+        assert_eq!(
+            out[0],
+            Seen::Head("HTTP/1.1 101 Switching Protocols".into())
+        );
+        assert_eq!(out[1], Seen::Message("welcome".into()));
+    }
+}
