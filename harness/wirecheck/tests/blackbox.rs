@@ -22,15 +22,20 @@ fn repo() -> PathBuf {
 
 /// Builds `wirecheck-broker` from this source tree, so the target runs the current code.
 fn build_broker() -> Result<(), Failed> {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "wirecheck-reference",
-            "--bin",
-            "wirecheck-broker",
-        ])
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args([
+        "build",
+        "-q",
+        "-p",
+        "wirecheck-reference",
+        "--bin",
+        "wirecheck-broker",
+    ]);
+    // The same profile as this test binary, so `{target_dir}` finds what was just built.
+    if targets::target_dir().ends_with("release") {
+        cmd.arg("--release");
+    }
+    let out = cmd
         .current_dir(repo())
         .output()
         .map_err(|e| Failed::from(format!("cannot run cargo: {e}")))?;

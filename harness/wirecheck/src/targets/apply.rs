@@ -186,3 +186,75 @@ fn realtime_limits(scenario: &Scenario, replaced: &[(String, BrokerSpec)]) -> Ve
     out.dedup();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(hosts: &str, script: &str) -> Scenario {
+        let src = format!("name: t\nabout: x\nrules: [AUTH-1]\nhosts:\n{hosts}script:\n{script}");
+        crate::scenario::load_str(&src, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn target(extra: &str) -> Target {
+        let src = format!(
+            "name: t\nrole: broker\nstart: [b, \"{{queue}}\"]\nready: {{ tcp: true }}\n{extra}"
+        );
+        super::super::load_str(&src, Path::new("t.yaml")).unwrap()
+    }
+
+    const HOSTS: &str = "  b1: { broker: { queue: 8 } }\n  b2: { broker: { tokens: { app: s } } }\n  app: { client: { connect: [b1, b2], token: s } }\n";
+
+    #[test]
+    fn replaces_brokers_and_names_what_is_missing() {
+        let s = scenario(
+            HOSTS,
+            "  - app.request: { id: i, channel: $info, body: app }\n",
+        );
+        let a = applicability(&s, &target("capabilities: [queue, heartbeat]\n"), None);
+        let names: Vec<&str> = a.replaced.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["b1", "b2"]);
+        let why = a.missing.join("\n");
+        assert!(
+            why.contains("needs capability `tokens` (`b2` checks tokens)"),
+            "{why}"
+        );
+        assert!(why.contains("needs capability `info`"), "{why}");
+        assert!(why.contains("no `{tokens}`"), "{why}");
+        assert!(!why.contains("`queue`"), "{why}");
+        // Narrowed to b1: only what b1 needs (and the script's `$info`).
+        let only = ["b1".to_owned()];
+        let a = applicability(&s, &target(""), Some(&only));
+        assert_eq!(a.replaced.len(), 1);
+        assert!(a.missing.is_empty(), "{:?}", a.missing);
+    }
+
+    #[test]
+    fn real_time_limits_and_skipped_counters() {
+        let s = scenario(
+            HOSTS,
+            "  - app.request: { id: r, channel: jobs, body: x }\n  - wait: 2ms\n  - hold: [b1, app]\n",
+        );
+        let a = applicability(&s, &target(""), None);
+        let why = a.missing.join("\n");
+        assert!(
+            why.contains("`hold b1 app` comes 2ms after `app.request r`"),
+            "{why}"
+        );
+        assert!(
+            why.contains("`b1` has queue: 8 behind a held link"),
+            "{why}"
+        );
+        let mut s = scenario(HOSTS, "  - wait: 1s\n");
+        s.expect.push(crate::model::Expectation {
+            host: "b1".into(),
+            counters: [("clients".to_owned(), 1)].into_iter().collect(),
+            loc: Default::default(),
+        });
+        assert_eq!(
+            applicability(&s, &target(""), None).skipped,
+            ["b1.clients = 1"]
+        );
+    }
+}
