@@ -110,6 +110,7 @@ fn pump(
     out: Arc<Output>,
     ready: Option<String>,
 ) {
+    out.open.fetch_add(1, Ordering::SeqCst);
     std::thread::spawn(move || {
         let mut r = BufReader::new(r);
         let mut buf = Vec::new();
@@ -141,6 +142,14 @@ impl Process {
             .process_group(0);
         if let Some(dir) = &target.cwd {
             cmd.current_dir(dir);
+        }
+        // SAFETY: prctl(2) is async-signal-safe. If wirecheck dies without cleaning up
+        // (SIGKILL), the target's leader is killed too instead of living on as an orphan.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
         }
         let mut child = cmd.spawn().map_err(|e| {
             format!(
@@ -176,7 +185,7 @@ impl Process {
     pub fn exited(&self) -> Option<String> {
         match lock(&self.child).try_wait() {
             Ok(Some(status)) => {
-                self.output.drain(Duration::from_millis(500));
+                self.output.drain(Duration::from_secs(2));
                 Some(status.to_string())
             }
             Ok(None) => None,
