@@ -14,6 +14,7 @@ pub mod model;
 pub mod render;
 pub mod runner;
 pub mod scenario;
+pub mod targets;
 pub mod trace;
 pub mod world;
 pub mod zoo;

@@ -17,6 +17,14 @@ usage:
       --seed N     override every scenario's seed
       --verbose    print each scenario's sequence diagram
       --flaw NAME  switch on a known bug in the reference (see `wirecheck zoo`)
+      --target FILE  (repeatable) run each scenario in real time over loopback
+                   against the target FILE describes (see docs/targets.md), with
+                   every host of its role (broker) replaced by the target
+      --hosts A,B  with --target: replace only these hosts
+      --jobs N     with --target: scenarios run in parallel (default 2)
+      --repeat N   with --target: run each N times; differing verdicts are FLAKY
+      --wall-limit SECS  with --target: wall-clock limit per scenario
+                   (default: its duration + 11s)
   wirecheck show FILE [--seed N] [--flaw NAME]...
       Run one scenario and print its sequence diagram and final counters.
   wirecheck rules [--markdown]
@@ -36,6 +44,9 @@ usage:
       (default scenarios/regressions/), which `cargo test` then replays.
   wirecheck help";
 
+#[path = "cli/targets.rs"]
+mod targets;
+
 struct Args {
     paths: Vec<PathBuf>,
     cases: u32,
@@ -45,6 +56,11 @@ struct Args {
     flaws: Vec<Flaw>,
     markdown: bool,
     jobs: usize,
+    jobs_set: bool,
+    targets: Vec<PathBuf>,
+    hosts: Option<Vec<String>>,
+    repeat: usize,
+    wall_limit: Option<std::time::Duration>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -57,6 +73,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
         flaws: Vec::new(),
         markdown: false,
         jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        jobs_set: false,
+        targets: Vec::new(),
+        hosts: None,
+        repeat: 1,
+        wall_limit: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -90,6 +111,37 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.jobs = v
                     .parse()
                     .map_err(|_| format!("--jobs wants a whole number, got `{v}`"))?;
+                a.jobs_set = true;
+            }
+            "--target" => a.targets.push(PathBuf::from(
+                it.next().ok_or("--target needs a target file")?,
+            )),
+            "--hosts" => {
+                let v = it
+                    .next()
+                    .ok_or("--hosts needs host names, e.g. `--hosts broker,backup`")?;
+                a.hosts = Some(
+                    v.split(',')
+                        .map(|h| h.trim().to_owned())
+                        .filter(|h| !h.is_empty())
+                        .collect(),
+                );
+            }
+            "--repeat" => {
+                let v = it.next().ok_or("--repeat needs a number")?;
+                a.repeat =
+                    v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("--repeat wants a whole number above 0, got `{v}`")
+                    })?;
+            }
+            "--wall-limit" => {
+                let v = it.next().ok_or("--wall-limit needs seconds")?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|n: &f64| *n > 0.0 && n.is_finite())
+                    .ok_or_else(|| format!("--wall-limit wants seconds above 0, got `{v}`"))?;
+                a.wall_limit = Some(std::time::Duration::from_secs_f64(secs));
             }
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             path => a.paths.push(PathBuf::from(path)),
@@ -110,7 +162,7 @@ fn cmd_run(args: Args) -> ExitCode {
     let roots = if args.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
-        args.paths
+        args.paths.clone()
     };
     let mut files = Vec::new();
     for root in &roots {
@@ -128,6 +180,9 @@ fn cmd_run(args: Args) -> ExitCode {
     if files.is_empty() {
         eprintln!("error: no scenario files (*.yaml) under {roots:?}");
         return ExitCode::from(2);
+    }
+    if !args.targets.is_empty() {
+        return targets::cmd_run_targets(&args, &files, name_root);
     }
     let opts = RunOptions {
         seed: args.seed,

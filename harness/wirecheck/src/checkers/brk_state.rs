@@ -1,7 +1,7 @@
 //! What a broker keeps and frees (BRK-5, BRK-6, BRK-7, BRK-12), how it answers bad input
 //! (BRK-10, BRK-11), and that it never cuts off a peer that keeps reading (BRK-9).
 
-use super::input::{ends_response, v, Input, PROMPT};
+use super::input::{ends_response, v, Input, PROMPT, SLACK};
 use super::verdict::Findings;
 use crate::render::fmt_clock;
 use crate::trace::index::Routing;
@@ -276,15 +276,31 @@ pub(super) fn readers_kept(input: &Input, out: &mut Findings) {
             if input.link_faulted(b, &c.host, since, c.at) || input.disturbed(&c.host) {
                 continue;
             }
+            // A peer silent for the broker's idle timeout may be closed for it (a black box's
+            // close does not say why). A frame that arrives within the latency tolerance of
+            // the close raced the idle timer and does not count as breaking the silence.
+            let idle = input.idle_timeout(b).unwrap_or(Duration::MAX);
+            let tolerance = SLACK + input.scenario.network.max_latency;
+            let last = input
+                .ix
+                .rx_to(b)
+                .filter(|r| r.from == c.host && r.at + tolerance <= c.at)
+                .map(|r| r.at)
+                .last()
+                .unwrap_or(since);
+            if c.at.saturating_sub(last) + tolerance >= idle {
+                continue;
+            }
             out.push(v(
                 rule!("BRK-9"),
                 c.at,
                 vec![c.i],
                 format!(
-                    "{b} closed {}'s registered connection at {} ({reason}) though {} kept reading and the link was healthy",
+                    "{b} closed {}'s registered connection at {} ({reason}) though {} kept reading, the link was healthy and it had last sent {} before",
                     c.host,
                     fmt_clock(c.at).trim(),
-                    c.host
+                    c.host,
+                    crate::render::fmt_time(c.at.saturating_sub(last))
                 ),
             ));
         }

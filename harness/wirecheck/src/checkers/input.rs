@@ -121,6 +121,13 @@ impl<'a> Input<'a> {
             .map(|(_, s)| s.max_message)
     }
 
+    /// How long broker `host` lets a silent connection live, if it is a broker under test.
+    pub fn idle_timeout(&self, host: &str) -> Option<Duration> {
+        self.broker_impls()
+            .find(|(h, _)| *h == host)
+            .map(|(_, s)| s.idle_timeout)
+    }
+
     // -- Trace queries.
 
     pub fn rx(&self) -> impl Iterator<Item = Rx<'a>> + '_ {

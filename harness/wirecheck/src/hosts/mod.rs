@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod client;
+pub mod external;
 mod observer;
 pub mod proxy;
 pub mod scripted;

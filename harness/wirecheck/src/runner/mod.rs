@@ -72,6 +72,18 @@ pub fn run_in(
     seed: u64,
     opts: &RunOptions,
 ) -> Report {
+    run_with(world, scenario, seed, opts, &|h| driver_for(&h.kind))
+}
+
+/// Runs `scenario` in `world` with the driver `drivers` picks for each host (an external
+/// target's driver for the hosts it replaces, the reference's for the others).
+pub fn run_with(
+    world: Box<dyn World + '_>,
+    scenario: &Scenario,
+    seed: u64,
+    opts: &RunOptions,
+    drivers: &dyn Fn(&crate::model::Host) -> Arc<dyn Driver>,
+) -> Report {
     let wall = Instant::now();
     let mut world = world;
     let trace = Trace::new(world.clock());
@@ -79,7 +91,7 @@ pub fn run_in(
     let mut hosts = BTreeMap::new();
     for host in &scenario.hosts {
         let ctl = HostCtl::new(&host.name);
-        let driver = driver_for(&host.kind);
+        let driver = drivers(host);
         let ctx = Ctx {
             ctl: ctl.clone(),
             trace: trace.clone(),

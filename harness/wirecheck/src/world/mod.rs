@@ -1,11 +1,12 @@
 //! The world a scenario runs in: a clock, a network, faults and the lifecycle of hosts,
 //! behind one interface ([`World`]), so the runner never names the simulator.
 //!
-//! Today's implementation is [`sim::SimWorld`] (turmoil: simulated time and network,
-//! deterministic by seed). A real-time world over loopback TCP is a second implementation
-//! of the same traits: `now` reads a wall clock, `step` sleeps a tick, [`Net`] opens real
-//! sockets on 127.0.0.1 (one port per host), and faults on links go through in-path relays.
+//! [`sim::SimWorld`] is turmoil (simulated time and network, deterministic by seed).
+//! [`real::RealWorld`] is the same traits in real time: `now` reads a wall clock, `step`
+//! sleeps a tick, [`Net`] opens real sockets on the loopback range (one address per host),
+//! and faults on links go through in-path relays.
 
+pub mod real;
 pub mod sim;
 
 use crate::trace::{Clock, FaultKind};
@@ -27,7 +28,9 @@ pub type HostResult = Result<(), Box<dyn std::error::Error>>;
 pub type HostFuture = Pin<Box<dyn Future<Output = HostResult>>>;
 
 /// Builds a host's software: called when the host starts and again after every bounce.
-pub type Software = Box<dyn Fn() -> HostFuture>;
+/// `Send + Sync`, so a world may run each host on its own thread (the real-time world
+/// does); the future it builds stays on that thread.
+pub type Software = Box<dyn Fn() -> HostFuture + Send + Sync>;
 
 /// A byte stream between two hosts.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}

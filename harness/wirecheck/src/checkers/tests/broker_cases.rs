@@ -210,6 +210,14 @@ fn a_broker_that_cuts_off_a_reading_peer_fires_brk9_unless_the_link_was_held() {
     held.ev
         .insert(12, fault(10, "b", FaultKind::Hold, Some("w")));
     assert!(held.run().is_empty(), "{:#?}", held.run());
+    // Closing a peer that was silent for the broker's idle timeout (30 s) is allowed, even
+    // when the close does not say why (a black box).
+    let mut idle = healthy_reader_cut_off();
+    if let Some(e) = idle.ev.last_mut() {
+        e.at = ms(40_000);
+    }
+    idle.end = ms(41_000);
+    assert!(idle.run().is_empty(), "{:#?}", idle.run());
     // A close by the peer, or for idleness, is not the broker cutting anyone off.
     for cause in [
         crate::trace::CloseCause::Peer,

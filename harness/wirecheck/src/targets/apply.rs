@@ -1,0 +1,260 @@
+//! Applicability: which hosts a target replaces in a scenario, what the scenario needs that
+//! the target lacks (then the scenario is UNIMPLEMENTED for it, with the reasons), and which
+//! expectations cannot be judged (counters of a black box: skipped and listed).
+
+use super::{Capability, Role, Target};
+use crate::model::{Action, BrokerSpec, Frame, HostKind, Scenario};
+use crate::runner::step_label;
+use std::time::Duration;
+
+/// Real time cannot place a fault relative to a message more precisely than this.
+pub const TIMING_GRAIN: Duration = Duration::from_millis(20);
+
+/// What running `scenario` against a target means.
+#[derive(Clone, Debug, Default)]
+pub struct Applicability {
+    /// Scenario hosts the target replaces, with their settings.
+    pub replaced: Vec<(String, BrokerSpec)>,
+    /// Why the scenario cannot be run against the target (empty: it can).
+    pub missing: Vec<String>,
+    /// Counter expectations on replaced hosts, which a black box cannot report
+    /// (`broker.clients = 1`): the run judges everything else.
+    pub skipped: Vec<String>,
+}
+
+fn frame_text(f: &Frame) -> String {
+    match f {
+        Frame::Json(v) => v.to_string(),
+        Frame::Raw(t) => t.clone(),
+    }
+}
+
+/// Which hosts of `scenario` `target` replaces (all of its role, or those named in
+/// `only`), and whether it can.
+pub fn applicability(
+    scenario: &Scenario,
+    target: &Target,
+    only: Option<&[String]>,
+) -> Applicability {
+    let mut a = Applicability::default();
+    for h in &scenario.hosts {
+        let picked = only.is_none_or(|o| o.iter().any(|n| n == &h.name));
+        match (&h.kind, target.role) {
+            (HostKind::Broker(spec), Role::Broker) if picked => {
+                a.replaced.push((h.name.clone(), spec.clone()))
+            }
+            _ => {}
+        }
+    }
+    if a.replaced.is_empty() {
+        return a;
+    }
+    let has = |c: Capability| target.capabilities.contains(&c);
+    let mut need = |c: Capability, why: String| {
+        if !has(c) {
+            a.missing
+                .push(format!("needs capability `{}` ({why})", c.name()));
+        }
+    };
+    let default = BrokerSpec::default();
+    let mut settings = Vec::new();
+    for (name, spec) in &a.replaced {
+        if !spec.tokens.is_empty() {
+            need(Capability::Tokens, format!("`{name}` checks tokens"));
+            if !target.passes_tokens() {
+                settings.push(format!("`{name}` has tokens, and the start command has no `{{tokens}}` or per-token list to pass them"));
+            }
+        }
+        if spec.max_message != default.max_message {
+            need(
+                Capability::MaxMessage,
+                format!("`{name}` has max_message: {}", spec.max_message),
+            );
+            if !target.uses("max_message") {
+                settings.push(format!(
+                    "`{name}` sets max_message: {}, and the start command has no `{{max_message}}`",
+                    spec.max_message
+                ));
+            }
+        }
+        if spec.queue != default.queue {
+            need(
+                Capability::Queue,
+                format!("`{name}` has queue: {}", spec.queue),
+            );
+            if !target.uses("queue") {
+                settings.push(format!(
+                    "`{name}` sets queue: {}, and the start command has no `{{queue}}`",
+                    spec.queue
+                ));
+            }
+        }
+        if spec.idle_timeout != default.idle_timeout {
+            need(
+                Capability::IdleTimeout,
+                format!("`{name}` has idle_timeout: {:?}", spec.idle_timeout),
+            );
+            if !target.uses("idle_timeout_s") && !target.uses("idle_timeout_ms") {
+                settings.push(format!("`{name}` sets idle_timeout: {:?}, and the start command has no `{{idle_timeout_s}}` or `{{idle_timeout_ms}}`", spec.idle_timeout));
+            }
+        }
+    }
+    let heartbeat_client = scenario.hosts.iter().find_map(|h| match &h.kind {
+        HostKind::Client(c) if c.heartbeat.is_some() => Some(h.name.clone()),
+        _ => None,
+    });
+    if let Some(c) = heartbeat_client {
+        need(
+            Capability::Heartbeat,
+            format!("client `{c}` sends heartbeats"),
+        );
+    }
+    let mut info = false;
+    let mut ping = false;
+    for step in &scenario.script {
+        match &step.action {
+            Action::Request { call, .. } if call.channel == "$info" => info = true,
+            Action::Send { frame, .. } | Action::SendTo { frame, .. } => {
+                let t = frame_text(frame);
+                info |= t.contains("\"$info\"");
+                ping |= t.contains("\"type\":\"ping\"");
+            }
+            _ => {}
+        }
+    }
+    if info {
+        need(Capability::Info, "the script asks `$info`".into());
+    }
+    if ping {
+        need(Capability::Heartbeat, "a scripted peer sends `ping`".into());
+    }
+    a.missing.extend(settings);
+    a.missing.extend(realtime_limits(scenario, &a.replaced));
+    for e in &scenario.expect {
+        if a.replaced.iter().any(|(n, _)| n == &e.host) {
+            for (k, v) in &e.counters {
+                a.skipped.push(format!("{}.{k} = {v}", e.host));
+            }
+        }
+    }
+    a
+}
+
+/// What the real-time world cannot reproduce of a scenario written for the simulation:
+/// a link fault timed within [`TIMING_GRAIN`] of a message (the simulation's fixed
+/// latency decides what is in flight), and a slow consumer behind a held link (the
+/// simulation's TCP window is small; loopback sockets buffer far more than a scenario sends,
+/// so the broker's queue never fills).
+fn realtime_limits(scenario: &Scenario, replaced: &[(String, BrokerSpec)]) -> Vec<String> {
+    let mut out = Vec::new();
+    let script = &scenario.script;
+    for (i, step) in script.iter().enumerate() {
+        let (Action::Hold { a, b } | Action::Partition { a, b }) = &step.action else {
+            continue;
+        };
+        let mut waited = Duration::ZERO;
+        let mut j = i;
+        while j > 0 {
+            j -= 1;
+            match &script[j].action {
+                Action::Wait(d) => waited += *d,
+                Action::Request { .. } | Action::Send { .. } | Action::SendTo { .. }
+                    if waited < TIMING_GRAIN && waited > Duration::ZERO =>
+                {
+                    out.push(format!(
+                        "`{}` comes {}ms after `{}`: it relies on the simulation's latency to land while messages are in flight, and real time cannot place a fault that precisely (finer than {}ms)",
+                        step_label(&step.action),
+                        waited.as_millis(),
+                        step_label(&script[j].action),
+                        TIMING_GRAIN.as_millis()
+                    ));
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for (name, spec) in replaced {
+            let held = matches!(step.action, Action::Hold { .. });
+            if held && (a == name || b == name) && spec.queue != BrokerSpec::default().queue {
+                out.push(format!(
+                    "`{name}` has queue: {} behind a held link: filling its outbound queue needs the simulation's small TCP window (loopback sockets buffer far more than the scenario sends)",
+                    spec.queue
+                ));
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(hosts: &str, script: &str) -> Scenario {
+        let src = format!("name: t\nabout: x\nrules: [AUTH-1]\nhosts:\n{hosts}script:\n{script}");
+        crate::scenario::load_str(&src, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn target(extra: &str) -> Target {
+        let src = format!(
+            "name: t\nrole: broker\nstart: [b, \"{{queue}}\"]\nready: {{ tcp: true }}\n{extra}"
+        );
+        super::super::load_str(&src, Path::new("t.yaml")).unwrap()
+    }
+
+    const HOSTS: &str = "  b1: { broker: { queue: 8 } }\n  b2: { broker: { tokens: { app: s } } }\n  app: { client: { connect: [b1, b2], token: s } }\n";
+
+    #[test]
+    fn replaces_brokers_and_names_what_is_missing() {
+        let s = scenario(
+            HOSTS,
+            "  - app.request: { id: i, channel: $info, body: app }\n",
+        );
+        let a = applicability(&s, &target("capabilities: [queue, heartbeat]\n"), None);
+        let names: Vec<&str> = a.replaced.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["b1", "b2"]);
+        let why = a.missing.join("\n");
+        assert!(
+            why.contains("needs capability `tokens` (`b2` checks tokens)"),
+            "{why}"
+        );
+        assert!(why.contains("needs capability `info`"), "{why}");
+        assert!(why.contains("no `{tokens}`"), "{why}");
+        assert!(!why.contains("`queue`"), "{why}");
+        // Narrowed to b1: only what b1 needs (and the script's `$info`).
+        let only = ["b1".to_owned()];
+        let a = applicability(&s, &target(""), Some(&only));
+        assert_eq!(a.replaced.len(), 1);
+        assert!(a.missing.is_empty(), "{:?}", a.missing);
+    }
+
+    #[test]
+    fn real_time_limits_and_skipped_counters() {
+        let s = scenario(
+            HOSTS,
+            "  - app.request: { id: r, channel: jobs, body: x }\n  - wait: 2ms\n  - hold: [b1, app]\n",
+        );
+        let a = applicability(&s, &target(""), None);
+        let why = a.missing.join("\n");
+        assert!(
+            why.contains("`hold b1 app` comes 2ms after `app.request r`"),
+            "{why}"
+        );
+        assert!(
+            why.contains("`b1` has queue: 8 behind a held link"),
+            "{why}"
+        );
+        let mut s = scenario(HOSTS, "  - wait: 1s\n");
+        s.expect.push(crate::model::Expectation {
+            host: "b1".into(),
+            counters: [("clients".to_owned(), 1)].into_iter().collect(),
+            loc: Default::default(),
+        });
+        assert_eq!(
+            applicability(&s, &target(""), None).skipped,
+            ["b1.clients = 1"]
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! External targets: an implementation under test, started as a process and reached over
+//! loopback TCP, that replaces every scenario host of its role (today: `broker`).
+//!
+//! A target file (YAML) says how to start it and when it is ready:
+//!
+//! ```yaml
+//! name: refbroker
+//! role: broker
+//! start: ["{target_dir}/wirecheck-broker", --listen, "{host}:{port}", --quiet,
+//!         --max-message, "{max_message}", --queue, "{queue}", --idle-timeout, "{idle_timeout_s}",
+//!         [--token, "{client}={token}"]]          # a nested list repeats once per token
+//! ready: { stdout: "listening on", timeout: 10s }  # or { stderr: TEXT } or { tcp: true }
+//! env: { RUST_LOG: info }
+//! capabilities: [tokens, info, heartbeat, max_message, queue, idle_timeout]  # default: all
+//! ```
+//!
+//! Placeholders (in `start` and `env` values): `{host}` (the process's own loopback
+//! address), `{port}` (a free port on it), `{max_message}` (bytes), `{queue}` (messages),
+//! `{idle_timeout_s}` (whole seconds, rounded up), `{idle_timeout_ms}`, `{tokens}`
+//! (`client=token,...`), `{client}`/`{token}` (inside a per-token list), `{target_dir}`
+//! (`$WIRECHECK_TARGET_DIR`, else the folder of the running executable: cargo's
+//! `target/debug`), `{dir}` (the target file's folder).
+
+mod apply;
+mod load;
+pub mod process;
+pub mod run;
+pub mod table;
+
+pub use apply::{applicability, Applicability};
+pub use load::{load_file, load_str};
+
+use crate::model::BrokerSpec;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A loaded target file.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: String,
+    pub about: String,
+    pub role: Role,
+    /// The command: program first, then arguments (with placeholders).
+    pub start: Vec<Arg>,
+    pub ready: Ready,
+    pub ready_timeout: Duration,
+    pub env: BTreeMap<String, String>,
+    /// Working directory (relative paths are relative to the target file).
+    pub cwd: Option<PathBuf>,
+    pub capabilities: Vec<Capability>,
+    pub file: PathBuf,
+}
+
+/// Which scenario hosts a target replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Broker,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Broker => "broker",
+        }
+    }
+}
+
+/// One element of `start`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arg {
+    One(String),
+    /// Repeated once per token of the scenario's broker (`{client}`, `{token}`), dropped
+    /// when it has none.
+    PerToken(Vec<String>),
+}
+
+/// When a started target is ready for connections.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ready {
+    /// A line of its standard output contains the text.
+    Stdout(String),
+    /// A line of its standard error contains the text.
+    Stderr(String),
+    /// Its port accepts a TCP connection.
+    Tcp,
+}
+
+/// What a target may declare it supports; a scenario that needs more is UNIMPLEMENTED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    /// Checks `hello` tokens per client (passed with `{tokens}` or a per-token list).
+    Tokens,
+    /// Answers `$info` requests.
+    Info,
+    /// Answers `ping` with `pong`.
+    Heartbeat,
+    /// Refuses messages above `{max_message}` bytes with `too_large`.
+    MaxMessage,
+    /// Bounds each connection's outbound queue at `{queue}` messages (slow consumers).
+    Queue,
+    /// Closes connections silent for `{idle_timeout_s}`.
+    IdleTimeout,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 6] = [
+        Capability::Tokens,
+        Capability::Info,
+        Capability::Heartbeat,
+        Capability::MaxMessage,
+        Capability::Queue,
+        Capability::IdleTimeout,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Tokens => "tokens",
+            Capability::Info => "info",
+            Capability::Heartbeat => "heartbeat",
+            Capability::MaxMessage => "max_message",
+            Capability::Queue => "queue",
+            Capability::IdleTimeout => "idle_timeout",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// Where a started target listens.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub host: std::net::Ipv4Addr,
+    pub port: u16,
+}
+
+impl Target {
+    /// Does any `start` argument or `env` value use `{name}`?
+    pub fn uses(&self, name: &str) -> bool {
+        let pat = format!("{{{name}}}");
+        self.start.iter().any(|a| match a {
+            Arg::One(s) => s.contains(&pat),
+            Arg::PerToken(v) => v.iter().any(|s| s.contains(&pat)),
+        }) || self.env.values().any(|v| v.contains(&pat))
+    }
+
+    /// Passes tokens at all (`{tokens}` or a per-token list)?
+    pub fn passes_tokens(&self) -> bool {
+        self.uses("tokens") || self.start.iter().any(|a| matches!(a, Arg::PerToken(_)))
+    }
+
+    /// The command line and environment for one host, placeholders substituted.
+    pub fn command(
+        &self,
+        spec: &BrokerSpec,
+        at: &Endpoint,
+    ) -> (Vec<String>, BTreeMap<String, String>) {
+        let idle = spec.idle_timeout;
+        let idle_s = idle.as_secs() + u64::from(idle.subsec_nanos() > 0);
+        let tokens: Vec<String> = spec
+            .tokens
+            .iter()
+            .map(|(c, t)| format!("{c}={t}"))
+            .collect();
+        let vars: Vec<(&str, String)> = vec![
+            ("host", at.host.to_string()),
+            ("port", at.port.to_string()),
+            ("max_message", spec.max_message.to_string()),
+            ("queue", spec.queue.to_string()),
+            ("idle_timeout_s", idle_s.max(1).to_string()),
+            ("idle_timeout_ms", idle.as_millis().to_string()),
+            ("tokens", tokens.join(",")),
+            ("target_dir", target_dir().display().to_string()),
+            (
+                "dir",
+                self.file
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .display()
+                    .to_string(),
+            ),
+        ];
+        let subst = |s: &str, extra: &[(&str, String)]| {
+            let mut out = s.to_owned();
+            for (k, v) in vars.iter().chain(extra) {
+                out = out.replace(&format!("{{{k}}}"), v);
+            }
+            out
+        };
+        let mut argv = Vec::new();
+        for a in &self.start {
+            match a {
+                Arg::One(s) => argv.push(subst(s, &[])),
+                Arg::PerToken(group) => {
+                    for (c, t) in &spec.tokens {
+                        let extra = [("client", c.clone()), ("token", t.clone())];
+                        argv.extend(group.iter().map(|s| subst(s, &extra)));
+                    }
+                }
+            }
+        }
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), subst(v, &[])))
+            .collect();
+        (argv, env)
+    }
+}
+
+/// `{target_dir}`: `$WIRECHECK_TARGET_DIR`, else the running executable's folder (with a
+/// trailing `deps` removed, so test binaries resolve to `target/debug` too).
+pub fn target_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("WIRECHECK_TARGET_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    } else {
+        dir
+    }
+}

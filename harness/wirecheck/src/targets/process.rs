@@ -1,0 +1,256 @@
+//! A started target process: its own process group (killed as a whole on crash and at the
+//! end), readiness, and its output (the last lines kept for error messages; standard error
+//! lines also become `Note` events of its host, bounded).
+
+use super::{Endpoint, Ready, Target};
+use crate::model::BrokerSpec;
+use crate::trace::{EventKind, Trace};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Output lines kept for error messages.
+const KEEP_LINES: usize = 12;
+/// Standard error lines turned into trace notes per process, at most.
+const MAX_NOTES: usize = 200;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A process's output as it arrives.
+#[derive(Default)]
+pub struct Output {
+    last: Mutex<VecDeque<String>>,
+    ready_line: AtomicBool,
+    /// Where standard error lines go as notes: the trace and the host's name.
+    sink: Mutex<Option<(Trace, String)>>,
+    notes: AtomicUsize,
+    /// Output streams still open (their reader threads still running).
+    open: AtomicUsize,
+}
+
+impl Output {
+    fn line(&self, stream: &str, line: String, ready: Option<&str>) {
+        if ready.is_some_and(|r| line.contains(r)) {
+            self.ready_line.store(true, Ordering::SeqCst);
+        }
+        if stream == "stderr" {
+            if let Some((trace, host)) = lock(&self.sink).as_ref() {
+                let n = self.notes.fetch_add(1, Ordering::Relaxed);
+                if n < MAX_NOTES {
+                    trace.host_event(host, EventKind::Note(format!("stderr: {line}")));
+                } else if n == MAX_NOTES {
+                    trace.host_event(
+                        host,
+                        EventKind::Note(format!(
+                            "stderr: (more lines not traced; {MAX_NOTES} shown)"
+                        )),
+                    );
+                }
+            }
+        }
+        let mut last = lock(&self.last);
+        if last.len() == KEEP_LINES {
+            last.pop_front();
+        }
+        last.push_back(format!("{stream}: {line}"));
+    }
+
+    /// Waits (up to `limit`) until the process's output has been read to the end: after
+    /// it exited, so the last lines are there for the error message.
+    pub fn drain(&self, limit: Duration) {
+        let t = Instant::now();
+        while self.open.load(Ordering::SeqCst) > 0 && t.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Sends standard error lines to `trace` as notes of `host` from now on.
+    pub fn trace_to(&self, trace: Trace, host: &str) {
+        *lock(&self.sink) = Some((trace, host.to_owned()));
+    }
+
+    /// The last output lines, indented, or a note that there were none.
+    pub fn tail(&self) -> String {
+        let last = lock(&self.last);
+        if last.is_empty() {
+            "  (no output)".into()
+        } else {
+            last.iter()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+/// A running target process.
+pub struct Process {
+    child: Mutex<Child>,
+    pgid: i32,
+    pub output: Arc<Output>,
+    pub at: Endpoint,
+    ready: Ready,
+    pub command: String,
+}
+
+/// Picks a free port on `host`.
+pub fn free_port(host: std::net::Ipv4Addr) -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind((host, 0))?.local_addr()?.port())
+}
+
+fn pump(
+    r: impl Read + Send + 'static,
+    stream: &'static str,
+    out: Arc<Output>,
+    ready: Option<String>,
+) {
+    out.open.fetch_add(1, Ordering::SeqCst);
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(r);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_owned();
+                    out.line(stream, line, ready.as_deref());
+                }
+            }
+        }
+        out.open.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+impl Process {
+    /// Starts the target for a host with `spec`, listening at `at`.
+    pub fn spawn(target: &Target, spec: &BrokerSpec, at: Endpoint) -> Result<Process, String> {
+        let (argv, env) = target.command(spec, &at);
+        let command = argv.join(" ");
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .envs(&env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if let Some(dir) = &target.cwd {
+            cmd.current_dir(dir);
+        }
+        // SAFETY: prctl(2) is async-signal-safe. If wirecheck dies without cleaning up
+        // (SIGKILL), the target's leader is killed too instead of living on as an orphan.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            format!(
+                "cannot start `{}`: {e}\n  hint: check `start:` in {} (relative programs are looked up in PATH, or relative to `cwd:`)",
+                argv[0],
+                target.file.display()
+            )
+        })?;
+        let output = Arc::new(Output::default());
+        let (out_ready, err_ready) = match &target.ready {
+            Ready::Stdout(t) => (Some(t.clone()), None),
+            Ready::Stderr(t) => (None, Some(t.clone())),
+            Ready::Tcp => (None, None),
+        };
+        if let Some(o) = child.stdout.take() {
+            pump(o, "stdout", output.clone(), out_ready);
+        }
+        if let Some(e) = child.stderr.take() {
+            pump(e, "stderr", output.clone(), err_ready);
+        }
+        let pgid = child.id() as i32;
+        Ok(Process {
+            child: Mutex::new(child),
+            pgid,
+            output,
+            at,
+            ready: target.ready.clone(),
+            command,
+        })
+    }
+
+    /// `Some(status)` once the process has exited.
+    pub fn exited(&self) -> Option<String> {
+        match lock(&self.child).try_wait() {
+            Ok(Some(status)) => {
+                self.output.drain(Duration::from_secs(2));
+                Some(status.to_string())
+            }
+            Ok(None) => None,
+            Err(e) => Some(format!("unknown status ({e})")),
+        }
+    }
+
+    /// Is it ready now? `Err` when it exited.
+    pub fn poll_ready(&self) -> Result<bool, String> {
+        if let Some(status) = self.exited() {
+            return Err(format!("exited ({status}) before it was ready"));
+        }
+        Ok(match self.ready {
+            Ready::Stdout(_) | Ready::Stderr(_) => self.output.ready_line.load(Ordering::SeqCst),
+            Ready::Tcp => std::net::TcpStream::connect_timeout(
+                &(self.at.host, self.at.port).into(),
+                Duration::from_millis(100),
+            )
+            .is_ok(),
+        })
+    }
+
+    /// Waits (blocking) until ready, exited, or `limit` passed.
+    pub fn wait_ready(&self, limit: Duration) -> Result<(), String> {
+        let t = Instant::now();
+        loop {
+            if self.poll_ready()? {
+                return Ok(());
+            }
+            if t.elapsed() >= limit {
+                return Err(self.not_ready(limit));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn not_ready(&self, limit: Duration) -> String {
+        let what = match &self.ready {
+            Ready::Stdout(t) => format!("no stdout line containing `{t}`"),
+            Ready::Stderr(t) => format!("no stderr line containing `{t}`"),
+            Ready::Tcp => format!(
+                "{}:{} never accepted a connection",
+                self.at.host, self.at.port
+            ),
+        };
+        format!(
+            "never became ready within {:.1}s ({what})\n  hint: raise `ready: {{ timeout: .. }}` if it starts slowly, or check `ready:`",
+            limit.as_secs_f64()
+        )
+    }
+
+    /// Kills the whole process group and reaps the process.
+    pub fn kill(&self) {
+        // SAFETY: kill(2) with a negative pid signals the process group we created.
+        unsafe {
+            libc::kill(-self.pgid, libc::SIGKILL);
+        }
+        let mut child = lock(&self.child);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
