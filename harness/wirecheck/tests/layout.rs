@@ -95,3 +95,69 @@ fn the_loader_never_names_a_driver_and_the_core_has_no_tokio() {
     }
     assert!(hits.is_empty(), "{hits:#?}");
 }
+
+/// Lower layers never reach up: nothing below the runner names it, and the checkers and
+/// the trace never name the hosts or the world.
+#[test]
+fn dependencies_point_one_way() {
+    let rules: &[(&str, &[&str])] = &[
+        (
+            "checkers",
+            &[
+                "crate::runner",
+                "crate::hosts",
+                "crate::world",
+                "crate::catalog",
+                "crate::zoo",
+            ],
+        ),
+        (
+            "trace",
+            &[
+                "crate::runner",
+                "crate::hosts",
+                "crate::world",
+                "crate::checkers",
+            ],
+        ),
+        (
+            "render",
+            &[
+                "crate::runner",
+                "crate::hosts",
+                "crate::world",
+                "crate::checkers",
+            ],
+        ),
+        (
+            "world",
+            &["crate::runner", "crate::hosts", "crate::checkers"],
+        ),
+        ("hosts", &["crate::runner", "crate::checkers"]),
+        (
+            "model",
+            &[
+                "crate::runner",
+                "crate::hosts",
+                "crate::world",
+                "crate::checkers",
+                "crate::trace",
+            ],
+        ),
+        (
+            "scenario",
+            &["crate::runner", "crate::checkers", "crate::trace"],
+        ),
+    ];
+    let mut hits = Vec::new();
+    for (layer, banned) in rules {
+        for f in files_under(&format!("harness/wirecheck/src/{layer}")) {
+            for (n, line) in code_lines(&f) {
+                if let Some(b) = banned.iter().find(|b| line.contains(*b)) {
+                    hits.push(format!("{}:{n}: names {b}: {}", f.display(), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(hits.is_empty(), "{hits:#?}");
+}
