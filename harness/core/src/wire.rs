@@ -196,6 +196,23 @@ impl Message {
     }
 }
 
+/// The fields a message of type `kind` may carry (besides `type`), or `None` for a type
+/// that is not part of the protocol.
+pub fn fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "hello" => &["client", "token"],
+        "welcome" => &["client"],
+        "error" => &["req", "code", "message"],
+        "start" => &["req", "channel", "dir", "body", "end"],
+        "chunk" => &["req", "dir", "seq", "data"],
+        "end" => &["req", "dir"],
+        "receive" => &["channel"],
+        "cancel" => &["req"],
+        "ping" | "pong" => &["nonce"],
+        _ => return None,
+    })
+}
+
 /// Every message `type`.
 pub const KINDS: &[&str] = &[
     "hello", "welcome", "error", "start", "chunk", "end", "receive", "cancel", "ping", "pong",
@@ -368,6 +385,61 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn fields_are_exactly_what_the_codec_writes_when_everything_is_set() {
+        let full = [
+            Message::Hello {
+                client: "a".into(),
+                token: Some("t".into()),
+            },
+            Message::Welcome { client: "a".into() },
+            Message::Error {
+                req: Some("r".into()),
+                code: "c".into(),
+                message: "m".into(),
+            },
+            Message::Start {
+                req: "r".into(),
+                channel: "c".into(),
+                dir: Dir::Request,
+                body: "b".into(),
+                end: true,
+            },
+            Message::Chunk {
+                req: "r".into(),
+                dir: Dir::Request,
+                seq: 1,
+                data: "d".into(),
+            },
+            Message::End {
+                req: "r".into(),
+                dir: Dir::Request,
+            },
+            Message::Receive {
+                channel: "c".into(),
+            },
+            Message::Cancel { req: "r".into() },
+            Message::Ping { nonce: 1 },
+            Message::Pong { nonce: 1 },
+        ];
+        for m in full {
+            let v: serde_json::Value = serde_json::from_str(&m.encode()).unwrap();
+            let mut keys: Vec<&str> = v
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "type")
+                .collect();
+            let mut want = fields(m.kind()).unwrap().to_vec();
+            keys.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(keys, want, "{}", m.kind());
+        }
+        assert_eq!(KINDS.iter().filter(|k| fields(k).is_none()).count(), 0);
+        assert_eq!(fields("ok"), None);
     }
 
     #[test]

@@ -267,12 +267,14 @@ fn cmd_show(args: Args) -> ExitCode {
             flaws: flaw_set(&args.flaws),
         },
     );
-    println!("{}", report.diagram);
     if report.passed() {
+        println!("{}", report.diagram);
         println!("verdict: OK");
         ExitCode::SUCCESS
     } else {
-        eprintln!("{}", report.explain());
+        // The diagram once, numbered, so `[trace #n]` in the findings can be looked up.
+        println!("{}", report.text(true));
+        eprintln!("{}", report.findings());
         ExitCode::FAILURE
     }
 }

@@ -55,3 +55,36 @@ fn rules_and_explain_answer_and_list_the_files_that_failed() {
     assert!(err.contains("broken.yaml:"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A failing `show` prints the diagram once (numbered, for the `[trace #n]` references),
+/// and the findings, not the diagram a second time.
+#[test]
+fn failing_show_prints_the_diagram_once() {
+    let good = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/cli/scenarios/mux/duplicate-response.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_wirecheck"))
+        .args([
+            "show",
+            good.to_str().unwrap(),
+            "--flaw",
+            "duplicate-redelivered",
+        ])
+        .output()
+        .expect("run wirecheck");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let both = format!("{stdout}{stderr}");
+    let headers = both
+        .lines()
+        .filter(|l| l.trim_start().starts_with("time "))
+        .count();
+    assert_eq!(headers, 1, "one diagram:\n{both}");
+    assert!(stderr.contains("rule violated:"), "{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("    0 ")),
+        "numbered:\n{stdout}"
+    );
+}

@@ -119,6 +119,16 @@ impl Report {
 
     /// Every failure and unexpected violation, one paragraph each, then the diagram.
     pub fn explain(&self) -> String {
+        let mut s = self.findings();
+        if !self.passed() {
+            s.push_str("\nTrace:\n");
+            s.push_str(&self.text(true));
+        }
+        s
+    }
+
+    /// The verdict line, then every failure and unexpected violation (no diagram).
+    pub fn findings(&self) -> String {
         let mut s = format!(
             "scenario {} (seed {}): {}\n",
             self.name,
@@ -130,13 +140,9 @@ impl Report {
         }
         for v in self.unexpected() {
             s.push_str(&format!(
-                "rule violated: {v}\n  hint: `wirecheck explain {}` says what the rule requires; the trace events are numbered below\n",
+                "rule violated: {v}\n  hint: `wirecheck explain {}` says what the rule requires; the trace events are numbered in the diagram\n",
                 v.rule
             ));
-        }
-        if !self.passed() {
-            s.push_str("\nTrace:\n");
-            s.push_str(&self.text(true));
         }
         s
     }

@@ -2,6 +2,7 @@
 
 use super::{Checker, DEFAULT_WITHIN, R};
 use crate::model::{Action, Frame, FramePattern};
+use crate::scenario::error::closest;
 use crate::scenario::raw::{MsgBody, RawMessage};
 use crate::scenario::shapes::S;
 
@@ -82,6 +83,26 @@ impl Checker<'_> {
             }
             MsgBody::Fields(fields) => {
                 self.json_object(kind, fields)?;
+                // A protocol message never carries other fields: a typo (`reqq`) would
+                // otherwise wait out the whole `within` for nothing.
+                if let Some(known) = wirecheck_core::wire::fields(&kind.value) {
+                    if let Some(bad) = fields.keys().find(|f| !known.contains(&f.as_str())) {
+                        let mut hint = String::new();
+                        if let Some(c) = closest(bad, known.iter().copied()) {
+                            hint.push_str(&format!("did you mean `{c}`? "));
+                        }
+                        hint.push_str(&format!(
+                            "`{}` has the fields {}",
+                            kind.value,
+                            known.join(", ")
+                        ));
+                        return Err(self.err(
+                            &kind.referenced,
+                            format!("`{}` has no field `{bad}`", kind.value),
+                            hint,
+                        ));
+                    }
+                }
                 fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
             }
         };
