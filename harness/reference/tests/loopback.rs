@@ -176,3 +176,60 @@ async fn multiplexer_over_real_tcp() {
         matches!(first.await.unwrap(), Err(CallError::Rejected { code, .. }) if code == "unauthorized")
     );
 }
+
+/// The default log never prints a token (nor a body in full): a received message is
+/// logged as its summary.
+#[test]
+fn the_log_keeps_tokens_out() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wirecheck-broker"))
+        .args(["--listen", "127.0.0.1:0", "--token", "app=s3cret-t0ken"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("wirecheck-broker listening on ws://")
+        .trim_end_matches('/')
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .unwrap();
+        send(
+            &mut ws,
+            &Message::Hello {
+                client: "app".into(),
+                token: Some("s3cret-t0ken".into()),
+            },
+        )
+        .await;
+        assert!(matches!(recv(&mut ws).await, Message::Welcome { .. }));
+    });
+    let _ = child.kill();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = child.wait();
+    assert!(
+        err.contains("hello app +token"),
+        "the hello is logged:\n{err}"
+    );
+    assert!(
+        !err.contains("s3cret-t0ken"),
+        "the token leaked into the log:\n{err}"
+    );
+}
