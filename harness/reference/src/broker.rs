@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, Notify};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::broker::{Action, BrokerConfig, BrokerStats, ConnId, SharedBroker};
 use wirecheck_core::flaws::Flaw;
@@ -42,6 +44,8 @@ impl Default for BrokerOptions {
 enum Out {
     Msg(Message),
     Close,
+    /// Close with this status code (RFC 6455 §7.4) and reason, then stop writing.
+    CloseWith(u16, String),
 }
 
 struct ConnHandle {
@@ -141,11 +145,21 @@ impl BrokerServer {
                         }
                     }
                     Out::Close => break,
+                    Out::CloseWith(code, reason) => {
+                        let frame = CloseFrame {
+                            code: CloseCode::from(code),
+                            reason: reason.into(),
+                        };
+                        let _ = sink.send(Ws::Close(Some(frame))).await;
+                        break;
+                    }
                 }
             }
             let _ = sink.close().await;
         });
 
+        // Set when the peer broke the WebSocket layer itself: the close says why.
+        let mut close_code: Option<(u16, &str)> = None;
         let (reason, cause) = loop {
             tokio::select! {
                 biased;
@@ -153,7 +167,10 @@ impl BrokerServer {
                 next = tokio::time::timeout(self.opts.idle_timeout, source.next()) => match next {
                     Err(_) => break (format!("idle for {:?}", self.opts.idle_timeout), CloseCause::Idle),
                     Ok(None) => break ("connection ended".to_owned(), CloseCause::Peer),
-                    Ok(Some(Err(e))) => break (format!("read error: {e}"), CloseCause::Error),
+                    Ok(Some(Err(e))) => {
+                        close_code = ws_close_code(&e);
+                        break (format!("read error: {e}"), CloseCause::Error);
+                    }
                     Ok(Some(Ok(Ws::Text(text)))) => {
                         self.observer.received(&peer, text.as_str());
                         let actions = self.state.with(|b| b.on_text(conn, text.as_str()));
@@ -169,7 +186,12 @@ impl BrokerServer {
                 }
             }
         };
-        self.lock_conns().remove(&conn);
+        if let Some(h) = self.lock_conns().remove(&conn) {
+            if let Some((code, why)) = close_code {
+                // Past anything queued; the writer sends it and stops.
+                let _ = h.tx.try_send(Out::CloseWith(code, why.to_owned()));
+            }
+        }
         let actions = self.state.with(|b| b.on_disconnect(conn));
         self.observer.lifecycle(Lifecycle::ConnClosed {
             peer: peer.clone(),
@@ -221,6 +243,18 @@ impl BrokerServer {
                 h.kill.notify_one();
             }
         }
+    }
+}
+
+/// The close code for a peer that broke the WebSocket layer (RFC 6455 §7.4.1): 1009 for a
+/// message above the layer's cap, 1007 for a text message that is not UTF-8, 1002 for
+/// any other protocol violation. `None` for I/O errors (nothing to tell a gone peer).
+fn ws_close_code(e: &WsError) -> Option<(u16, &'static str)> {
+    match e {
+        WsError::Capacity(_) => Some((1009, "message too big")),
+        WsError::Utf8(_) => Some((1007, "text message is not UTF-8")),
+        WsError::Protocol(_) => Some((1002, "WebSocket protocol error")),
+        _ => None,
     }
 }
 

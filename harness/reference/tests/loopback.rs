@@ -233,3 +233,33 @@ fn the_log_keeps_tokens_out() {
         "the token leaked into the log:\n{err}"
     );
 }
+
+/// A message above the WebSocket layer's cap (4 x `--max-message`) cannot be read: the
+/// broker closes with status 1009 ("message too big", RFC 6455 7.4.1), not an empty close.
+/// Below the cap, an oversized message is answered `too_large` and the connection stays.
+#[test]
+fn a_message_beyond_the_websocket_cap_closes_with_1009() {
+    let broker = start_broker(&["--max-message", "1024"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", broker.addr))
+            .await
+            .unwrap();
+        // 2 KiB: above the protocol's maximum, below the WebSocket layer's cap (64 KiB).
+        ws.send(Ws::Text("x".repeat(2048).into())).await.unwrap();
+        assert!(matches!(recv(&mut ws).await, Message::Error { code, .. } if code == "too_large"));
+        // 100 KiB: above the cap.
+        ws.send(Ws::Text("x".repeat(100 * 1024).into()))
+            .await
+            .unwrap();
+        let close = loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Ws::Close(frame)))) => break frame,
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        let frame = close.expect("a close frame with a status code");
+        assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+    });
+}
