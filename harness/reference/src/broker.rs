@@ -258,16 +258,69 @@ fn ws_close_code(e: &WsError) -> Option<(u16, &'static str)> {
     }
 }
 
-/// Runs a broker on a real TCP listener until the process ends.
+/// Limits of a broker on real TCP.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpLimits {
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Runs a broker on a real TCP listener until the process ends, with default limits.
 pub async fn run_tcp(
     listener: tokio::net::TcpListener,
     opts: BrokerOptions,
     observer: Arc<dyn Observer>,
 ) -> std::io::Result<()> {
-    let server = BrokerServer::new(opts, observer);
+    run_tcp_with(listener, opts, TcpLimits::default(), observer).await
+}
+
+/// Runs a broker on a real TCP listener until the process ends. An accept error (out of
+/// file descriptors, say) never ends it: it notes the error, backs off briefly and goes on
+/// serving; a connection beyond `limits.max_connections` is closed at once.
+pub async fn run_tcp_with(
+    listener: tokio::net::TcpListener,
+    opts: BrokerOptions,
+    limits: TcpLimits,
+    observer: Arc<dyn Observer>,
+) -> std::io::Result<()> {
+    let server = BrokerServer::new(opts, observer.clone());
+    let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut backoff = Duration::from_millis(5);
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(5);
+                accepted
+            }
+            Err(e) => {
+                observer.note(&format!("accept failed: {e}; retrying in {backoff:?}"));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if live.load(Ordering::SeqCst) >= limits.max_connections {
+            observer.note(&format!(
+                "connection from {peer} refused: {} connections already (--max-connections)",
+                limits.max_connections
+            ));
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
-        tokio::spawn(server.clone().serve_connection(stream, peer.to_string()));
+        live.fetch_add(1, Ordering::SeqCst);
+        let (server, live) = (server.clone(), live.clone());
+        tokio::spawn(async move {
+            server.serve_connection(stream, peer.to_string()).await;
+            live.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 }

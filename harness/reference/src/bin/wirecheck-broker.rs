@@ -2,23 +2,24 @@
 //!
 //! ```text
 //! wirecheck-broker [--listen 127.0.0.1:7300] [--max-message BYTES] [--queue N]
-//!                  [--idle-timeout SECS] [--token CLIENT=TOKEN]... [--quiet]
+//!                  [--idle-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
 //! ```
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wirecheck_core::wire::{summary, Message};
-use wirecheck_reference::broker::{run_tcp, BrokerOptions};
+use wirecheck_reference::broker::{run_tcp_with, BrokerOptions, TcpLimits};
 use wirecheck_reference::{NoObserver, Observer};
 
 const USAGE: &str = "usage: wirecheck-broker [--listen ADDR] [--max-message BYTES] [--queue N] \
-[--idle-timeout SECS] [--token CLIENT=TOKEN]... [--quiet]
+[--idle-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
 
 Runs the wirecheck reference broker on TCP (WebSocket, JSON wire protocol v1; see PROTOCOL.md).
   --listen ADDR          address to listen on (default 127.0.0.1:7300)
   --max-message BYTES    largest accepted message (default 65536)
   --queue N              outbound queue per connection, in messages (default 64)
   --idle-timeout SECS    close connections silent this long (default 30)
+  --max-connections N    connections served at once; more are closed at once (default 10000)
   --token CLIENT=TOKEN   require this token from CLIENT (repeatable; any token list turns auth on)
   --quiet                do not log connections and received messages";
 
@@ -71,7 +72,8 @@ impl Observer for Log {
     }
 }
 
-fn parse() -> Result<(String, BrokerOptions, bool), String> {
+fn parse() -> Result<(String, BrokerOptions, TcpLimits, bool), String> {
+    let mut limits = TcpLimits::default();
     let mut listen = "127.0.0.1:7300".to_owned();
     let mut opts = BrokerOptions::default();
     let mut quiet = false;
@@ -89,6 +91,11 @@ fn parse() -> Result<(String, BrokerOptions, bool), String> {
                 opts.queue = value("--queue")?
                     .parse()
                     .map_err(|e| format!("--queue: {e}"))?
+            }
+            "--max-connections" => {
+                limits.max_connections = value("--max-connections")?
+                    .parse()
+                    .map_err(|e| format!("--max-connections: {e}"))?
             }
             "--idle-timeout" => {
                 let secs: u64 = value("--idle-timeout")?
@@ -113,12 +120,12 @@ fn parse() -> Result<(String, BrokerOptions, bool), String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok((listen, opts, quiet))
+    Ok((listen, opts, limits, quiet))
 }
 
 #[tokio::main]
 async fn main() {
-    let (listen, opts, quiet) = match parse() {
+    let (listen, opts, limits, quiet) = match parse() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}\n\n{USAGE}");
@@ -143,7 +150,7 @@ async fn main() {
         Arc::new(Log::new())
     };
     tokio::select! {
-        r = run_tcp(listener, opts, observer) => {
+        r = run_tcp_with(listener, opts, limits, observer) => {
             if let Err(e) = r {
                 eprintln!("error: {e}");
                 std::process::exit(1);

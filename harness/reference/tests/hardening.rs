@@ -1,0 +1,104 @@
+//! The broker binary under abuse over loopback (bounded in count and time): it survives
+//! running out of file descriptors and refuses connections beyond its limit at once.
+
+mod support;
+
+use futures_util::{SinkExt, StreamExt};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::{start_broker, Proc};
+use tokio_tungstenite::tungstenite::Message as Ws;
+use wirecheck_core::wire::Message;
+
+/// Registers `client` on `url` and returns whether `welcome` came back within 5 s.
+async fn registers(url: &str, client: &str) -> bool {
+    let Ok(Ok((mut ws, _))) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    else {
+        return false;
+    };
+    let hello = Message::Hello {
+        client: client.into(),
+        token: None,
+    };
+    if ws.send(Ws::Text(hello.encode().into())).await.is_err() {
+        return false;
+    }
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), ws.next()).await,
+        Ok(Some(Ok(Ws::Text(t)))) if t.as_str().contains("welcome")
+    )
+}
+
+#[test]
+fn connections_beyond_the_limit_are_refused_at_once_and_the_rest_served() {
+    let (_broker, url) = start_broker(&["--max-connections", "2"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (a, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        let (b, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        let third = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async(url.as_str()),
+        )
+        .await
+        .expect("refused at once, not left hanging");
+        assert!(third.is_err(), "a third connection was served");
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(registers(&url, "late").await, "a freed slot serves again");
+        drop(b);
+    });
+}
+
+#[test]
+fn running_out_of_file_descriptors_does_not_end_the_broker() {
+    // 48 descriptors: the broker runs out after a few dozen connections.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 48 && exec {} --listen 127.0.0.1:0 --quiet",
+            env!("CARGO_BIN_EXE_wirecheck-broker")
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the broker under a low descriptor limit");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .trim_start_matches("wirecheck-broker listening on ")
+        .to_owned();
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut broker = Proc { child };
+    let held: Vec<std::net::TcpStream> = (0..80)
+        .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
+        .collect();
+    assert!(held.len() > 48, "only {} connections opened", held.len());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        broker.child.try_wait().unwrap().is_none(),
+        "the broker exited when it ran out of file descriptors"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(1500));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    assert!(
+        rt.block_on(registers(&url, "after")),
+        "the broker serves again once descriptors are free"
+    );
+}
