@@ -29,6 +29,8 @@ pub struct BrokerOptions {
     pub queue: usize,
     /// A connection that sends nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// A connection that has not completed its WebSocket handshake by then is closed.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for BrokerOptions {
@@ -37,6 +39,7 @@ impl Default for BrokerOptions {
             config: BrokerConfig::default(),
             queue: 64,
             idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -115,11 +118,19 @@ impl BrokerServer {
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(limit))
             .max_frame_size(Some(limit));
-        let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)).await {
-            Ok(ws) => ws,
-            Err(e) => {
+        let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config));
+        let ws = match tokio::time::timeout(self.opts.handshake_timeout, handshake).await {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(e)) => {
                 self.observer
                     .note(&format!("handshake with {peer} failed: {e}"));
+                return;
+            }
+            Err(_) => {
+                self.observer.note(&format!(
+                    "handshake with {peer} not done within {:?}: closed",
+                    self.opts.handshake_timeout
+                ));
                 return;
             }
         };

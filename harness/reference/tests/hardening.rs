@@ -102,3 +102,24 @@ fn running_out_of_file_descriptors_does_not_end_the_broker() {
         "the broker serves again once descriptors are free"
     );
 }
+
+#[test]
+fn a_half_sent_handshake_is_closed_at_the_handshake_deadline() {
+    use std::io::{Read, Write};
+    let (_broker, url) = start_broker(&["--handshake-timeout", "1"]);
+    let addr = url.trim_start_matches("ws://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let n = s
+        .read(&mut buf)
+        .expect("closed, not left hanging until the read timeout");
+    assert_eq!(n, 0, "the broker answered a half handshake");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! wirecheck-broker [--listen 127.0.0.1:7300] [--max-message BYTES] [--queue N]
-//!                  [--idle-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
+//!                  [--idle-timeout SECS] [--handshake-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
 //! ```
 
 use std::sync::{Arc, Mutex};
@@ -12,13 +12,14 @@ use wirecheck_reference::broker::{run_tcp_with, BrokerOptions, TcpLimits};
 use wirecheck_reference::{NoObserver, Observer};
 
 const USAGE: &str = "usage: wirecheck-broker [--listen ADDR] [--max-message BYTES] [--queue N] \
-[--idle-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
+[--idle-timeout SECS] [--handshake-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
 
 Runs the wirecheck reference broker on TCP (WebSocket, JSON wire protocol v1; see PROTOCOL.md).
   --listen ADDR          address to listen on (default 127.0.0.1:7300)
   --max-message BYTES    largest accepted message (default 65536)
   --queue N              outbound queue per connection, in messages (default 64)
   --idle-timeout SECS    close connections silent this long (default 30)
+  --handshake-timeout SECS  close connections whose WebSocket handshake is not done by then (default 10)
   --max-connections N    connections served at once; more are closed at once (default 10000)
   --token CLIENT=TOKEN   require this token from CLIENT (repeatable; any token list turns auth on)
   --quiet                do not log connections and received messages";
@@ -91,6 +92,12 @@ fn parse() -> Result<(String, BrokerOptions, TcpLimits, bool), String> {
                 opts.queue = value("--queue")?
                     .parse()
                     .map_err(|e| format!("--queue: {e}"))?
+            }
+            "--handshake-timeout" => {
+                let secs: u64 = value("--handshake-timeout")?
+                    .parse()
+                    .map_err(|e| format!("--handshake-timeout: {e}"))?;
+                opts.handshake_timeout = Duration::from_secs(secs);
             }
             "--max-connections" => {
                 limits.max_connections = value("--max-connections")?

@@ -38,6 +38,7 @@ impl Driver for BrokerDriver {
                 },
                 queue: spec.queue,
                 idle_timeout: spec.idle_timeout,
+                ..BrokerOptions::default()
             };
             let server = BrokerServer::new(opts, observer(&ctx, &[]));
             *lock(&slot) = Some(server.clone());
