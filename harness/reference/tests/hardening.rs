@@ -4,10 +4,9 @@
 mod support;
 
 use futures_util::{SinkExt, StreamExt};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{start_broker, Proc};
+use support::{spawn_broker, start_broker};
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::wire::Message;
 
@@ -62,29 +61,18 @@ fn connections_beyond_the_limit_are_refused_at_once_and_the_rest_served() {
 #[test]
 fn running_out_of_file_descriptors_does_not_end_the_broker() {
     // 48 descriptors: the broker runs out after a few dozen connections.
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(format!(
             "ulimit -n 48 && exec {} --listen 127.0.0.1:0 --quiet",
             env!("CARGO_BIN_EXE_wirecheck-broker")
         ))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the broker under a low descriptor limit");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .trim_start_matches("wirecheck-broker listening on ")
-        .to_owned();
+        .stderr(Stdio::null());
+    let (mut broker, url) = spawn_broker(cmd);
     let addr = url
         .trim_start_matches("ws://")
         .trim_end_matches('/')
         .to_owned();
-    let mut broker = Proc { child };
     let held: Vec<std::net::TcpStream> = (0..80)
         .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
         .collect();

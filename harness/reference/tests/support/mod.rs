@@ -18,9 +18,15 @@ impl Drop for Proc {
 /// Starts `wirecheck-broker --listen 127.0.0.1:0 --quiet EXTRA...` and returns it with the
 /// URL from its banner (`ws://127.0.0.1:PORT/`).
 pub fn start_broker(extra: &[&str]) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wirecheck-broker"))
-        .args(["--listen", "127.0.0.1:0", "--quiet"])
-        .args(extra)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wirecheck-broker"));
+    cmd.args(["--listen", "127.0.0.1:0", "--quiet"]).args(extra);
+    spawn_broker(cmd)
+}
+
+/// Starts `cmd` (which runs the broker and lets it print its banner on stdout) and returns
+/// it with the URL from the banner.
+pub fn spawn_broker(mut cmd: Command) -> (Proc, String) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
         .expect("start wirecheck-broker");

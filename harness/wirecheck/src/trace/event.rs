@@ -54,15 +54,6 @@ pub enum EventKind {
     },
 }
 
-/// What a script call asks of a client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Connect,
-    Request,
-    Cancel,
-    Disconnect,
-}
-
 /// A script call as issued, with what the diagram shows of it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Call {
@@ -81,17 +72,6 @@ pub enum Call {
     Cancel,
     /// Close the connection, no reconnect.
     Disconnect,
-}
-
-impl Call {
-    pub fn op(&self) -> Op {
-        match self {
-            Call::Connect { .. } => Op::Connect,
-            Call::Request { .. } => Op::Request,
-            Call::Cancel => Op::Cancel,
-            Call::Disconnect => Op::Disconnect,
-        }
-    }
 }
 
 /// A fault the world applied.

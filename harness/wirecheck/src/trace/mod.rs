@@ -9,8 +9,7 @@ mod event;
 pub mod index;
 
 pub use event::{
-    Call, CloseCause, Endpoint, Event, EventKind, FaultKind, Lifecycle, Op, Peer, ProxyAct,
-    RegError,
+    Call, CloseCause, Endpoint, Event, EventKind, FaultKind, Lifecycle, Peer, ProxyAct, RegError,
 };
 
 use std::sync::{Arc, Mutex, MutexGuard};

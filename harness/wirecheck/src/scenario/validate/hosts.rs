@@ -131,16 +131,20 @@ impl Checker<'_> {
         Ok(out)
     }
 
+    /// The declared hosts whose kind satisfies `pred`, in declaration order.
+    pub(super) fn hosts_where(&self, pred: impl Fn(&Kind) -> bool) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .filter(|(_, k)| pred(k))
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
     /// Checks that `target` names a host that accepts connections.
     pub(super) fn listening_target(&self, target: &S<String>, who: &str) -> R<()> {
         let kind = self.host(target)?;
         if !kind.listens() {
-            let listeners: Vec<&str> = self
-                .hosts
-                .iter()
-                .filter(|(_, k)| k.listens())
-                .map(|(n, _)| n.as_str())
-                .collect();
+            let listeners = self.hosts_where(|k| k.listens());
             let hint = if listeners.is_empty() {
                 "declare a `broker`, a `scripted: server` or a `proxy` host to connect to"
                     .to_string()

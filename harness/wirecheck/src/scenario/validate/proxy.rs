@@ -13,12 +13,7 @@ impl Checker<'_> {
     pub(super) fn proxy(&self, host: &str, p: &RawProxy) -> R<ProxySpec> {
         let kind = self.host(&p.target)?;
         if !kind.proxyable() {
-            let targets: Vec<&str> = self
-                .hosts
-                .iter()
-                .filter(|(_, k)| k.proxyable())
-                .map(|(n, _)| n.as_str())
-                .collect();
+            let targets = self.hosts_where(|k| k.proxyable());
             let hint = if targets.is_empty() {
                 "declare a `broker` or a `scripted: server` host for the proxy to forward to"
                     .to_string()
