@@ -58,6 +58,11 @@ pub struct Checker {
 /// Every checker, run on every scenario.
 pub const CHECKERS: &[Checker] = &[
     Checker {
+        name: "one-reader",
+        rules: &[rule!("MUX-1")],
+        check: mux::one_reader,
+    },
+    Checker {
         name: "responses-match-requests",
         rules: &[rule!("MUX-2")],
         check: mux::correlation,

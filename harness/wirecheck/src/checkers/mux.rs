@@ -263,6 +263,10 @@ pub(super) fn disconnect_fails_all(input: &Input, out: &mut Findings) {
                 }
                 match &c.result {
                     Some((_, at, Outcome::Fails(FailKind::Disconnected))) if *at <= e.at + SLACK => {}
+                    // Called just as the loss happened: a library that saw the loss first
+                    // refuses it at once, which is MUX-7's business, not a lost request.
+                    Some((_, at, Outcome::Fails(FailKind::NotConnected | FailKind::SendFailed)))
+                        if c.at + SLACK >= e.at && *at <= e.at + SLACK => {}
                     Some((ri, at, o)) => out.push(v(
                         rule!("MUX-6"),
                         *at,
@@ -495,4 +499,22 @@ fn registration_windows(input: &Input, host: &str) -> Vec<(Duration, Duration)> 
         }
     }
     out
+}
+
+/// MUX-1: one reader per connection. A black box cannot be watched reading, but its
+/// library may say so itself: Python websockets raises "cannot call recv while another
+/// coroutine is already running recv" (the adapter's stderr becomes a typed event).
+pub(super) fn one_reader(input: &Input, out: &mut Findings) {
+    for (host, _) in input.client_hosts() {
+        for (i, e) in input.of(host) {
+            if let EventKind::Life(Lifecycle::TwoReaders { said }) = &e.kind {
+                out.push(v(
+                    rule!("MUX-1"),
+                    e.at,
+                    vec![i],
+                    format!("{host}'s library reports a second reader on its connection: {said}"),
+                ));
+            }
+        }
+    }
 }

@@ -165,6 +165,9 @@ impl fmt::Display for Lifecycle {
                 write!(f, "rate limit: next attempt in {}", fmt_time(*wait))
             }
             Lifecycle::Stopped { reason } => write!(f, "stopped: {reason}"),
+            Lifecycle::TwoReaders { said } => {
+                write!(f, "the library reports two readers on one connection: {said}")
+            }
             Lifecycle::ConnOpened { to } => match to.conn {
                 Some(port) => write!(f, "connected to {} (from port {port})", to.host),
                 None => write!(f, "connected to {}", to.host),

@@ -4,7 +4,7 @@
 
 use super::{Endpoint, Ready, Target};
 use crate::model::BrokerSpec;
-use crate::trace::{EventKind, Trace};
+use crate::trace::{EventKind, Lifecycle, Trace};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -20,6 +20,23 @@ const MAX_NOTES: usize = 200;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What libraries say when two tasks read one connection (MUX-1), as they word it:
+/// Python `websockets` (before 13: "…already waiting for the next message"; 13 and later,
+/// 17 included: "…already running recv or recv_streaming"), and `aiohttp`.
+const TWO_READERS: &[&str] = &[
+    "while another coroutine is already waiting for the next message",
+    "while another coroutine is already running recv",
+    "Concurrent call to receive() is not allowed",
+];
+
+/// The part of a standard error line that reports two readers, if it does.
+pub fn two_readers(line: &str) -> Option<&str> {
+    TWO_READERS
+        .iter()
+        .any(|sig| line.contains(sig))
+        .then_some(line.trim())
 }
 
 /// A process's output as it arrives.
@@ -42,6 +59,14 @@ impl Output {
         if stream == "stderr" {
             if let Some((trace, host)) = lock(&self.sink).as_ref() {
                 let n = self.notes.fetch_add(1, Ordering::Relaxed);
+                if let Some(said) = two_readers(&line) {
+                    trace.host_event(
+                        host,
+                        EventKind::Life(Lifecycle::TwoReaders {
+                            said: said.to_owned(),
+                        }),
+                    );
+                }
                 if n < MAX_NOTES {
                     trace.host_event(host, EventKind::Note(format!("stderr: {line}")));
                 } else if n == MAX_NOTES {

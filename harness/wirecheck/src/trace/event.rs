@@ -194,6 +194,9 @@ pub enum Lifecycle {
     RateLimited { wait: Duration },
     /// Client: gave up for good.
     Stopped { reason: String },
+    /// Client: the library itself reported that two tasks read its connection at once
+    /// (its own error, read from an external adapter's stderr; `said` is the line).
+    TwoReaders { said: String },
     /// Scripted client: a connection to `to.host` is open; `to.conn` is this side's port
     /// (what the peer sees the connection come from).
     ConnOpened { to: Peer },

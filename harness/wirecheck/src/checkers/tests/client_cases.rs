@@ -233,3 +233,27 @@ fn a_relay_that_keeps_the_client_side_open_fires_conn6() {
         .push(life(6002, "app", Lifecycle::Registered { to: ep("px") }));
     assert!(ok.run().is_empty(), "{:#?}", ok.run());
 }
+
+/// MUX-1: the library under test reports a second reader (Python websockets' error).
+pub(super) fn second_reader_reported() -> Case {
+    let mut ev = registered(0, "app", "b");
+    ev.push(life(
+        4,
+        "app",
+        Lifecycle::TwoReaders {
+            said: "stderr: cannot call recv while another coroutine is already running recv or recv_streaming".into(),
+        },
+    ));
+    Case::new(broker_and_app(), ev, BTreeMap::new())
+}
+
+#[test]
+fn a_library_reporting_two_readers_fires_mux1() {
+    let c = second_reader_reported();
+    let v = c.run();
+    assert_eq!(rules_of(&v), vec!["MUX-1"], "{v:#?}");
+    assert_eq!(v[0].events, vec![4]);
+    let mut quiet = c;
+    quiet.ev.pop();
+    assert!(quiet.run().is_empty());
+}

@@ -40,6 +40,10 @@ const CASES: &[(&str, MakeCase)] = &[
     ),
     ("send_error_swallowed", client_cases::send_error_swallowed),
     (
+        "second_reader_reported",
+        client_cases::second_reader_reported,
+    ),
+    (
         "request_lost_during_registration",
         client_cases::request_lost_during_registration,
     ),
