@@ -103,6 +103,33 @@ impl Flaw {
     }
 }
 
+/// The variable that switches flaws on in the reference binaries (as in any target):
+/// `WIRECHECK_FLAW=name[,name...]`.
+pub const FLAW_ENV: &str = "WIRECHECK_FLAW";
+
+impl Flaws {
+    /// Parses a comma-separated list of flaw names (empty: none).
+    pub fn parse_list(list: &str) -> Result<Flaws, String> {
+        let mut set = Flaws::none();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let f = Flaw::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Flaw::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown flaw `{name}` in {FLAW_ENV}; flaws are: {}", names.join(", "))
+            })?;
+            set = set.with(f);
+        }
+        Ok(set)
+    }
+
+    /// The flaws `WIRECHECK_FLAW` names (none when unset).
+    pub fn from_env() -> Result<Flaws, String> {
+        match std::env::var(FLAW_ENV) {
+            Ok(v) => Flaws::parse_list(&v),
+            Err(_) => Ok(Flaws::none()),
+        }
+    }
+}
+
 impl fmt::Display for Flaw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

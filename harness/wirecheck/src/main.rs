@@ -19,7 +19,7 @@ usage:
       --flaw NAME  switch on a known bug in the reference (see `wirecheck zoo`)
       --target FILE  (repeatable) run each scenario in real time over loopback
                    against the target FILE describes (see docs/targets.md), with
-                   every host of its role (broker) replaced by the target
+                   every host of its role (broker or client) replaced by the target
       --hosts A,B  with --target: replace only these hosts
       --jobs N     with --target: scenarios run in parallel (default 2)
       --repeat N   with --target: run each N times; differing verdicts are FLAKY
@@ -38,6 +38,11 @@ usage:
       print the kill matrix (flaw x scenarios that caught it, rules named).
       Exit code 1 if a flaw survives or the reference fails a scenario.
       --markdown prints docs/zoo.md.
+  wirecheck zoo --target FILE [--flaw NAME]... [--all] [--jobs N] [--markdown]
+      The same for a target's own flaws (`flaws:` in FILE, switched on with
+      WIRECHECK_FLAW=NAME): the catalog against the correct target, then each flaw
+      over the scenarios it passed, until the first kill (--all: every scenario).
+      Exit code 1 if a flaw survives or the correct target fails a scenario.
   wirecheck fuzz [--cases N] [--seed S] [--flaw NAME]... [--out DIR]
       Generate N random scenarios (default 1000) and run each with every checker
       on. A failing case is shrunk and written as a YAML scenario to DIR
@@ -61,6 +66,10 @@ struct Args {
     hosts: Option<Vec<String>>,
     repeat: usize,
     wall_limit: Option<std::time::Duration>,
+    /// `--flaw` names as given: the reference's flaws, or with `--target` the target's.
+    flaw_names: Vec<String>,
+    /// `zoo --target`: run every passed scenario for each flaw, not only to the first kill.
+    all: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -78,6 +87,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
         hosts: None,
         repeat: 1,
         wall_limit: None,
+        flaw_names: Vec::new(),
+        all: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -93,12 +104,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--markdown" => a.markdown = true,
             "--flaw" => {
                 let v = it.next().ok_or("--flaw needs a flaw name")?;
-                let f = Flaw::from_name(v).ok_or_else(|| {
-                    let names: Vec<&str> = Flaw::ALL.iter().map(|f| f.name()).collect();
-                    format!("unknown flaw `{v}`; flaws are: {}", names.join(", "))
-                })?;
-                a.flaws.push(f);
+                a.flaw_names.push(v.clone());
             }
+            "--all" => a.all = true,
             "--cases" => {
                 let v = it.next().ok_or("--cases needs a number")?;
                 a.cases = v
@@ -145,6 +153,15 @@ fn parse(args: &[String]) -> Result<Args, String> {
             }
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             path => a.paths.push(PathBuf::from(path)),
+        }
+    }
+    if a.targets.is_empty() {
+        for v in &a.flaw_names {
+            let f = Flaw::from_name(v).ok_or_else(|| {
+                let names: Vec<&str> = Flaw::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown flaw `{v}`; flaws are: {}", names.join(", "))
+            })?;
+            a.flaws.push(f);
         }
     }
     Ok(a)
@@ -355,6 +372,9 @@ fn flaw_set(flaws: &[Flaw]) -> Flaws {
 }
 
 fn cmd_zoo(args: Args) -> ExitCode {
+    if !args.targets.is_empty() {
+        return targets::cmd_zoo_targets(&args, &corpus_root());
+    }
     let corpus = match catalog::load_corpus(&corpus_root()) {
         Ok(c) => c,
         Err(e) => {

@@ -77,6 +77,8 @@ fn parse() -> Result<(String, BrokerOptions, TcpLimits, bool), String> {
     let mut limits = TcpLimits::default();
     let mut listen = "127.0.0.1:7300".to_owned();
     let mut opts = BrokerOptions::default();
+    // Zoo flaws for black-box kill matrices (`wirecheck zoo --target`).
+    opts.config.flaws = wirecheck_core::flaws::Flaws::from_env()?;
     let mut quiet = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use wirecheck_core::flaws::Flaws;
 use wirecheck_core::pending::{CallError, Outcome};
 use wirecheck_core::reconnect::ReconnectPolicy;
 use wirecheck_reference::client::{Client, ClientConfig, Heartbeat, Request, TcpConnector};
@@ -188,6 +189,8 @@ impl Adapter {
             urls.iter().map(|u| addr(u)).collect(),
         );
         c.token = init.get("token").and_then(Value::as_str).map(str::to_owned);
+        // Checked at start-up (main), so this cannot fail here.
+        c.flaws = Flaws::from_env().unwrap_or_default();
         if let Some(t) = ms(init, "register_timeout_ms") {
             c.register_timeout = t;
         }
@@ -350,6 +353,10 @@ impl Adapter {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    if let Err(e) = Flaws::from_env() {
+        eprintln!("wirecheck-client-adapter: {e}");
+        std::process::exit(2);
+    }
     let (out, mut rx) = mpsc::unbounded_channel::<Value>();
     let writer = tokio::spawn(async move {
         let mut stdout = tokio::io::stdout();

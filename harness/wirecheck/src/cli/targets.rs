@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use wirecheck::scenario;
 use wirecheck::targets::run::{run_matrix, Grade, TargetOptions};
-use wirecheck::targets::{self, table};
+use wirecheck::targets::{self, flaws, table};
 
 pub(super) fn cmd_run_targets(
     args: &Args,
@@ -102,5 +102,93 @@ pub(super) fn cmd_run_targets(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `wirecheck zoo --target FILE`: the kill matrix of the target's own flaws.
+pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
+    let scenarios = match wirecheck::catalog::load_corpus(root) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = TargetOptions {
+        hosts: args.hosts.clone(),
+        seed: args.seed,
+        wall_limit: args.wall_limit,
+    };
+    let jobs = if args.jobs_set { args.jobs } else { 2 };
+    let mut bad = false;
+    for file in &args.targets {
+        let mut target = match targets::load_file(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        if !args.flaw_names.is_empty() {
+            if let Some(unknown) = args
+                .flaw_names
+                .iter()
+                .find(|n| !target.flaws.contains_key(*n))
+            {
+                let known: Vec<&String> = target.flaws.keys().collect();
+                eprintln!(
+                    "error: target {} has no flaw `{unknown}`; its flaws are: {}",
+                    target.name,
+                    known
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return ExitCode::from(2);
+            }
+            target.flaws.retain(|n, _| args.flaw_names.contains(n));
+        }
+        if target.flaws.is_empty() {
+            eprintln!(
+                "error: {} lists no `flaws:`; see docs/targets.md, \"Flaws\"",
+                file.display()
+            );
+            return ExitCode::from(2);
+        }
+        let target = Arc::new(target);
+        let started = Instant::now();
+        let baseline = run_matrix(&scenarios, &[target.clone()], &opts, jobs, 1, &|_| {});
+        let sum = table::summary(&baseline);
+        let rows = flaws::flaw_matrix(
+            &scenarios,
+            &baseline,
+            &target,
+            &opts,
+            jobs,
+            !args.all,
+            &|_| {},
+        );
+        if args.markdown {
+            print!("{}", flaws::markdown(&target, &rows));
+        } else {
+            println!("correct target {}: {}", target.name, sum.line());
+            print!("{}", flaws::render(&target, &rows));
+            println!("({:.1}s wall, {jobs} jobs)", started.elapsed().as_secs_f64());
+        }
+        if sum.bad > 0 {
+            bad = true;
+            for runs in &baseline {
+                if let Some(r) = runs.iter().find(|r| r.grade.is_bad()) {
+                    eprintln!("\n{}", r.explain());
+                }
+            }
+        }
+        bad |= rows.iter().any(|r| !r.killed());
+    }
+    if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -183,8 +183,28 @@ pub fn client_missing(
         if spec.token.is_some() {
             need(ClientCap::Token, format!("`{name}` sends a token"));
         }
-        if spec.reconnect.is_some() {
-            need(ClientCap::Reconnect, format!("`{name}` reconnects"));
+        let conn_rule = scenario
+            .rules
+            .iter()
+            .find(|r| ["CONN-2", "CONN-3", "CONN-4", "CONN-5"].contains(&r.as_str()));
+        if let (Some(r), Some(_)) = (conn_rule, &spec.reconnect) {
+            need(
+                ClientCap::Reconnect,
+                format!("{r} is judged from how `{name}` reconnects"),
+            );
+        } else if let (Some(h), Some(_)) = (
+            scenario.script.iter().find_map(|st| match &st.action {
+                Action::Crash { host } | Action::Bounce { host } if spec.connect.contains(host) => {
+                    Some(host)
+                }
+                _ => None,
+            }),
+            &spec.reconnect,
+        ) {
+            need(
+                ClientCap::Reconnect,
+                format!("`{name}` must reconnect after `{h}` goes down"),
+            );
         } else if spec.connect.len() > 1 {
             need(
                 ClientCap::Reconnect,

@@ -5,6 +5,8 @@
 #[path = "../../../core/tests/support/quiet.rs"]
 pub mod quiet;
 
+pub mod targets;
+
 /// The seed of every property test of this crate unless `PROPTEST_RNG_SEED` is set, so
 /// that `cargo test` runs the same cases every time.
 const SEED: u64 = 0x5eed_10ad_e500_0001;
