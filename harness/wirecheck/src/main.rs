@@ -25,6 +25,8 @@ usage:
       --repeat N   with --target: run each N times; differing verdicts are FLAKY
       --wall-limit SECS  with --target: wall-clock limit per scenario
                    (default: its duration + 11s)
+      --retry-failed  with --target: run a failed scenario once more, alone; if it
+                   then passes it is reported FLAKY instead of failed
   wirecheck show FILE [--seed N] [--flaw NAME]...
       Run one scenario and print its sequence diagram and final counters.
   wirecheck rules [--markdown]
@@ -39,6 +41,7 @@ usage:
       Exit code 1 if a flaw survives or the reference fails a scenario.
       --markdown prints docs/zoo.md.
   wirecheck zoo --target FILE [--flaw NAME]... [--all] [--jobs N] [--markdown]
+                [--retry-failed]
       The same for a target's own flaws (`flaws:` in FILE, switched on with
       WIRECHECK_FLAW=NAME): the catalog against the correct target, then each flaw
       over the scenarios it passed, until the first kill (--all: every scenario).
@@ -70,6 +73,8 @@ struct Args {
     flaw_names: Vec<String>,
     /// `zoo --target`: run every passed scenario for each flaw, not only to the first kill.
     all: bool,
+    /// With `--target`: run a failed scenario once more alone; a pass then is FLAKY.
+    retry_failed: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -89,6 +94,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         wall_limit: None,
         flaw_names: Vec::new(),
         all: false,
+        retry_failed: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -107,6 +113,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.flaw_names.push(v.clone());
             }
             "--all" => a.all = true,
+            "--retry-failed" => a.retry_failed = true,
             "--cases" => {
                 let v = it.next().ok_or("--cases needs a number")?;
                 a.cases = v

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use wirecheck::scenario;
-use wirecheck::targets::run::{run_matrix, Grade, TargetOptions};
+use wirecheck::targets::run::{retry_failed, run_matrix, Grade, TargetOptions};
 use wirecheck::targets::{self, flaws, table};
 
 pub(super) fn cmd_run_targets(
@@ -60,7 +60,7 @@ pub(super) fn cmd_run_targets(
     let jobs = if args.jobs_set { args.jobs } else { 2 };
     let started = Instant::now();
     let verbose = args.verbose;
-    let cells = run_matrix(&scenarios, &targets, &opts, jobs, args.repeat, &|r| {
+    let mut cells = run_matrix(&scenarios, &targets, &opts, jobs, args.repeat, &|r| {
         if verbose {
             eprintln!(
                 "  {} × {}: {} ({:.2}s)",
@@ -71,10 +71,18 @@ pub(super) fn cmd_run_targets(
             );
         }
     });
+    let flaky = if args.retry_failed {
+        retry_failed(&scenarios, &targets, &mut cells, &opts)
+    } else {
+        Vec::new()
+    };
     if args.markdown {
         print!("{}", table::markdown(&cells));
     } else {
         print!("{}", table::render(&cells));
+    }
+    for f in &flaky {
+        println!("FLAKY: {f} failed, then passed when run again alone");
     }
     let sum = table::summary(&cells);
     println!(
@@ -158,7 +166,12 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
         }
         let target = Arc::new(target);
         let started = Instant::now();
-        let baseline = run_matrix(&scenarios, &[target.clone()], &opts, jobs, 1, &|_| {});
+        let mut baseline = run_matrix(&scenarios, &[target.clone()], &opts, jobs, 1, &|_| {});
+        if args.retry_failed {
+            for f in retry_failed(&scenarios, &[target.clone()], &mut baseline, &opts) {
+                println!("FLAKY: {f} failed, then passed when run again alone");
+            }
+        }
         let sum = table::summary(&baseline);
         let rows = flaws::flaw_matrix(
             &scenarios,

@@ -314,3 +314,34 @@ pub fn flaky(runs: &[TargetRun]) -> bool {
     runs.windows(2)
         .any(|w| w[0].grade.label() != w[1].grade.label())
 }
+
+/// Runs each failed (or ERROR, or NON-STRICT) cell of `cells` once more, alone (one job),
+/// and keeps the second verdict when it passes. Returns the scenarios whose verdict changed:
+/// real time is not deterministic, and a verdict that does not hold when run alone is
+/// FLAKY, reported as such rather than as a failure.
+pub fn retry_failed(
+    scenarios: &[Scenario],
+    targets: &[Arc<Target>],
+    cells: &mut [Vec<TargetRun>],
+    opts: &TargetOptions,
+) -> Vec<String> {
+    let mut flaky = Vec::new();
+    for runs in cells.iter_mut() {
+        let Some(i) = runs.iter().position(|r| r.grade.is_bad() || r.grade == Grade::NonStrict)
+        else {
+            continue;
+        };
+        let (Some(s), Some(t)) = (
+            scenarios.iter().find(|s| s.name == runs[i].scenario),
+            targets.iter().find(|t| t.name == runs[i].target),
+        ) else {
+            continue;
+        };
+        let again = run_against(s, t, opts);
+        if !again.grade.is_bad() && again.grade != Grade::NonStrict {
+            flaky.push(format!("{} × {}", s.name, t.name));
+            runs[i] = again;
+        }
+    }
+    flaky
+}

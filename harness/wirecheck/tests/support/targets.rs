@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wirecheck::model::Scenario;
-use wirecheck::targets::run::{run_against, run_matrix, Grade, TargetOptions, TargetRun};
+use wirecheck::targets::run::{
+    retry_failed, run_against, run_matrix, Grade, TargetOptions, TargetRun,
+};
 use wirecheck::targets::{self, table, Target};
 use wirecheck::corpus;
 
@@ -55,18 +57,26 @@ pub fn catalog() -> Result<Vec<Scenario>, Failed> {
     Ok(ok)
 }
 
-fn failing(r: &TargetRun) -> bool {
-    matches!(r.grade, Grade::Failed | Grade::NonStrict | Grade::Error(_))
-}
-
 /// The whole catalog against `t`: every applicable scenario must pass and at least 80 %
 /// of the scenarios with a host of its role must be applicable. Real time is not
-/// deterministic: a scenario that fails is run once more, alone; a verdict that then
-/// differs is printed as FLAKY rather than failing CI, one that fails twice fails.
-pub fn catalog_passes(t: Arc<Target>, jobs: usize) -> Result<(), Failed> {
+/// deterministic: a scenario that fails is run once more, alone (`retry_failed`); a
+/// verdict that then differs is printed as FLAKY rather than failing CI, one that fails
+/// twice fails.
+pub fn catalog_passes(t: Arc<Target>, jobs: usize) -> Result<Vec<Vec<TargetRun>>, Failed> {
     let scenarios = catalog()?;
     let started = Instant::now();
-    let cells = run_matrix(&scenarios, &[t.clone()], &TargetOptions::default(), jobs, 1, &|_| {});
+    let opts = TargetOptions::default();
+    let targets = [t.clone()];
+    let mut cells = run_matrix(&scenarios, &targets, &opts, jobs, 1, &|_| {});
+    let first: Vec<String> = cells
+        .iter()
+        .flatten()
+        .filter(|r| r.grade.is_bad() || r.grade == Grade::NonStrict)
+        .map(TargetRun::explain)
+        .collect();
+    for f in retry_failed(&scenarios, &targets, &mut cells, &opts) {
+        println!("FLAKY: {f} failed once, then passed when run alone");
+    }
     let sum = table::summary(&cells);
     println!("{}", table::render(&cells));
     println!("{}", sum.line());
@@ -75,26 +85,15 @@ pub fn catalog_passes(t: Arc<Target>, jobs: usize) -> Result<(), Failed> {
         t.name,
         started.elapsed().as_secs_f64()
     );
-    let first: Vec<&TargetRun> = cells.iter().flatten().filter(|r| failing(r)).collect();
-    let again: Vec<Scenario> = scenarios
-        .iter()
-        .filter(|s| first.iter().any(|r| r.scenario == s.name))
-        .cloned()
-        .collect();
-    let mut bad: Vec<String> = Vec::new();
-    if !again.is_empty() {
-        let retry = run_matrix(&again, &[t.clone()], &TargetOptions::default(), 1, 1, &|_| {});
-        for r in retry.iter().flatten() {
-            if failing(r) {
-                bad.push(r.explain());
-            } else {
-                println!("FLAKY: {} failed once, then passed when run alone", r.scenario);
-            }
-        }
-        for r in &first {
-            println!("first failure of {}:\n{}", r.scenario, r.explain());
-        }
+    for f in &first {
+        println!("first failure:\n{f}");
     }
+    let bad: Vec<String> = cells
+        .iter()
+        .flatten()
+        .filter(|r| r.grade.is_bad() || r.grade == Grade::NonStrict)
+        .map(TargetRun::explain)
+        .collect();
     if !bad.is_empty() {
         return Err(format!(
             "{} applicable scenario(s) did not pass:\n{}",
@@ -106,7 +105,7 @@ pub fn catalog_passes(t: Arc<Target>, jobs: usize) -> Result<(), Failed> {
     if sum.applicable * 100 < sum.with_role * 80 {
         return Err(format!("applicability below 80%: {}", sum.line()).into());
     }
-    Ok(())
+    Ok(cells)
 }
 
 /// Writes a target file to a temporary folder and loads it.
