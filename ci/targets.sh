@@ -30,6 +30,9 @@ bash fixtures/targets/node/setup.sh
 fixtures/targets/python/.venv/bin/python -c 'import websockets; print("python websockets", websockets.__version__)'
 node -e 'console.log("node ws", require("./fixtures/targets/node/node_modules/ws/package.json").version)'
 
+step "the Node fixture's own loopback tests (npm test)"
+(cd fixtures/targets/node && npm test --silent)
+
 step "build wirecheck and the reference binaries (release)"
 cargo build --release --locked -p wirecheck -p wirecheck-reference
 WC="${CARGO_TARGET_DIR:-target}/release/wirecheck"

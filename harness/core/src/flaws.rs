@@ -114,7 +114,10 @@ impl Flaws {
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let f = Flaw::from_name(name).ok_or_else(|| {
                 let names: Vec<&str> = Flaw::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown flaw `{name}` in {FLAW_ENV}; flaws are: {}", names.join(", "))
+                format!(
+                    "unknown flaw `{name}` in {FLAW_ENV}; flaws are: {}",
+                    names.join(", ")
+                )
             })?;
             set = set.with(f);
         }

@@ -75,11 +75,21 @@ fn bad(role: &str, script: &str, wait: &str, want: &[&str]) -> Result<(), Failed
 }
 
 fn bad_exits_at_once() -> Result<(), Failed> {
-    bad("a-exit", "", "100ms", &["exited", "before answering `init`", "adapter boom"])
+    bad(
+        "a-exit",
+        "",
+        "100ms",
+        &["exited", "before answering `init`", "adapter boom"],
+    )
 }
 
 fn bad_never_answers_init() -> Result<(), Failed> {
-    bad("a-silent", "", "100ms", &["did not answer `init` within 2.0s"])
+    bad(
+        "a-silent",
+        "",
+        "100ms",
+        &["did not answer `init` within 2.0s"],
+    )
 }
 
 fn bad_garbage_on_stdout() -> Result<(), Failed> {
@@ -87,7 +97,11 @@ fn bad_garbage_on_stdout() -> Result<(), Failed> {
         "a-garbage",
         "",
         "100ms",
-        &["not DRIVER.md", "not a JSON object", "`hello from the adapter`"],
+        &[
+            "not DRIVER.md",
+            "not a JSON object",
+            "`hello from the adapter`",
+        ],
     )
 }
 
@@ -114,7 +128,11 @@ fn bad_crashes_mid_scenario() -> Result<(), Failed> {
         "a-crash",
         "",
         "3s",
-        &["crashed mid-scenario", "adapter exited", "simulated adapter crash"],
+        &[
+            "crashed mid-scenario",
+            "adapter exited",
+            "simulated adapter crash",
+        ],
     )
 }
 
@@ -174,7 +192,9 @@ fn play(role: &str) -> ! {
             }
             "connect" => {
                 let (url, client) = held.first().cloned().unwrap_or_default();
-                out(&format!(r#"{{"event":"connecting","url":"{url}","attempt":1}}"#));
+                out(&format!(
+                    r#"{{"event":"connecting","url":"{url}","attempt":1}}"#
+                ));
                 let reply = register(&url, &client);
                 if reply.contains("welcome") {
                     out(&format!(r#"{{"event":"registered","url":"{url}"}}"#));
@@ -205,7 +225,10 @@ fn register(url: &str, client: &str) -> String {
             }
             let reply = match ws.read() {
                 Ok(Message::Text(t)) if t.contains("\"welcome\"") => r#""ok":"welcome""#.into(),
-                Ok(other) => format!(r#""fails":"unexpected_reply","detail":{:?}"#, other.to_string()),
+                Ok(other) => format!(
+                    r#""fails":"unexpected_reply","detail":{:?}"#,
+                    other.to_string()
+                ),
                 Err(e) => format!(r#""fails":"disconnected","detail":{:?}"#, e.to_string()),
             };
             std::mem::forget(ws);
@@ -230,7 +253,10 @@ fn main() {
         Trial::test("bad_adapter::garbage_on_stdout", bad_garbage_on_stdout),
         Trial::test("bad_adapter::answers_twice", bad_answers_twice),
         Trial::test("bad_adapter::never_acknowledges", bad_never_acknowledges),
-        Trial::test("bad_adapter::crashes_mid_scenario", bad_crashes_mid_scenario),
+        Trial::test(
+            "bad_adapter::crashes_mid_scenario",
+            bad_crashes_mid_scenario,
+        ),
         Trial::test("good_self_adapter", good_self_adapter),
     ];
     libtest_mimic::run(&args, trials).exit();

@@ -226,8 +226,10 @@ pub(super) fn bad_input(input: &Input, out: &mut Findings) {
 }
 
 /// BRK-12: a broker under test reports its structure consistent, holding nothing of
-/// closed connections.
+/// closed connections; and, from the wire (black boxes too), it never refuses a client id
+/// that no live connection holds.
 pub(super) fn state_freed(input: &Input, out: &mut Findings) {
+    closed_ids_free(input, out);
     for (host, _) in input.broker_impls() {
         let Some(f) = input.finals.get(host) else {
             continue;
@@ -303,6 +305,59 @@ pub(super) fn readers_kept(input: &Input, out: &mut Findings) {
                     crate::render::fmt_time(c.at.saturating_sub(last))
                 ),
             ));
+        }
+    }
+}
+
+/// BRK-12 from the wire: a broker that answers `client_id_taken` to a `hello` for an id no
+/// live connection holds kept a closed connection's registry entry. (The state checker
+/// needs the broker's own facts; this one works on a black box.)
+fn closed_ids_free(input: &Input, out: &mut Findings) {
+    for b in input.broker_hosts() {
+        let s = input.sessions(b);
+        for r in input.ix.rx_from(b).filter(|r| r.from == b) {
+            let Message::Error { code: c, .. } = r.msg else {
+                continue;
+            };
+            if c != code::CLIENT_ID_TAKEN {
+                continue;
+            }
+            // The hello it answered: the latest from that peer before the refusal.
+            let Some((client, conn)) = input
+                .ix
+                .rx_to(b)
+                .filter(|h| h.from == r.host && h.i < r.i)
+                .filter_map(|h| match h.msg {
+                    Message::Hello { client, .. } => Some((client.as_str(), h.conn)),
+                    _ => None,
+                })
+                .last()
+            else {
+                continue;
+            };
+            // Live: welcomed on another connection (before or after, the broker may have
+            // sent it before its peer read it) and not closed before the refusal.
+            let live = s.welcomes.iter().any(|w| {
+                w.client == client
+                    && !(w.host == r.host && w.conn == conn && conn.is_some())
+                    && !s.closes.iter().any(|c| {
+                        c.host == w.host
+                            && (c.conn.is_none() || c.conn == w.conn)
+                            && c.i > w.i
+                            && c.i < r.i
+                    })
+            });
+            if !live {
+                out.push(v(
+                    rule!("BRK-12"),
+                    r.at,
+                    vec![r.i],
+                    format!(
+                        "{b} refused {}'s hello as `{client}` with client_id_taken, but no connection registered as `{client}` was live: a closed connection's registry entry was kept",
+                        r.host
+                    ),
+                ));
+            }
         }
     }
 }

@@ -187,7 +187,10 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
         } else {
             println!("correct target {}: {}", target.name, sum.line());
             print!("{}", flaws::render(&target, &rows));
-            println!("({:.1}s wall, {jobs} jobs)", started.elapsed().as_secs_f64());
+            println!(
+                "({:.1}s wall, {jobs} jobs)",
+                started.elapsed().as_secs_f64()
+            );
         }
         if sum.bad > 0 {
             bad = true;

@@ -166,7 +166,10 @@ impl fmt::Display for Lifecycle {
             }
             Lifecycle::Stopped { reason } => write!(f, "stopped: {reason}"),
             Lifecycle::TwoReaders { said } => {
-                write!(f, "the library reports two readers on one connection: {said}")
+                write!(
+                    f,
+                    "the library reports two readers on one connection: {said}"
+                )
             }
             Lifecycle::ConnOpened { to } => match to.conn {
                 Some(port) => write!(f, "connected to {} (from port {port})", to.host),

@@ -127,7 +127,11 @@ pub fn flaw_matrix(
     for (name, spec) in &target.flaws {
         let flawed = Arc::new(with_flaw(target, name));
         let order = by_promise(&candidates, spec);
-        let batch = if first_kill { jobs.max(1) } else { order.len().max(1) };
+        let batch = if first_kill {
+            jobs.max(1)
+        } else {
+            order.len().max(1)
+        };
         let mut row = FlawRow {
             name: name.clone(),
             spec: spec.clone(),
@@ -137,7 +141,14 @@ pub fn flaw_matrix(
         };
         for chunk in order.chunks(batch) {
             let chunk: Vec<Scenario> = chunk.iter().map(|s| (*s).clone()).collect();
-            let cells = run_matrix(&chunk, std::slice::from_ref(&flawed), opts, jobs, 1, progress);
+            let cells = run_matrix(
+                &chunk,
+                std::slice::from_ref(&flawed),
+                opts,
+                jobs,
+                1,
+                progress,
+            );
             for run in cells.iter().flatten() {
                 row.runs += 1;
                 if let Grade::Error(e) = &run.grade {
@@ -202,7 +213,10 @@ pub fn render(target: &Target, rows: &[FlawRow]) -> String {
             ));
         }
         for e in r.errors.iter().take(2) {
-            out.push_str(&format!("    ERROR run: {}\n", e.lines().next().unwrap_or("")));
+            out.push_str(&format!(
+                "    ERROR run: {}\n",
+                e.lines().next().unwrap_or("")
+            ));
         }
     }
     out
@@ -215,7 +229,11 @@ pub fn markdown(target: &Target, rows: &[FlawRow]) -> String {
         target.name
     );
     for r in rows {
-        let by: Vec<String> = r.kills.iter().map(|k| format!("`{}`", k.scenario)).collect();
+        let by: Vec<String> = r
+            .kills
+            .iter()
+            .map(|k| format!("`{}`", k.scenario))
+            .collect();
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             r.name,

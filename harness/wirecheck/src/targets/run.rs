@@ -327,7 +327,9 @@ pub fn retry_failed(
 ) -> Vec<String> {
     let mut flaky = Vec::new();
     for runs in cells.iter_mut() {
-        let Some(i) = runs.iter().position(|r| r.grade.is_bad() || r.grade == Grade::NonStrict)
+        let Some(i) = runs
+            .iter()
+            .position(|r| r.grade.is_bad() || r.grade == Grade::NonStrict)
         else {
             continue;
         };

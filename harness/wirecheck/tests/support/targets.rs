@@ -9,12 +9,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wirecheck::corpus;
 use wirecheck::model::Scenario;
 use wirecheck::targets::run::{
     retry_failed, run_against, run_matrix, Grade, TargetOptions, TargetRun,
 };
 use wirecheck::targets::{self, table, Target};
-use wirecheck::corpus;
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -232,3 +232,33 @@ fn a_broker_that_cuts_off_a_reading_peer_fires_brk9_unless_the_link_was_held() {
         assert!(c.run().is_empty(), "{cause:?}: {:#?}", c.run());
     }
 }
+
+/// BRK-12 from the wire: app registers on port 1, that connection closes, and app's new
+/// connection (port 2) is refused `client_id_taken`: the closed entry was kept.
+pub(super) fn id_kept_after_close() -> Case {
+    let taken = Message::Error {
+        req: None,
+        code: "client_id_taken".into(),
+        message: String::new(),
+    };
+    let ev = vec![
+        recv_on(1, "b", "app", 1, hello("app")),
+        recv(2, "app", "b", welcome("app")),
+        closed(3, "b", "app", Some(1)),
+        recv_on(4, "b", "app", 2, hello("app")),
+        recv(5, "app", "b", taken),
+    ];
+    Case::new(broker_sender_receiver(), ev, finals(running()))
+}
+
+#[test]
+fn a_refusal_for_an_id_nobody_holds_fires_brk12() {
+    let c = id_kept_after_close();
+    let v = c.run();
+    assert_eq!(rules_of(&v), vec!["BRK-12"], "{v:#?}");
+    assert_eq!(v[0].events, vec![4]);
+    // With the first connection still open, the refusal is right (AUTH-5).
+    let mut open = c;
+    open.ev.remove(2);
+    assert!(open.run().is_empty(), "{:#?}", open.run());
+}

@@ -57,6 +57,7 @@ const CASES: &[(&str, MakeCase)] = &[
         broker_cases::assignment_left_behind,
     ),
     ("inconsistent_broker", broker_cases::inconsistent_broker),
+    ("id_kept_after_close", broker_cases::id_kept_after_close),
     (
         "healthy_reader_cut_off",
         broker_cases::healthy_reader_cut_off,
