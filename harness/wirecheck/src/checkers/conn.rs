@@ -93,7 +93,7 @@ pub(super) fn backoff(input: &Input, out: &mut Findings) {
                 }
                 EventKind::Life(Lifecycle::Connecting { attempt, .. }) => {
                     if let Some((li, min)) = lower.take() {
-                        if e.at + Duration::from_millis(1) < min {
+                        if e.at + timing_tolerance(input) < min {
                             out.push(v(
                                 rule!("CONN-2"),
                                 e.at,
@@ -125,12 +125,20 @@ fn attempts<'a>(input: &'a Input, host: &'a str) -> Vec<(usize, Duration, &'a st
         .collect()
 }
 
+/// How precisely a client's attempt times can be judged: 1 ms, plus the network's latency
+/// spread. (A real-time run widens the spread: attempts are stamped when wirecheck reads
+/// an external adapter's event, which adds scheduling jitter.)
+fn timing_tolerance(input: &Input) -> Duration {
+    let n = &input.scenario.network;
+    Duration::from_millis(1) + n.max_latency.saturating_sub(n.min_latency)
+}
+
 /// CONN-3: at most `max_attempts` attempts per `window`, at least `min_gap` apart.
 pub(super) fn rate_limit(input: &Input, out: &mut Findings) {
     for (host, spec) in input.client_hosts() {
         let Some(rc) = &spec.reconnect else { continue };
         let tries = attempts(input, host);
-        let tol = Duration::from_millis(1);
+        let tol = timing_tolerance(input);
         for w in tries.windows(2) {
             let ((ai, at, _, _), (bi, bt, _, n)) = (w[0], w[1]);
             if bt + tol < at + rc.min_gap {
