@@ -33,8 +33,8 @@ node -e 'console.log("node ws", require("./fixtures/targets/node/node_modules/ws
 step "the Node fixture's own loopback tests (npm test)"
 (cd fixtures/targets/node && npm test --silent)
 
-step "build wirecheck and the reference binaries (release)"
-cargo build --release --locked -p wirecheck -p wirecheck-reference
+step "build wirecheck (release)"
+cargo build --release --locked -p wirecheck
 WC="${CARGO_TARGET_DIR:-target}/release/wirecheck"
 
 targets=(
