@@ -15,6 +15,7 @@ mod duration;
 mod error;
 mod raw;
 mod shapes;
+pub(crate) use shapes::OrderedMap;
 mod validate;
 
 use std::path::{Component, Path};

@@ -22,7 +22,7 @@ use serde_saphyr::Spanned;
 pub(super) type S<T> = Spanned<T>;
 
 /// A YAML map whose order is kept, keyed by located strings.
-pub(super) struct OrderedMap<V>(pub(super) Vec<(S<String>, V)>);
+pub(crate) struct OrderedMap<V>(pub(crate) Vec<(S<String>, V)>);
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

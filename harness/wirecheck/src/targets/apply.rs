@@ -2,8 +2,8 @@
 //! the target lacks (then the scenario is UNIMPLEMENTED for it, with the reasons), and which
 //! expectations cannot be judged (counters of a black box: skipped and listed).
 
-use super::{Capability, Role, Target};
-use crate::model::{Action, BrokerSpec, Frame, HostKind, Scenario};
+use super::{Capability, ClientCap, Role, Target};
+use crate::model::{Action, BrokerSpec, ClientSpec, Frame, HostKind, Scenario};
 use crate::runner::step_label;
 use std::time::Duration;
 
@@ -13,8 +13,10 @@ pub const TIMING_GRAIN: Duration = Duration::from_millis(20);
 /// What running `scenario` against a target means.
 #[derive(Clone, Debug, Default)]
 pub struct Applicability {
-    /// Scenario hosts the target replaces, with their settings.
+    /// Broker hosts the target replaces, with their settings.
     pub replaced: Vec<(String, BrokerSpec)>,
+    /// Client hosts the target replaces, with their settings.
+    pub clients: Vec<(String, ClientSpec)>,
     /// Why the scenario cannot be run against the target (empty: it can).
     pub missing: Vec<String>,
     /// Counter expectations on replaced hosts, which a black box cannot report
@@ -43,8 +45,17 @@ pub fn applicability(
             (HostKind::Broker(spec), Role::Broker) if picked => {
                 a.replaced.push((h.name.clone(), spec.clone()))
             }
+            (HostKind::Client(spec), Role::Client) if picked => {
+                a.clients.push((h.name.clone(), spec.clone()))
+            }
             _ => {}
         }
+    }
+    if !a.clients.is_empty() {
+        a.missing.extend(realtime_limits(scenario));
+        let names: Vec<&String> = a.clients.iter().map(|(n, _)| n).collect();
+        a.skipped = skipped_counters(scenario, &names);
+        return a;
     }
     if a.replaced.is_empty() {
         return a;
@@ -129,15 +140,102 @@ pub fn applicability(
         need(Capability::Heartbeat, "a scripted peer sends `ping`".into());
     }
     a.missing.extend(settings);
-    a.missing.extend(realtime_limits(scenario, &a.replaced));
+    a.missing.extend(realtime_limits(scenario));
+    let names: Vec<&String> = a.replaced.iter().map(|(n, _)| n).collect();
+    a.skipped = skipped_counters(scenario, &names);
+    a
+}
+
+/// Counter expectations on replaced hosts (a black box reports none).
+fn skipped_counters(scenario: &Scenario, replaced: &[&String]) -> Vec<String> {
+    let mut out = Vec::new();
     for e in &scenario.expect {
-        if a.replaced.iter().any(|(n, _)| n == &e.host) {
+        if replaced.iter().any(|n| *n == &e.host) {
             for (k, v) in &e.counters {
-                a.skipped.push(format!("{}.{k} = {v}", e.host));
+                out.push(format!("{}.{k} = {v}", e.host));
             }
         }
     }
-    a
+    out
+}
+
+/// Rules whose checkers judge a client's lifecycle events (connecting, registered,
+/// registration failed, disconnected, backoff): an adapter without `events` cannot be
+/// judged by them.
+const EVENT_RULES: [&str; 9] = [
+    "MUX-6", "AUTH-1", "AUTH-2", "AUTH-3", "CONN-1", "CONN-2", "CONN-3", "CONN-4", "CONN-5",
+];
+
+/// What a scenario needs of a client adapter that `caps` (its reply to `init`) lacks.
+pub fn client_missing(
+    scenario: &Scenario,
+    clients: &[(String, ClientSpec)],
+    caps: &[ClientCap],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut need = |c: ClientCap, why: String| {
+        let line = format!("needs capability `{}` ({why})", c.name());
+        if !caps.contains(&c) && !out.contains(&line) {
+            out.push(line);
+        }
+    };
+    for (name, spec) in clients {
+        if spec.token.is_some() {
+            need(ClientCap::Token, format!("`{name}` sends a token"));
+        }
+        if spec.reconnect.is_some() {
+            need(ClientCap::Reconnect, format!("`{name}` reconnects"));
+        } else if spec.connect.len() > 1 {
+            need(
+                ClientCap::Reconnect,
+                format!("`{name}` fails over across {} brokers", spec.connect.len()),
+            );
+        }
+        if spec.heartbeat.is_some() && scenario.rules.iter().any(|r| r == "CONN-1") {
+            need(
+                ClientCap::Heartbeat,
+                format!("`{name}` detects a dead connection by heartbeats (CONN-1)"),
+            );
+        }
+        if let Some(r) = scenario
+            .rules
+            .iter()
+            .find(|r| EVENT_RULES.contains(&r.as_str()))
+        {
+            need(
+                ClientCap::Events,
+                format!("{r} is judged from `{name}`'s lifecycle events"),
+            );
+        }
+        for s in &spec.serve {
+            need(ClientCap::Serve, format!("`{name}` serves `{}`", s.channel));
+            if s.chunks > 0 {
+                need(ClientCap::Chunks, format!("`{name}` answers in chunks"));
+            }
+        }
+        for step in &scenario.script {
+            match &step.action {
+                Action::Request { host, call } if host == name && !call.chunks.is_empty() => need(
+                    ClientCap::Chunks,
+                    format!("`{name}` sends a chunked request"),
+                ),
+                Action::Cancel { host, .. } if host == name => {
+                    need(ClientCap::Cancel, format!("`{name}` cancels a request"))
+                }
+                Action::Serve { host, serve } if host == name => {
+                    need(
+                        ClientCap::Serve,
+                        format!("`{name}` serves `{}`", serve.channel),
+                    );
+                    if serve.chunks > 0 {
+                        need(ClientCap::Chunks, format!("`{name}` answers in chunks"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// What the real-time world cannot reproduce of a scenario written for the simulation:
@@ -145,8 +243,23 @@ pub fn applicability(
 /// latency decides what is in flight), and a slow consumer behind a held link (the
 /// simulation's TCP window is small; loopback sockets buffer far more than a scenario sends,
 /// so the broker's queue never fills).
-fn realtime_limits(scenario: &Scenario, replaced: &[(String, BrokerSpec)]) -> Vec<String> {
+fn realtime_limits(scenario: &Scenario) -> Vec<String> {
+    // Every broker runs over real sockets in real time, replaced or not.
+    let brokers: Vec<(&String, &BrokerSpec)> = scenario
+        .hosts
+        .iter()
+        .filter_map(|h| match &h.kind {
+            HostKind::Broker(b) => Some((&h.name, b)),
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::new();
+    if scenario.network.min_latency >= TIMING_GRAIN {
+        out.push(format!(
+            "it relies on links of {}ms latency (`network:`), and real time is as fast as loopback",
+            scenario.network.min_latency.as_millis()
+        ));
+    }
     let script = &scenario.script;
     for (i, step) in script.iter().enumerate() {
         let (Action::Hold { a, b } | Action::Partition { a, b }) = &step.action else {
@@ -173,9 +286,9 @@ fn realtime_limits(scenario: &Scenario, replaced: &[(String, BrokerSpec)]) -> Ve
                 _ => break,
             }
         }
-        for (name, spec) in replaced {
+        for (name, spec) in &brokers {
             let held = matches!(step.action, Action::Hold { .. });
-            if held && (a == name || b == name) && spec.queue != BrokerSpec::default().queue {
+            if held && (a == *name || b == *name) && spec.queue != BrokerSpec::default().queue {
                 out.push(format!(
                     "`{name}` has queue: {} behind a held link: filling its outbound queue needs the simulation's small TCP window (loopback sockets buffer far more than the scenario sends)",
                     spec.queue

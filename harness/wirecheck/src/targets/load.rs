@@ -1,9 +1,9 @@
 //! Target files: YAML loaded with serde-saphyr, errors as [`LoadError`] with
 //! `file:line:col`, a snippet and a hint, like scenario files.
 
-use super::{Arg, Capability, Ready, Role, Target};
+use super::{Arg, Capability, FlawSpec, Ready, Role, Target};
 use crate::model::Loc;
-use crate::scenario::LoadError;
+use crate::scenario::{LoadError, OrderedMap};
 use serde::Deserialize;
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ type S<T> = Spanned<T>;
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a target: a map with name, role, start and ready"
+    expecting = "a target: a map with name, role, start and (for a broker) ready"
 )]
 struct RawTarget {
     name: S<String>,
@@ -23,13 +23,28 @@ struct RawTarget {
     about: Option<String>,
     role: S<String>,
     start: S<Vec<RawArg>>,
-    ready: S<RawReady>,
+    #[serde(default)]
+    ready: Option<S<RawReady>>,
+    #[serde(default)]
+    flaws: Option<OrderedMap<S<RawFlaw>>>,
     #[serde(default)]
     env: Option<BTreeMap<String, String>>,
     #[serde(default)]
     cwd: Option<String>,
     #[serde(default)]
     capabilities: Option<S<Vec<S<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a flaw: `{ about: \"what goes wrong\", rules: [MUX-6] }`"
+)]
+struct RawFlaw {
+    #[serde(default)]
+    about: Option<String>,
+    #[serde(default)]
+    rules: Option<Vec<S<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +112,10 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
             .format_message(e.without_snippet())
             .into_owned();
         let hint = if message.starts_with("unknown field") {
-            Some("a target takes: name, about, role, start, ready, env, cwd, capabilities".into())
+            Some(
+                "a target takes: name, about, role, start, ready, env, cwd, capabilities, flaws"
+                    .into(),
+            )
         } else if message.starts_with("missing field") {
             Some("see fixtures/targets/refbroker.yaml for a complete target file".into())
         } else {
@@ -119,18 +137,12 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
     })?;
     let role = match raw.role.value.as_str() {
         "broker" => Role::Broker,
-        "client" => {
-            return Err(ck.err(
-                &raw.role.referenced,
-                "role `client` is not supported yet".into(),
-                Some("only `role: broker` targets can be run today".into()),
-            ))
-        }
+        "client" => Role::Client,
         other => {
             return Err(ck.err(
                 &raw.role.referenced,
                 format!("unknown role `{other}`"),
-                Some("write `role: broker`".into()),
+                Some("write `role: broker` or `role: client`".into()),
             ))
         }
     };
@@ -150,32 +162,27 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
             Some("e.g. `start: [./my-broker, --port, \"{port}\"]`".into()),
         ));
     }
-    let timeout = match &raw.ready.value.timeout {
-        None => Duration::from_secs(10),
-        Some(t) => parse_duration(&t.value).ok_or_else(|| {
-            ck.err(
-                &t.referenced,
-                format!("bad duration `{}`", t.value),
-                Some("write a number and a unit: `500ms`, `10s`".into()),
-            )
-        })?,
-    };
-    let r = &raw.ready.value;
-    let ready = match (&r.stdout, &r.stderr, r.tcp) {
-        (Some(t), None, None) => Ready::Stdout(t.clone()),
-        (None, Some(t), None) => Ready::Stderr(t.clone()),
-        (None, None, Some(true)) => Ready::Tcp,
-        _ => {
+    let (ready, timeout) = match (&raw.ready, role) {
+        (None, Role::Broker) => {
             return Err(ck.err(
-                &raw.ready.referenced,
-                "`ready` needs exactly one of `stdout: TEXT`, `stderr: TEXT` or `tcp: true`".into(),
-                Some("`stdout: \"listening on\"` waits for a line containing the text; `tcp: true` waits until the port accepts".into()),
+                &raw.role.referenced,
+                "a broker target needs `ready`".into(),
+                Some("add `ready: { stdout: \"listening on\" }` (a line it prints once it accepts connections) or `ready: { tcp: true }`".into()),
             ))
         }
+        (None, Role::Client) => (Ready::Tcp, Duration::from_secs(10)),
+        (Some(r), role) => ck.ready(r, role)?,
     };
-    let capabilities = match raw.capabilities {
-        None => Capability::ALL.to_vec(),
-        Some(list) => {
+    let capabilities = match (raw.capabilities, role) {
+        (None, _) => Capability::ALL.to_vec(),
+        (Some(list), Role::Client) => {
+            return Err(ck.err(
+                &list.referenced,
+                "a client target does not list capabilities".into(),
+                Some("the adapter reports them in its reply to `init` (DRIVER.md, \"Capabilities\"); remove `capabilities:`".into()),
+            ))
+        }
+        (Some(list), Role::Broker) => {
             let mut out = Vec::new();
             for c in list.value {
                 match Capability::from_name(&c.value) {
@@ -193,6 +200,10 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
             out
         }
     };
+    let mut flaws = BTreeMap::new();
+    for (name, flaw) in raw.flaws.map(|m| m.0).unwrap_or_default() {
+        flaws.insert(name.value.clone(), ck.flaw(&name, flaw)?);
+    }
     let base = file.parent().unwrap_or(Path::new("."));
     Ok(Target {
         name: raw.name.value,
@@ -204,8 +215,79 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
         env: raw.env.unwrap_or_default(),
         cwd: raw.cwd.map(|c| base.join(c)),
         capabilities,
+        flaws,
+        extra_env: BTreeMap::new(),
         file: file.to_path_buf(),
     })
+}
+
+impl Ck<'_> {
+    fn ready(&self, r: &S<RawReady>, role: Role) -> Result<(Ready, Duration), LoadError> {
+        let timeout = match &r.value.timeout {
+            None => Duration::from_secs(10),
+            Some(t) => parse_duration(&t.value).ok_or_else(|| {
+                self.err(
+                    &t.referenced,
+                    format!("bad duration `{}`", t.value),
+                    Some("write a number and a unit: `500ms`, `10s`".into()),
+                )
+            })?,
+        };
+        let v = &r.value;
+        let ready = match (&v.stdout, &v.stderr, v.tcp, role) {
+            (None, None, None, Role::Client) => Ready::Tcp,
+            (_, _, _, Role::Client) => {
+                return Err(self.err(
+                    &r.referenced,
+                    "a client target is ready when it answers `init`: `ready` takes only `timeout`".into(),
+                    Some("write `ready: { timeout: 10s }`, or leave `ready` out".into()),
+                ))
+            }
+            (Some(t), None, None, _) => Ready::Stdout(t.clone()),
+            (None, Some(t), None, _) => Ready::Stderr(t.clone()),
+            (None, None, Some(true), _) => Ready::Tcp,
+            _ => {
+                return Err(self.err(
+                    &r.referenced,
+                    "`ready` needs exactly one of `stdout: TEXT`, `stderr: TEXT` or `tcp: true`".into(),
+                    Some("`stdout: \"listening on\"` waits for a line containing the text; `tcp: true` waits until the port accepts".into()),
+                ))
+            }
+        };
+        Ok((ready, timeout))
+    }
+
+    fn flaw(&self, name: &S<String>, f: S<RawFlaw>) -> Result<FlawSpec, LoadError> {
+        let ok_name = !name.value.is_empty()
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok_name {
+            return Err(self.err(
+                &name.referenced,
+                format!("bad flaw name `{}`", name.value),
+                Some(
+                    "use letters, digits, `-` and `_` (it is passed as WIRECHECK_FLAW=name)".into(),
+                ),
+            ));
+        }
+        let mut rules = Vec::new();
+        for r in f.value.rules.unwrap_or_default() {
+            if wirecheck_core::rules::rule(&r.value).is_none() {
+                return Err(self.err(
+                    &r.referenced,
+                    format!("unknown rule `{}`", r.value),
+                    Some("`wirecheck rules` lists the rule ids".into()),
+                ));
+            }
+            rules.push(r.value);
+        }
+        Ok(FlawSpec {
+            about: f.value.about.unwrap_or_default(),
+            rules,
+        })
+    }
 }
 
 /// `500ms`, `10s`, `2m`.

@@ -1,5 +1,6 @@
-//! External targets: an implementation under test, started as a process and reached over
-//! loopback TCP, that replaces every scenario host of its role (today: `broker`).
+//! External targets: an implementation under test, started as a process, that replaces
+//! every scenario host of its role: a `broker` reached over loopback TCP, or a `client`
+//! library driven through an adapter that speaks DRIVER.md on stdin/stdout.
 //!
 //! A target file (YAML) says how to start it and when it is ready:
 //!
@@ -20,8 +21,14 @@
 //! (`client=token,...`), `{client}`/`{token}` (inside a per-token list), `{target_dir}`
 //! (`$WIRECHECK_TARGET_DIR`, else the folder of the running executable: cargo's
 //! `target/debug`), `{dir}` (the target file's folder).
+//!
+//! A `client` target has no `ready` (its reply to `init` is its readiness; `ready:
+//! { timeout }` may still bound it) and no `capabilities` (the reply lists them). Either
+//! role may list `flaws:` (name → `{ about, rules }`): the switchable bugs the target
+//! carries, turned on one at a time with `WIRECHECK_FLAW=name` for the kill matrix.
 
 mod apply;
+pub mod flaws;
 mod load;
 pub mod process;
 pub mod run;
@@ -48,21 +55,80 @@ pub struct Target {
     pub env: BTreeMap<String, String>,
     /// Working directory (relative paths are relative to the target file).
     pub cwd: Option<PathBuf>,
+    /// Broker targets: what it supports (client adapters report theirs in `init`).
     pub capabilities: Vec<Capability>,
+    /// Switchable flaws of the target (`WIRECHECK_FLAW=name`), by name.
+    pub flaws: BTreeMap<String, FlawSpec>,
+    /// Environment set for this run on top of `env` (a flaw switched on).
+    pub extra_env: BTreeMap<String, String>,
     pub file: PathBuf,
+}
+
+/// One switchable flaw a target declares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlawSpec {
+    pub about: String,
+    /// The rules its author expects to catch it.
+    pub rules: Vec<String>,
 }
 
 /// Which scenario hosts a target replaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Broker,
+    /// A client library behind a DRIVER.md adapter.
+    Client,
 }
 
 impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Broker => "broker",
+            Role::Client => "client",
         }
+    }
+}
+
+/// What a client adapter may report in its `init` reply (DRIVER.md, "Capabilities").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClientCap {
+    Chunks,
+    Cancel,
+    Serve,
+    Token,
+    Heartbeat,
+    Reconnect,
+    Events,
+    Stats,
+}
+
+impl ClientCap {
+    pub const ALL: [ClientCap; 8] = [
+        ClientCap::Chunks,
+        ClientCap::Cancel,
+        ClientCap::Serve,
+        ClientCap::Token,
+        ClientCap::Heartbeat,
+        ClientCap::Reconnect,
+        ClientCap::Events,
+        ClientCap::Stats,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientCap::Chunks => "chunks",
+            ClientCap::Cancel => "cancel",
+            ClientCap::Serve => "serve",
+            ClientCap::Token => "token",
+            ClientCap::Heartbeat => "heartbeat",
+            ClientCap::Reconnect => "reconnect",
+            ClientCap::Events => "events",
+            ClientCap::Stats => "stats",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
     }
 }
 
@@ -151,7 +217,12 @@ impl Target {
         self.uses("tokens") || self.start.iter().any(|a| matches!(a, Arg::PerToken(_)))
     }
 
-    /// The command line and environment for one host, placeholders substituted.
+    /// The command line and environment for a client adapter (`{dir}`, `{target_dir}`).
+    pub fn client_command(&self) -> (Vec<String>, BTreeMap<String, String>) {
+        self.substitute(&[], &BTreeMap::new())
+    }
+
+    /// The command line and environment for one broker host, placeholders substituted.
     pub fn command(
         &self,
         spec: &BrokerSpec,
@@ -172,19 +243,22 @@ impl Target {
             ("idle_timeout_s", idle_s.max(1).to_string()),
             ("idle_timeout_ms", idle.as_millis().to_string()),
             ("tokens", tokens.join(",")),
+        ];
+        self.substitute(&vars, &spec.tokens)
+    }
+
+    fn substitute(
+        &self,
+        vars: &[(&str, String)],
+        tokens: &BTreeMap<String, String>,
+    ) -> (Vec<String>, BTreeMap<String, String>) {
+        let common = [
             ("target_dir", target_dir().display().to_string()),
-            (
-                "dir",
-                self.file
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .display()
-                    .to_string(),
-            ),
+            ("dir", self.dir().display().to_string()),
         ];
         let subst = |s: &str, extra: &[(&str, String)]| {
             let mut out = s.to_owned();
-            for (k, v) in vars.iter().chain(extra) {
+            for (k, v) in vars.iter().chain(&common).chain(extra) {
                 out = out.replace(&format!("{{{k}}}"), v);
             }
             out
@@ -194,19 +268,31 @@ impl Target {
             match a {
                 Arg::One(s) => argv.push(subst(s, &[])),
                 Arg::PerToken(group) => {
-                    for (c, t) in &spec.tokens {
+                    for (c, t) in tokens {
                         let extra = [("client", c.clone()), ("token", t.clone())];
                         argv.extend(group.iter().map(|s| subst(s, &extra)));
                     }
                 }
             }
         }
-        let env = self
+        let mut env: BTreeMap<String, String> = self
             .env
             .iter()
             .map(|(k, v)| (k.clone(), subst(v, &[])))
             .collect();
+        env.extend(self.extra_env.clone());
         (argv, env)
+    }
+}
+
+impl Target {
+    /// `{dir}`: the target file's folder, absolute when it exists.
+    pub fn dir(&self) -> PathBuf {
+        let parent = match self.file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf())
     }
 }
 

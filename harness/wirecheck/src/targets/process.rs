@@ -97,7 +97,12 @@ pub struct Process {
     pub at: Endpoint,
     ready: Ready,
     pub command: String,
+    /// Lines to write to its standard input (a writer thread), when it was piped.
+    stdin: Option<std::sync::mpsc::Sender<String>>,
 }
+
+/// Standard output lines of a piped process (DRIVER.md's replies and events), as read.
+pub type Lines = tokio::sync::mpsc::UnboundedReceiver<String>;
 
 /// Picks a free port on `host`.
 pub fn free_port(host: std::net::Ipv4Addr) -> std::io::Result<u16> {
@@ -109,6 +114,7 @@ fn pump(
     stream: &'static str,
     out: Arc<Output>,
     ready: Option<String>,
+    lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 ) {
     out.open.fetch_add(1, Ordering::SeqCst);
     std::thread::spawn(move || {
@@ -120,6 +126,9 @@ fn pump(
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf).trim_end().to_owned();
+                    if let Some(tx) = &lines {
+                        let _ = tx.send(line.clone());
+                    }
                     out.line(stream, line, ready.as_deref());
                 }
             }
@@ -129,14 +138,37 @@ fn pump(
 }
 
 impl Process {
-    /// Starts the target for a host with `spec`, listening at `at`.
+    /// Starts the broker target for a host with `spec`, listening at `at`.
     pub fn spawn(target: &Target, spec: &BrokerSpec, at: Endpoint) -> Result<Process, String> {
         let (argv, env) = target.command(spec, &at);
+        Self::start(target, &argv, &env, at, None)
+    }
+
+    /// Starts a client adapter: stdin piped (see [`Process::send_line`]), stdout lines
+    /// delivered to the returned receiver.
+    pub fn spawn_piped(target: &Target) -> Result<(Process, Lines), String> {
+        let (argv, env) = target.client_command();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let at = Endpoint {
+            host: std::net::Ipv4Addr::LOCALHOST,
+            port: 0,
+        };
+        Ok((Self::start(target, &argv, &env, at, Some(tx))?, rx))
+    }
+
+    fn start(
+        target: &Target,
+        argv: &[String],
+        env: &std::collections::BTreeMap<String, String>,
+        at: Endpoint,
+        lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<Process, String> {
         let command = argv.join(" ");
+        let piped = lines.is_some();
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
-            .envs(&env)
-            .stdin(Stdio::null())
+            .envs(env)
+            .stdin(if piped { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -165,11 +197,26 @@ impl Process {
             Ready::Tcp => (None, None),
         };
         if let Some(o) = child.stdout.take() {
-            pump(o, "stdout", output.clone(), out_ready);
+            pump(o, "stdout", output.clone(), out_ready, lines);
         }
         if let Some(e) = child.stderr.take() {
-            pump(e, "stderr", output.clone(), err_ready);
+            pump(e, "stderr", output.clone(), err_ready, None);
         }
+        let stdin = child.stdin.take().map(|mut w| {
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                for line in rx {
+                    if w.write_all(line.as_bytes()).is_err()
+                        || w.write_all(b"\n").is_err()
+                        || w.flush().is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            tx
+        });
         let pgid = child.id() as i32;
         Ok(Process {
             child: Mutex::new(child),
@@ -178,7 +225,13 @@ impl Process {
             at,
             ready: target.ready.clone(),
             command,
+            stdin,
         })
+    }
+
+    /// Writes one line to a piped process's standard input (false: the pipe is gone).
+    pub fn send_line(&self, line: String) -> bool {
+        self.stdin.as_ref().is_some_and(|s| s.send(line).is_ok())
     }
 
     /// `Some(status)` once the process has exited.

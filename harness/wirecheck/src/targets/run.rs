@@ -2,8 +2,9 @@
 //! target (per repeat), in parallel jobs, graded OK / NON-STRICT / FAILED / UNIMPLEMENTED /
 //! ERROR (the target misbehaved) / N/A (no host of the target's role to replace).
 
+use super::apply::client_missing;
 use super::{applicability, Target};
-use crate::hosts::external::ExternalBroker;
+use crate::hosts::external::{ExternalBroker, ExternalClient};
 use crate::hosts::{driver_for, Driver};
 use crate::model::Scenario;
 use crate::runner::{run_with, Report, RunOptions, Verdict, SETTLE};
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wirecheck_core::rng::SplitMix64;
 
 /// Extra wall-clock time a run may take beyond the scenario's `duration` (and settling).
 pub const WALL_SLACK: Duration = Duration::from_secs(10);
@@ -92,6 +94,46 @@ impl TargetRun {
     }
 }
 
+/// A replaced host's external process, whichever its role.
+#[derive(Clone)]
+enum Ext {
+    Broker(Arc<ExternalBroker>),
+    Client(Arc<ExternalClient>),
+}
+
+impl Ext {
+    fn error(&self) -> Option<String> {
+        match self {
+            Ext::Broker(e) => e.error(),
+            Ext::Client(e) => e.error(),
+        }
+    }
+    fn tail(&self) -> String {
+        match self {
+            Ext::Broker(e) => e.tail(),
+            Ext::Client(e) => e.tail(),
+        }
+    }
+    fn command(&self) -> Option<String> {
+        match self {
+            Ext::Broker(e) => e.command(),
+            Ext::Client(e) => e.command(),
+        }
+    }
+    fn stop(&self) {
+        match self {
+            Ext::Broker(e) => e.stop(),
+            Ext::Client(e) => e.stop(),
+        }
+    }
+    fn driver(&self) -> Arc<dyn Driver> {
+        match self {
+            Ext::Broker(e) => Arc::new(e.clone()),
+            Ext::Client(e) => Arc::new(e.clone()),
+        }
+    }
+}
+
 /// Runs `scenario` once against `target` over loopback.
 pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptions) -> TargetRun {
     let started = Instant::now();
@@ -105,14 +147,14 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
         wall: Duration::ZERO,
         addresses: Vec::new(),
     };
-    if app.replaced.is_empty() {
+    if app.replaced.is_empty() && app.clients.is_empty() {
         return out;
     }
     if !app.missing.is_empty() {
         out.grade = Grade::Unimplemented(app.missing.join("; "));
         return out;
     }
-    let error = |host: &str, what: &str, ext: Option<&ExternalBroker>| {
+    let error = |host: &str, what: &str, ext: Option<&Ext>| {
         let mut s = format!(
             "target `{}` (scenario `{}`, host `{host}`): {what}",
             target.name, scenario.name
@@ -125,11 +167,13 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
         }
         s
     };
-    let mut externals: BTreeMap<String, Arc<ExternalBroker>> = BTreeMap::new();
+    let seed = opts.seed.unwrap_or(scenario.seed);
+    let mut externals: BTreeMap<String, Ext> = BTreeMap::new();
     for (host, spec) in &app.replaced {
         match ExternalBroker::new(target.clone(), host, spec.clone()) {
             Ok(e) => {
-                externals.insert(host.clone(), Arc::new(e));
+                out.addresses.push(e.address());
+                externals.insert(host.clone(), Ext::Broker(Arc::new(e)));
             }
             Err(e) => {
                 out.grade = Grade::Error(error(host, &e, None));
@@ -137,14 +181,42 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
             }
         }
     }
-    out.addresses = externals.values().map(|e| e.address()).collect();
+    for (host, spec) in &app.clients {
+        let host_seed = SplitMix64::derive(seed, host).next_u64();
+        match ExternalClient::new(target.clone(), host, spec.clone(), host_seed) {
+            Ok(e) => {
+                externals.insert(host.clone(), Ext::Client(Arc::new(e)));
+            }
+            Err(e) => {
+                out.grade = Grade::Error(error(host, &e, None));
+                return out;
+            }
+        }
+    }
+    let stop_all = |x: &BTreeMap<String, Ext>| x.values().for_each(Ext::stop);
+    let mut missing = Vec::new();
     for (host, ext) in &externals {
-        if let Err(e) = ext.prepare() {
+        let prepared = match ext {
+            Ext::Broker(e) => e.prepare(),
+            Ext::Client(e) => e.prepare().map(|hello| {
+                let spec = app.clients.iter().filter(|(h, _)| h == host).cloned();
+                let spec: Vec<_> = spec.collect();
+                missing.extend(client_missing(scenario, &spec, &hello.capabilities));
+            }),
+        };
+        if let Err(e) = prepared {
             out.grade = Grade::Error(error(host, &e, Some(ext)));
-            externals.values().for_each(|e| e.stop());
+            stop_all(&externals);
             out.wall = started.elapsed();
             return out;
         }
+    }
+    if !missing.is_empty() {
+        missing.dedup();
+        stop_all(&externals);
+        out.grade = Grade::Unimplemented(missing.join("; "));
+        out.wall = started.elapsed();
+        return out;
     }
     let mut s = scenario.clone();
     s.expect.retain(|e| !externals.contains_key(&e.host));
@@ -157,10 +229,9 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
         .unwrap_or(scenario.duration + SETTLE + WALL_SLACK);
     let world = RealWorld::new(limit);
     let limit_hit = world.limit_flag();
-    let seed = opts.seed.unwrap_or(scenario.seed);
     let drivers = |h: &crate::model::Host| -> Arc<dyn Driver> {
         match externals.get(&h.name) {
-            Some(e) => Arc::new(e.clone()),
+            Some(e) => e.driver(),
             None => driver_for(&h.kind),
         }
     };
@@ -169,12 +240,18 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
         ..RunOptions::default()
     };
     let report = run_with(Box::new(world), &s, seed, &run_opts, &drivers);
-    externals.values().for_each(|e| e.stop());
+    stop_all(&externals);
+    let unsupported = externals.values().find_map(|x| match x {
+        Ext::Client(c) => c.unsupported(),
+        Ext::Broker(_) => None,
+    });
     out.grade = if let Some((host, ext, e)) = externals
         .iter()
         .find_map(|(h, x)| x.error().map(|e| (h, x, e)))
     {
         Grade::Error(error(host, &e, Some(ext)))
+    } else if let Some(why) = unsupported {
+        Grade::Unimplemented(why)
     } else if limit_hit.load(Ordering::SeqCst) {
         Grade::Error(format!(
             "target `{}` (scenario `{}`): wall-clock limit exceeded ({:.1}s); the run was stopped",

@@ -204,7 +204,7 @@ pub(super) async fn tap(
     }
 }
 
-async fn copy(
+pub(super) async fn copy(
     mut src: impl AsyncRead + Unpin,
     mut dst: impl AsyncWrite + Unpin,
     mut seen: impl FnMut(Seen),
