@@ -33,6 +33,10 @@ node -e 'console.log("node ws", require("./fixtures/targets/node/node_modules/ws
 step "the Node fixture's own loopback tests (npm test)"
 (cd fixtures/targets/node && npm test --silent)
 
+step "the Python client adapter's own tests (test_adapter.py, beside the reference adapter)"
+cargo build --locked -q -p wirecheck-reference --bins
+fixtures/targets/python/.venv/bin/python fixtures/targets/python/test_adapter.py
+
 step "build wirecheck (release)"
 cargo build --release --locked -p wirecheck
 WC="${CARGO_TARGET_DIR:-target}/release/wirecheck"

@@ -273,6 +273,12 @@ fn cmd_run(args: Args) -> ExitCode {
 }
 
 fn cmd_show(args: Args) -> ExitCode {
+    if !args.targets.is_empty() {
+        eprintln!(
+            "error: `show` runs the simulation only; it does not take --target\n  hint: `wirecheck run FILE --target TARGET` runs it against the target and prints the trace when it does not pass"
+        );
+        return ExitCode::from(2);
+    }
     let [file] = args.paths.as_slice() else {
         eprintln!("error: `show` takes exactly one scenario file\n\n{USAGE}");
         return ExitCode::from(2);
