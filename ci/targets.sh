@@ -48,5 +48,5 @@ targets=(
 )
 for t in "${targets[@]}"; do
   step "kill matrix of $t (the correct target over the catalog, then each flaw)"
-  "$WC" zoo --target "$t" --jobs 3 --retry-failed
+  "$WC" zoo --target "$t" --jobs 4 --retry-failed
 done

@@ -166,9 +166,21 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
         }
         let target = Arc::new(target);
         let started = Instant::now();
-        let mut baseline = run_matrix(&scenarios, &[target.clone()], &opts, jobs, 1, &|_| {});
+        let mut baseline = run_matrix(
+            &scenarios,
+            std::slice::from_ref(&target),
+            &opts,
+            jobs,
+            1,
+            &|_| {},
+        );
         if args.retry_failed {
-            for f in retry_failed(&scenarios, &[target.clone()], &mut baseline, &opts) {
+            for f in retry_failed(
+                &scenarios,
+                std::slice::from_ref(&target),
+                &mut baseline,
+                &opts,
+            ) {
                 println!("FLAKY: {f} failed, then passed when run again alone");
             }
         }

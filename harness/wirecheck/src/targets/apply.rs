@@ -150,7 +150,7 @@ pub fn applicability(
 fn skipped_counters(scenario: &Scenario, replaced: &[&String]) -> Vec<String> {
     let mut out = Vec::new();
     for e in &scenario.expect {
-        if replaced.iter().any(|n| *n == &e.host) {
+        if replaced.contains(&&e.host) {
             for (k, v) in &e.counters {
                 out.push(format!("{}.{k} = {v}", e.host));
             }

@@ -96,10 +96,7 @@ fn kill_of(run: &TargetRun) -> Option<Kill> {
 
 /// Scenarios worth trying first for a flaw: those that cover the rules its author expects,
 /// the quickest first (by the correct target's wall time).
-fn by_promise<'a>(
-    scenarios: &'a [(&'a Scenario, Duration)],
-    spec: &FlawSpec,
-) -> Vec<&'a Scenario> {
+fn by_promise<'a>(scenarios: &'a [(&'a Scenario, Duration)], spec: &FlawSpec) -> Vec<&'a Scenario> {
     let mut v = scenarios.to_vec();
     v.sort_by_key(|(s, wall)| (!s.rules.iter().any(|r| spec.rules.contains(r)), *wall));
     v.into_iter().map(|(s, _)| s).collect()

@@ -382,4 +382,31 @@ mod tests {
         let e = err("name: t\nrole: broker\nstart: [b]\nready: { tcp: true, timeout: soon }\n");
         assert!(e.contains("bad duration `soon`"), "{e}");
     }
+
+    #[test]
+    fn client_targets_and_flaws() {
+        let t = load_str(
+            "name: c\nrole: client\nstart: [a]\nflaws:\n  lose-it: { about: x, rules: [MUX-6] }\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        assert_eq!(t.role, Role::Client);
+        assert_eq!(t.flaws["lose-it"].rules, ["MUX-6"]);
+        let e = err("name: c\nrole: client\nstart: [a]\ncapabilities: [info]\n");
+        assert!(
+            e.contains("t.yaml:4:15") && e.contains("does not list capabilities"),
+            "{e}"
+        );
+        let e = err("name: c\nrole: client\nstart: [a]\nready: { tcp: true }\n");
+        assert!(e.contains("ready` takes only `timeout`"), "{e}");
+        let e = err("name: b\nrole: broker\nstart: [a]\n");
+        assert!(e.contains("a broker target needs `ready`"), "{e}");
+        let e = err("name: c\nrole: client\nstart: [a]\nflaws:\n  x: { rules: [MUX-99] }\n");
+        assert!(
+            e.contains("t.yaml:5:16") && e.contains("unknown rule `MUX-99`"),
+            "{e}"
+        );
+        let e = err("name: c\nrole: client\nstart: [a]\nflaws:\n  \"a b\": {}\n");
+        assert!(e.contains("bad flaw name `a b`"), "{e}");
+    }
 }

@@ -332,3 +332,18 @@ impl Drop for Process {
         self.kill();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn two_readers_matches_the_libraries_wordings() {
+        for line in [
+            "websockets.exceptions.ConcurrencyError: cannot call recv while another coroutine is already running recv or recv_streaming",
+            "RuntimeError: cannot call recv while another coroutine is already waiting for the next message",
+            "RuntimeError: Concurrent call to receive() is not allowed",
+        ] {
+            assert!(super::two_readers(line).is_some(), "{line}");
+        }
+        assert!(super::two_readers("ConnectionClosedError: no close frame received").is_none());
+    }
+}

@@ -7,6 +7,7 @@ pub mod adapter;
 mod broker;
 mod client;
 mod gate;
+mod session;
 mod tap;
 
 pub use broker::ExternalBroker;
