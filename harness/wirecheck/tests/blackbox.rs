@@ -9,12 +9,10 @@
 mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use support::targets::*;
 use wirecheck::model::Scenario;
-use wirecheck::scenario;
 use wirecheck::targets::run::{run_against, run_matrix, Grade, TargetOptions};
 use wirecheck::targets::Target;
 
@@ -25,10 +23,7 @@ fn refbroker_catalog() -> Result<(), Failed> {
 
 /// A short scenario: one broker, one client, `wait` of real time.
 fn short_scenario(name: &str, wait: &str) -> Scenario {
-    let src = format!(
-        "name: {name}\nabout: a client registers and waits\nrules: [AUTH-1]\nhosts:\n  broker: {{ broker: {{}} }}\n  app: {{ client: {{ connect: [broker], heartbeat: off }} }}\nscript:\n  - app.result: {{ id: connect, ok: welcome, within: 10s }}\n  - wait: {wait}\n"
-    );
-    scenario::load_str(&src, Path::new("blackbox.yaml")).expect("the test scenario loads")
+    registering_scenario(name, "", wait)
 }
 
 /// A target file (in a temp folder) that runs this test binary in `role`.

@@ -11,12 +11,9 @@ mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::io::BufRead;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use support::targets::*;
-use wirecheck::model::Scenario;
-use wirecheck::scenario;
 use wirecheck::targets::flaws::flaw_matrix;
 use wirecheck::targets::run::{run_against, Grade, TargetOptions};
 use wirecheck::targets::Target;
@@ -49,14 +46,6 @@ fn refclient_catalog_and_flaws() -> Result<(), Failed> {
     Ok(())
 }
 
-/// One broker, one client that registers, then `script` (YAML lines), `wait` of real time.
-fn client_scenario(name: &str, script: &str, wait: &str) -> Scenario {
-    let src = format!(
-        "name: {name}\nabout: a client registers\nrules: [AUTH-1]\nhosts:\n  broker: {{ broker: {{}} }}\n  app: {{ client: {{ connect: [broker], heartbeat: off }} }}\nscript:\n  - app.result: {{ id: connect, ok: welcome, within: 10s }}\n{script}  - wait: {wait}\n"
-    );
-    scenario::load_str(&src, Path::new("blackbox.yaml")).expect("the test scenario loads")
-}
-
 /// A client target file that runs this test binary as adapter `role`.
 fn self_adapter(name: &str, role: &str, marker: &str) -> Arc<Target> {
     let exe = std::env::current_exe().expect("own path");
@@ -70,7 +59,7 @@ fn self_adapter(name: &str, role: &str, marker: &str) -> Arc<Target> {
 fn bad(role: &str, script: &str, wait: &str, want: &[&str]) -> Result<(), Failed> {
     let m = marker(role);
     let t = self_adapter(role, role, &m);
-    let s = client_scenario(&format!("bad/{role}"), script, wait);
+    let s = registering_scenario(&format!("bad/{role}"), script, wait);
     expect_error(&t, &s, &TargetOptions::default(), &m, want)
 }
 
@@ -141,7 +130,7 @@ fn good_self_adapter() -> Result<(), Failed> {
     let m = marker("a-good");
     let t = self_adapter("a-good", "a-good", &m);
     let r = run_against(
-        &client_scenario("good/self-adapter", "", "200ms"),
+        &registering_scenario("good/self-adapter", "", "200ms"),
         &t,
         &TargetOptions::default(),
     );

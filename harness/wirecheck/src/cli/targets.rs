@@ -9,6 +9,16 @@ use wirecheck::scenario;
 use wirecheck::targets::run::{retry_failed, run_matrix, Grade, TargetOptions};
 use wirecheck::targets::{self, flaws, table};
 
+/// The target options and job count the flags ask for (2 jobs unless `--jobs`).
+fn run_options(args: &Args) -> (TargetOptions, usize) {
+    let opts = TargetOptions {
+        hosts: args.hosts.clone(),
+        seed: args.seed,
+        wall_limit: args.wall_limit,
+    };
+    (opts, if args.jobs_set { args.jobs } else { 2 })
+}
+
 pub(super) fn cmd_run_targets(
     args: &Args,
     files: &[PathBuf],
@@ -52,12 +62,7 @@ pub(super) fn cmd_run_targets(
             return ExitCode::from(2);
         }
     }
-    let opts = TargetOptions {
-        hosts: args.hosts.clone(),
-        seed: args.seed,
-        wall_limit: args.wall_limit,
-    };
-    let jobs = if args.jobs_set { args.jobs } else { 2 };
+    let (opts, jobs) = run_options(args);
     let started = Instant::now();
     let verbose = args.verbose;
     let mut cells = run_matrix(&scenarios, &targets, &opts, jobs, args.repeat, &|r| {
@@ -122,12 +127,7 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opts = TargetOptions {
-        hosts: args.hosts.clone(),
-        seed: args.seed,
-        wall_limit: args.wall_limit,
-    };
-    let jobs = if args.jobs_set { args.jobs } else { 2 };
+    let (opts, jobs) = run_options(args);
     let mut bad = false;
     for file in &args.targets {
         let mut target = match targets::load_file(file) {

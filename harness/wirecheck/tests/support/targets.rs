@@ -108,6 +108,16 @@ pub fn catalog_passes(t: Arc<Target>, jobs: usize) -> Result<Vec<Vec<TargetRun>>
     Ok(cells)
 }
 
+/// One broker and one client `app` that registers, then `script` (YAML step lines), then
+/// `wait` of real time.
+pub fn registering_scenario(name: &str, script: &str, wait: &str) -> Scenario {
+    let src = format!(
+        "name: {name}\nabout: a client registers\nrules: [AUTH-1]\nhosts:\n  broker: {{ broker: {{}} }}\n  app: {{ client: {{ connect: [broker], heartbeat: off }} }}\nscript:\n  - app.result: {{ id: connect, ok: welcome, within: 10s }}\n{script}  - wait: {wait}\n"
+    );
+    wirecheck::scenario::load_str(&src, Path::new("blackbox.yaml"))
+        .expect("the test scenario loads")
+}
+
 /// Writes a target file to a temporary folder and loads it.
 pub fn load_target(name: &str, src: &str) -> Arc<Target> {
     let dir = std::env::temp_dir().join(format!("wirecheck-blackbox-{}", std::process::id()));
