@@ -153,7 +153,6 @@ fn play(role: &str) -> ! {
     }
     let stdin = std::io::stdin();
     let mut held = Vec::new();
-    let started = std::time::Instant::now();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
@@ -197,7 +196,6 @@ fn play(role: &str) -> ! {
             }
             _ => out(&format!(r#"{{"id":{id},"ok":null}}"#)),
         }
-        let _ = started;
     }
     std::process::exit(0)
 }

@@ -288,6 +288,13 @@ impl Driver for Arc<ExternalClient> {
                 }
             };
             proc.output.trace_to(ctx.trace.clone(), &me.host);
+            if let Some(h) = me.hello().filter(|h| !h.unknown.is_empty()) {
+                ctx.note(format!(
+                    "the adapter ({}) lists capabilities DRIVER.md does not define, ignored: {}",
+                    h.library,
+                    h.unknown.join(", ")
+                ));
+            }
             let (announce, announced) = watch::channel(0u64);
             let attempts = me.has(ClientCap::Events).then(|| gate::Attempts {
                 announced,
