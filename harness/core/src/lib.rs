@@ -14,6 +14,7 @@
 
 pub mod broker;
 pub mod flaws;
+pub mod jsonrpc;
 pub mod mux;
 pub mod pending;
 pub mod reconnect;
