@@ -17,8 +17,11 @@ pub mod flaws;
 pub mod jsonrpc;
 pub mod mux;
 pub mod pending;
+pub mod protocol;
 pub mod reconnect;
 pub mod rng;
 pub mod rules;
 pub mod sync;
 pub mod wire;
+
+pub use protocol::Protocol;

@@ -102,6 +102,29 @@ rules! {
         because "Stale entries leak and make a reconnecting client look still connected."
     "BRK-13" Should "Broker-answered requests (`$info`) go through the ordinary request/response path."
         because "A side channel for broker queries needs its own reader, which reintroduces two readers."
+    "JSONRPC-1" Must "A server answers every request that has an `id` with exactly one response carrying the same `id`, on the connection the request came in on."
+        because "A response with a rewritten or missing id reaches the wrong caller or none, and a second one completes a call twice."
+    "JSONRPC-2" Must "A server never replies to a notification (a request without `id`), in a batch or alone."
+        because "A reply to a notification carries an id the client never used: clients that do not drop it fail or die."
+    "JSONRPC-3" Must "A server answers text that is not JSON with error -32700 and `id: null`, and answers a JSON value that is not a request with error -32600 and `id: null` (an item of a batch, per item)."
+        because "A server that ignores bad input leaves its caller waiting; one that guesses an id may complete someone else's call."
+    "JSONRPC-4" Should "A server answers a batch with one array holding one response per request in it and none for its notifications; an empty array with a single -32600 error; a batch of notifications with nothing."
+        because "A client matching a batch by position, or waiting for an answer to a notification, hangs or mixes up results."
+    "JSONRPC-5" Must "A server keeps serving a connection after answering an error, malformed input or an invalid request."
+        because "A server that drops the connection on one bad message fails every other call in flight on it."
+    "JSONRPC-6" Must "A client keeps its connection and its other calls when it receives a message it cannot use: a response with an unknown, duplicate, null or missing id, a notification, an invalid item or text that is not JSON."
+        because "One stray message ends the client's reader task and every later call fails (jsonrpsee #220, web3.py listener deaths)."
+}
+
+/// The protocols a rule is judged under: wirecheck-v1 judges every family but JSONRPC;
+/// JSON-RPC 2.0 judges the multiplexer's request rules (MUX-1..8, read through the
+/// profile: no serving, so not MUX-9) and the JSONRPC family.
+pub fn judged_under(id: &str, protocol: crate::Protocol) -> bool {
+    let family = id.split_once('-').map_or(id, |(f, _)| f);
+    match protocol {
+        crate::Protocol::WirecheckV1 => family != "JSONRPC",
+        crate::Protocol::JsonRpc2 => family == "JSONRPC" || (family == "MUX" && id != "MUX-9"),
+    }
 }
 
 /// Looks a rule up by id (case-sensitive, e.g. `MUX-4`).
@@ -120,7 +143,11 @@ mod tests {
         for r in RULES {
             assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
             let (prefix, n) = r.id.split_once('-').expect("id has a dash");
-            assert!(["MUX", "AUTH", "CONN", "BRK"].contains(&prefix), "{}", r.id);
+            assert!(
+                ["MUX", "AUTH", "CONN", "BRK", "JSONRPC"].contains(&prefix),
+                "{}",
+                r.id
+            );
             assert!(n.parse::<u32>().is_ok(), "{}", r.id);
             assert!(
                 r.requirement.ends_with('.') && r.why.ends_with('.'),

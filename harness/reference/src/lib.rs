@@ -9,6 +9,7 @@
 pub mod broker;
 pub mod client;
 pub mod observe;
+pub mod rpc_server;
 pub mod serve;
 
 pub use observe::{NoObserver, Observer};

@@ -326,6 +326,7 @@ fn valid_scenario_script() {
             pattern: FramePattern {
                 kind: "start".into(),
                 fields: BTreeMap::from([("req".to_string(), json!("r1"))]),
+                protocol: Default::default(),
             },
             within: Duration::from_secs(5),
         },
@@ -334,6 +335,7 @@ fn valid_scenario_script() {
             pattern: FramePattern {
                 kind: "ping".into(),
                 fields: BTreeMap::new(),
+                protocol: Default::default(),
             },
             within: s30,
         },

@@ -229,6 +229,59 @@ pub fn error_value(e: &ErrorObj) -> Value {
     Value::Object(eo)
 }
 
+/// One line for a diagram: `request "r1" echo [1]`, `result 7: "one"`,
+/// `error null: -32700 Parse error`, `batch(2): ...; ...`. `None` for text that is not
+/// JSON-RPC (not JSON, an empty array, an invalid item), which is shown raw.
+pub fn summary(frame: &Frame) -> Option<String> {
+    let clip = |v: &Value| {
+        let t = v.to_string();
+        match t.char_indices().nth(40) {
+            Some((i, _)) => format!("{}…", &t[..i]),
+            None => t,
+        }
+    };
+    let id = |id: &Option<Id>| id.as_ref().map_or("(no id)".to_owned(), Id::to_string);
+    let one = |item: &Item| -> Option<String> {
+        Some(match item {
+            Item::Request {
+                id: None,
+                method,
+                params,
+            } => match params {
+                Some(p) => format!("notification {method} {}", clip(p)),
+                None => format!("notification {method}"),
+            },
+            Item::Request {
+                id: Some(i),
+                method,
+                params,
+            } => match params {
+                Some(p) => format!("request {i} {method} {}", clip(p)),
+                None => format!("request {i} {method}"),
+            },
+            Item::Response {
+                id: i,
+                outcome: Ok(r),
+            } => format!("result {}: {}", id(i), clip(r)),
+            Item::Response {
+                id: i,
+                outcome: Err(e),
+            } => {
+                format!("error {}: {} {}", id(i), e.code, e.message)
+            }
+            Item::Invalid { .. } => return None,
+        })
+    };
+    match frame {
+        Frame::Single(item) => one(item),
+        Frame::Batch(items) if !items.is_empty() => {
+            let parts: Option<Vec<String>> = items.iter().map(one).collect();
+            Some(format!("batch({}): {}", items.len(), parts?.join("; ")))
+        }
+        _ => None,
+    }
+}
+
 /// The specification's predefined error codes.
 pub mod codes {
     pub const PARSE_ERROR: i64 = -32700;
@@ -236,6 +289,20 @@ pub mod codes {
     pub const METHOD_NOT_FOUND: i64 = -32601;
     pub const INVALID_PARAMS: i64 = -32602;
     pub const INTERNAL_ERROR: i64 = -32603;
+
+    /// The specification's message for a predefined code ("Server error" for the range
+    /// reserved to implementations, "Error" otherwise).
+    pub fn message(code: i64) -> &'static str {
+        match code {
+            PARSE_ERROR => "Parse error",
+            INVALID_REQUEST => "Invalid Request",
+            METHOD_NOT_FOUND => "Method not found",
+            INVALID_PARAMS => "Invalid params",
+            INTERNAL_ERROR => "Internal error",
+            -32099..=-32000 => "Server error",
+            _ => "Error",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -273,7 +340,10 @@ mod tests {
         assert_eq!(Frame::parse("[]"), Frame::Batch(vec![]));
         assert!(matches!(
             parse_item(&serde_json::json!({"jsonrpc":"1.0","id":3,"result":1})),
-            Item::Invalid { id: Some(Id::Num(_)), .. }
+            Item::Invalid {
+                id: Some(Id::Num(_)),
+                ..
+            }
         ));
         assert!(matches!(
             parse_item(&serde_json::json!({"jsonrpc":"2.0","id":3,"result":1,"error":{"code":1}})),
@@ -289,7 +359,10 @@ mod tests {
         assert_eq!(a.to_string(), "1");
         assert_eq!(b.to_string(), "\"1\"");
         let v = response(&b, &Ok(serde_json::json!({"b":1,"a":2})));
-        assert_eq!(canonical(&v), r#"{"id":"1","jsonrpc":"2.0","result":{"a":2,"b":1}}"#);
+        assert_eq!(
+            canonical(&v),
+            r#"{"id":"1","jsonrpc":"2.0","result":{"a":2,"b":1}}"#
+        );
         assert_eq!(canonical_text(" [1, 2] "), "[1,2]");
     }
 }

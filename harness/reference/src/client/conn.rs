@@ -8,8 +8,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as Ws;
+use wirecheck_core::jsonrpc::codec;
 use wirecheck_core::mux::ConnNo;
 use wirecheck_core::pending::CallError;
+use wirecheck_core::wire::Message;
+use wirecheck_core::Protocol;
 
 /// Opens connection `no` to `addr`, starts its reader and writer, and registers through the
 /// reader (AUTH-1..3). Returns the reader's handle, which yields why the connection ended.
@@ -34,14 +37,22 @@ pub(super) async fn connect<C: Connector>(
     .map_err(|e| CallError::SendFailed(format!("WebSocket handshake with {addr}: {e}")))?;
     let (mut sink, source) = ws.split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
+    let protocol = inner.config.protocol;
     tokio::spawn(async move {
         while let Some(out) = out_rx.recv().await {
             match out {
                 Out::Msg(m, ack) => {
-                    let r = sink
-                        .send(Ws::Text(m.encode().into()))
-                        .await
-                        .map_err(|e| e.to_string());
+                    let text = match protocol {
+                        Protocol::WirecheckV1 => Some(m.encode()),
+                        Protocol::JsonRpc2 => codec::encode(&m),
+                    };
+                    let r = match text {
+                        Some(t) => sink
+                            .send(Ws::Text(t.into()))
+                            .await
+                            .map_err(|e| e.to_string()),
+                        None => Ok(()), // no such message in the protocol: nothing to send
+                    };
                     let failed = r.is_err();
                     if let Some(ack) = ack {
                         let _ = ack.send(r);
@@ -71,7 +82,18 @@ pub(super) async fn connect<C: Connector>(
         addr.to_owned(),
         no,
     ))));
-    let outcome = match client.send(hello).await {
+    if protocol == Protocol::JsonRpc2 {
+        // No registration in JSON-RPC: the open socket is the welcome.
+        let welcome = Message::Welcome {
+            client: inner.config.client_id.clone(),
+        };
+        inner.act(|m| m.on_text(no, &welcome.encode()));
+    }
+    let sent = match protocol {
+        Protocol::WirecheckV1 => client.send(hello).await,
+        Protocol::JsonRpc2 => Ok(()),
+    };
+    let outcome = match sent {
         Err(e) => {
             inner.act(|m| m.on_hello_failed(no, e.clone()));
             reg_rx.try_recv().unwrap_or(Err(e))
@@ -123,7 +145,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let inner = &client.inner;
-    let hb = inner.config.heartbeat.clone();
+    // JSON-RPC has no heartbeat: silence is not a dead connection there.
+    let hb = (inner.config.protocol == Protocol::WirecheckV1)
+        .then(|| inner.config.heartbeat.clone())
+        .flatten();
     let mut last_seen = Instant::now();
     let far = Duration::from_secs(86_400 * 365);
     let mut next_ping = Instant::now() + hb.as_ref().map_or(far, |h| h.interval);
@@ -139,7 +164,15 @@ where
                     Some(Ok(Ws::Close(_))) => return "closed by peer".into(),
                     Some(Ok(Ws::Text(text))) => {
                         inner.observer.received(&peer, text.as_str());
-                        if let Some(why) = inner.act(|m| m.on_text(no, text.as_str())) {
+                        if let Some(why) = receive(inner, no, text.as_str()) {
+                            return why;
+                        }
+                    }
+                    // JSON-RPC peers (web3.py among them) send binary frames of UTF-8 JSON.
+                    Some(Ok(Ws::Binary(bytes))) if inner.config.protocol == Protocol::JsonRpc2 => {
+                        let text = String::from_utf8_lossy(&bytes);
+                        inner.observer.received(&peer, &text);
+                        if let Some(why) = receive(inner, no, &text) {
                             return why;
                         }
                     }
@@ -156,6 +189,25 @@ where
                     return why;
                 }
             }
+        }
+    }
+}
+
+/// Feeds one received text to the machine, through the codec in JSON-RPC mode.
+fn receive(inner: &super::Inner, no: ConnNo, text: &str) -> Option<String> {
+    match inner.config.protocol {
+        Protocol::WirecheckV1 => inner.act(|m| m.on_text(no, text)),
+        Protocol::JsonRpc2 => {
+            let incoming = codec::decode(text);
+            for note in &incoming.notes {
+                inner.observer.note(note);
+            }
+            for msg in incoming.messages {
+                if let Some(why) = inner.act(|m| m.on_text(no, &msg.encode())) {
+                    return Some(why);
+                }
+            }
+            None
         }
     }
 }

@@ -32,6 +32,7 @@ pub use wirecheck_core::mux::{Answer, Incoming, MuxStats as ClientStats, Request
 use wirecheck_core::pending::{CallError, Outcome, PendingMap, Removal};
 use wirecheck_core::reconnect::ReconnectPolicy;
 use wirecheck_core::wire::Message;
+use wirecheck_core::Protocol;
 
 /// Opens byte streams to broker addresses. Implement it for turmoil, real TCP, TLS...
 pub trait Connector: Send + Sync + 'static {
@@ -82,6 +83,9 @@ pub struct ClientConfig {
     pub seed: u64,
     /// Zoo flaws to switch on (empty: the correct multiplexer).
     pub flaws: Flaws,
+    /// The wire protocol: wirecheck-v1, or JSON-RPC 2.0 through the codec
+    /// ([`wirecheck_core::jsonrpc::codec`]; no registration, heartbeats or cancels).
+    pub protocol: Protocol,
 }
 
 impl ClientConfig {
@@ -99,6 +103,7 @@ impl ClientConfig {
             reconnect: Some(ReconnectPolicy::default()),
             seed: 0,
             flaws: Flaws::none(),
+            protocol: Protocol::default(),
         }
     }
 }

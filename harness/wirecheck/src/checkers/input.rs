@@ -5,6 +5,7 @@
 use super::verdict::{RuleId, Violation};
 use crate::model::{BrokerSpec, ClientSpec, HostKind, ProxySpec, Scenario};
 use crate::trace::index::{Rx, Sessions, TraceIndex};
+use crate::trace::jsonrpc::Decoded;
 use crate::trace::{Event, EventKind, FaultKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -46,6 +47,9 @@ pub struct Input<'a> {
     pub end: Duration,
     /// The trace, indexed once.
     pub ix: TraceIndex<'a>,
+    /// JSON-RPC runs: the trace decoded under the profile (frames, bindings); the index
+    /// above then holds the decoded messages.
+    pub rpc: Option<&'a Decoded>,
 }
 
 impl<'a> Input<'a> {
@@ -62,6 +66,26 @@ impl<'a> Input<'a> {
             finals,
             end,
             ix: TraceIndex::new(events),
+            rpc: None,
+        }
+    }
+
+    /// A JSON-RPC run: the checkers see `decoded`'s messages (see
+    /// [`crate::trace::jsonrpc`]), so the MUX rules are judged by the same code.
+    pub fn with_rpc(
+        scenario: &'a Scenario,
+        events: &'a [Event],
+        finals: &'a BTreeMap<String, HostFinal>,
+        end: Duration,
+        decoded: &'a Decoded,
+    ) -> Self {
+        Input {
+            scenario,
+            events,
+            finals,
+            end,
+            ix: TraceIndex::from_messages(events, &decoded.msgs),
+            rpc: Some(decoded),
         }
     }
 

@@ -40,6 +40,7 @@ mod brk;
 mod brk_state;
 mod conn;
 mod input;
+mod jsonrpc;
 mod mux;
 #[cfg(test)]
 mod tests;
@@ -197,12 +198,40 @@ pub const CHECKERS: &[Checker] = &[
         rules: &[rule!("BRK-9")],
         check: brk_state::readers_kept,
     },
+    Checker {
+        name: "jsonrpc-ids-echoed",
+        rules: &[rule!("JSONRPC-1"), rule!("JSONRPC-2")],
+        check: jsonrpc::ids_echoed,
+    },
+    Checker {
+        name: "jsonrpc-bad-input-and-batches",
+        rules: &[rule!("JSONRPC-3"), rule!("JSONRPC-4")],
+        check: jsonrpc::bad_input_and_batches,
+    },
+    Checker {
+        name: "jsonrpc-server-keeps-connection",
+        rules: &[rule!("JSONRPC-5")],
+        check: jsonrpc::server_keeps_connection,
+    },
+    Checker {
+        name: "jsonrpc-client-keeps-connection",
+        rules: &[rule!("JSONRPC-6")],
+        check: jsonrpc::client_keeps_connection,
+    },
 ];
 
 /// Runs every checker over `input` (whose trace is indexed once, in [`Input::new`]).
 pub fn check_all(input: &Input) -> Checked {
     let mut out = Checked::default();
+    let protocol = input.scenario.protocol;
     for c in CHECKERS {
+        if !c
+            .rules
+            .iter()
+            .any(|r| wirecheck_core::rules::judged_under(r.as_str(), protocol))
+        {
+            continue;
+        }
         let mut f = Findings::default();
         (c.check)(input, &mut f);
         out.violations.extend(f.violations);

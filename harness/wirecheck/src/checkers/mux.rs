@@ -363,7 +363,10 @@ pub(super) fn deadlines(input: &Input, out: &mut Findings) {
                         fmt_clock(deadline).trim()
                     ),
                 )),
-                Some((ri, at, Outcome::Fails(FailKind::Timeout))) => {
+                // JSON-RPC has no cancellation: only the deadline is judged.
+                Some((ri, at, Outcome::Fails(FailKind::Timeout)))
+                    if input.scenario.protocol == crate::model::Protocol::WirecheckV1 =>
+                {
                     // The peer that got the request must get `cancel`, unless the link died.
                     let peer = input
                         .ix

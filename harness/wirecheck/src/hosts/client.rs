@@ -104,6 +104,7 @@ fn client_config(spec: &ClientSpec, ctx: &Ctx) -> ClientConfig {
         }),
         seed: ctx.seed,
         flaws: ctx.flaws.clone(),
+        protocol: ctx.protocol,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod client;
 pub mod external;
 mod observer;
 pub mod proxy;
+pub mod rpc_server;
 pub mod scripted;
 
 use crate::model::{Frame, HostKind, Outcome, RequestCall, ScriptedSpec, ServeSpec};
@@ -196,6 +197,8 @@ pub struct Ctx {
     pub seed: u64,
     /// Zoo flaws switched on for this run (empty: the correct reference).
     pub flaws: Flaws,
+    /// The scenario's wire protocol.
+    pub protocol: crate::model::Protocol,
 }
 
 impl Ctx {
@@ -270,6 +273,7 @@ pub fn driver_for(kind: &HostKind) -> Arc<dyn Driver> {
             autoconnect,
         }),
         HostKind::Proxy(spec) => Arc::new(proxy::ProxyDriver { spec }),
+        HostKind::RpcServer => Arc::new(rpc_server::RpcServerDriver),
     }
 }
 

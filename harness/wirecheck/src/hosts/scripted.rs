@@ -184,6 +184,8 @@ fn scripted_command(cmd: Cmd, open: &SharedConns, ctx: &Ctx) -> Result<(), CmdEr
     let text = |f: Frame| match f {
         Frame::Json(v) => Ws::Text(v.to_string().into()),
         Frame::Raw(t) => Ws::Text(t.into()),
+        // The runner gives the wire ids before sending; unresolved calls go without.
+        Frame::Rpc(r) => Ws::Text(r.text(|_| None).into()),
     };
     let (writer, msg) = match cmd {
         Cmd::Send(f) => (pick(None)?, text(f)),
@@ -230,6 +232,15 @@ async fn scripted_io<S>(
         match frame {
             Ok(Ws::Text(t)) => {
                 let text = t.as_str().to_owned();
+                ctx.received(&peer, conn, &text);
+                let at = ctx.trace.now();
+                let mut st = ctx.ctl.state();
+                st.received += 1;
+                st.inbox.push_back((at, text));
+            }
+            // JSON-RPC peers (web3.py among them) send binary frames of UTF-8 JSON.
+            Ok(Ws::Binary(b)) if ctx.protocol == crate::model::Protocol::JsonRpc2 => {
+                let text = String::from_utf8_lossy(&b).into_owned();
                 ctx.received(&peer, conn, &text);
                 let at = ctx.trace.now();
                 let mut st = ctx.ctl.state();

@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 pub use vocab::FailKind;
+pub use wirecheck_core::Protocol;
 
 /// A position in a scenario file (1-based line and column).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub struct Scenario {
     pub about: String,
     /// Rule ids the scenario exercises (validated against the rule list).
     pub rules: Vec<String>,
+    /// The wire protocol the hosts speak (`protocol:`; default `wirecheck-v1`).
+    pub protocol: Protocol,
     /// Seed of the simulation and of every RNG in it.
     pub seed: u64,
     pub network: Network,
@@ -87,6 +90,8 @@ pub enum HostKind {
     Scripted(ScriptedSpec),
     /// A message-level chaos proxy in front of `target`.
     Proxy(ProxySpec),
+    /// The reference JSON-RPC 2.0 server.
+    RpcServer,
 }
 
 impl HostKind {
@@ -98,6 +103,7 @@ impl HostKind {
             HostKind::Scripted(ScriptedSpec::Server) => vocab::Kind::ScriptedServer,
             HostKind::Scripted(ScriptedSpec::Client { .. }) => vocab::Kind::ScriptedClient,
             HostKind::Proxy(_) => vocab::Kind::Proxy,
+            HostKind::RpcServer => vocab::Kind::RpcServer,
         }
     }
 
@@ -414,6 +420,56 @@ pub enum Frame {
     Json(serde_json::Value),
     /// Text sent verbatim (malformed JSON, garbage).
     Raw(String),
+    /// JSON-RPC items (one, or a batch): sent once the wire ids they refer to are known.
+    Rpc(RpcFrame),
+}
+
+/// A JSON-RPC message a scripted peer sends, whose ids may name a call (`call: r1`):
+/// the wire id the call's request carried, found in the trace when the step runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcFrame {
+    pub items: Vec<RpcItem>,
+    /// `batch:` (a JSON array, even of one item) rather than one object.
+    pub batch: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcItem {
+    /// The whole object, with `id` left out when `call` gives it.
+    pub value: serde_json::Value,
+    /// The call whose request's wire id goes in `id`.
+    pub call: Option<RpcCall>,
+}
+
+impl RpcFrame {
+    /// The text sent: each item with the wire id `id_of` gives its call (an item whose
+    /// call has none goes without `id`).
+    pub fn text(&self, id_of: impl Fn(&RpcCall) -> Option<serde_json::Value>) -> String {
+        let items: Vec<serde_json::Value> = self
+            .items
+            .iter()
+            .map(|item| {
+                let mut v = item.value.clone();
+                if let (Some(call), serde_json::Value::Object(obj)) = (&item.call, &mut v) {
+                    if let Some(id) = id_of(call) {
+                        obj.insert("id".into(), id);
+                    }
+                }
+                v
+            })
+            .collect();
+        match (self.batch, items.as_slice()) {
+            (false, [one]) => one.to_string(),
+            _ => serde_json::Value::Array(items).to_string(),
+        }
+    }
+}
+
+/// A call of a client host, named by a scripted peer's `call: r1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcCall {
+    pub client: String,
+    pub call: String,
 }
 
 /// A pattern a received message must match: same `type`, and every listed field equal.
@@ -421,6 +477,10 @@ pub enum Frame {
 pub struct FramePattern {
     pub kind: String,
     pub fields: BTreeMap<String, serde_json::Value>,
+    /// How `kind` and `fields` are read: wirecheck-v1 (`type` and fields) or JSON-RPC
+    /// (`request`, `notification`, `response`, `batch`; `call: r1` matches the call's wire
+    /// id; `error` matches as a subset; a batch's `items` match in any order).
+    pub protocol: Protocol,
 }
 
 /// Final counters expected on a host (names are the host's counter names).

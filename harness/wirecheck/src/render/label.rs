@@ -13,6 +13,11 @@ pub fn label(e: &Event) -> String {
         EventKind::Recv {
             text, msg: None, ..
         } => {
+            if let Some(s) =
+                wirecheck_core::jsonrpc::summary(&wirecheck_core::jsonrpc::Frame::parse(text))
+            {
+                return printable(&s);
+            }
             let mut t: String = text.chars().take(32).collect();
             if t.len() < text.len() {
                 t.push('…');

@@ -1,10 +1,12 @@
 //! Expectations: a call's result, a frame a scripted peer must receive, final counters.
 
 use super::{fail, Failure, Runner, Step};
-use crate::model::{FramePattern, Outcome, Scenario};
+use crate::model::{FramePattern, Outcome, Protocol, Scenario};
 use crate::render::fmt_time;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use wirecheck_core::jsonrpc::{Frame, Item};
 
 impl Runner<'_> {
     pub(super) fn check_result(
@@ -126,6 +128,9 @@ pub(super) fn check_expectations(
 
 /// Does received `text` match `pattern` (same `type`, every listed field equal)?
 pub fn matches(pattern: &FramePattern, text: &str) -> bool {
+    if pattern.protocol == Protocol::JsonRpc2 {
+        return rpc_matches(&pattern.kind, &pattern.fields, &Frame::parse(text));
+    }
     let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(text) else {
         return false;
     };
@@ -136,11 +141,102 @@ pub fn matches(pattern: &FramePattern, text: &str) -> bool {
             .all(|(k, v)| obj.get(k).is_some_and(|got| json_eq(got, v)))
 }
 
+/// Does a JSON-RPC frame match: one item of `kind` whose listed fields are equal (`error`
+/// as a subset, or its code alone; `call` was resolved to method and params at load), or a
+/// `batch` whose items match the listed patterns one to one, in any order?
+fn rpc_matches(kind: &str, fields: &BTreeMap<String, Value>, frame: &Frame) -> bool {
+    match (kind, frame) {
+        ("batch", Frame::Batch(items)) => {
+            let pats: Vec<&serde_json::Map<String, Value>> = fields
+                .get("items")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_object).collect())
+                .unwrap_or_default();
+            pats.len() == items.len() && assign(&pats, items, &mut vec![false; items.len()])
+        }
+        (_, Frame::Single(item)) => item_matches(kind, fields.iter(), item),
+        _ => false,
+    }
+}
+
+/// Can each pattern take a distinct item (backtracking; batches are small)?
+fn assign(pats: &[&serde_json::Map<String, Value>], items: &[Item], used: &mut [bool]) -> bool {
+    let Some((first, rest)) = pats.split_first() else {
+        return true;
+    };
+    let kind = first.get("kind").and_then(Value::as_str).unwrap_or("");
+    for i in 0..items.len() {
+        if !used[i] && item_matches(kind, first.iter().filter(|(k, _)| *k != "kind"), &items[i]) {
+            used[i] = true;
+            if assign(rest, items, used) {
+                return true;
+            }
+            used[i] = false;
+        }
+    }
+    false
+}
+
+fn item_matches<'a>(
+    kind: &str,
+    mut fields: impl Iterator<Item = (&'a String, &'a Value)>,
+    item: &Item,
+) -> bool {
+    let id_value = |id: &Option<wirecheck_core::jsonrpc::Id>| id.as_ref().map(|i| i.to_value());
+    match item {
+        Item::Request { id, method, params } => {
+            let is_kind = if id.is_some() {
+                "request"
+            } else {
+                "notification"
+            };
+            kind == is_kind
+                && fields.all(|(k, want)| match k.as_str() {
+                    "method" => want.as_str() == Some(method.as_str()),
+                    "params" => params.as_ref().is_some_and(|p| json_eq(p, want)),
+                    "id" => id_value(id).is_some_and(|got| json_eq(&got, want)),
+                    "call" => true,
+                    _ => false,
+                })
+        }
+        Item::Response { id, outcome } => {
+            kind == "response"
+                && fields.all(|(k, want)| match (k.as_str(), outcome) {
+                    ("id", _) => match id {
+                        Some(id) => json_eq(&id.to_value(), want),
+                        None => false,
+                    },
+                    ("result", Ok(r)) => json_eq(r, want),
+                    ("error", Err(e)) => match want {
+                        Value::Object(w) => {
+                            let got = wirecheck_core::jsonrpc::frame::error_value(e);
+                            w.iter()
+                                .all(|(k, v)| got.get(k).is_some_and(|g| json_eq(g, v)))
+                        }
+                        code => code.as_i64() == Some(e.code),
+                    },
+                    _ => false,
+                })
+        }
+        Item::Invalid { .. } => false,
+    }
+}
+
 /// JSON equality that treats `5` and `5.0` alike (YAML and JSON disagree on numbers).
 fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        },
     }
 }
 

@@ -16,7 +16,7 @@ pub use steps::step_label;
 
 use crate::checkers::{check_all, HostFinal, Input};
 use crate::hosts::{driver_for, Cmd, CmdError, Counters, Ctx, Driver, HostCtl};
-use crate::model::{Action, Scenario};
+use crate::model::{Action, Frame, Scenario};
 use crate::render::{fmt_clock, fmt_time};
 use crate::trace::{Event, EventKind, FaultKind, Trace};
 use crate::world::sim::SimWorld;
@@ -98,6 +98,7 @@ pub fn run_with(
             net: net.clone(),
             seed: SplitMix64::derive(seed, &host.name).next_u64(),
             flaws: opts.flaws.clone(),
+            protocol: scenario.protocol,
         };
         let d = driver.clone();
         world.add_host(&host.name, Box::new(move || d.software(ctx.clone())));
@@ -137,7 +138,12 @@ pub fn run_with(
 
     let events = trace.events();
     let finals = r.finals(scenario, &counters);
-    let checked = check_all(&Input::new(scenario, &events, &finals, r.now()));
+    let decoded = (scenario.protocol == crate::model::Protocol::JsonRpc2)
+        .then(|| crate::trace::jsonrpc::decode(&events));
+    let checked = check_all(&match &decoded {
+        Some(d) => Input::with_rpc(scenario, &events, &finals, r.now(), d),
+        None => Input::new(scenario, &events, &finals, r.now()),
+    });
     let (violations, skipped) = (checked.violations, checked.skipped);
     for rule in &scenario.expect_violations {
         if !violations.iter().any(|v| v.rule == rule) {
@@ -327,12 +333,16 @@ impl Runner<'_> {
             Action::Cancel { host, id } => self.command(host, Cmd::Cancel { id: id.clone() }),
             Action::Disconnect { host } => self.command(host, Cmd::Disconnect),
             Action::Serve { host, serve } => self.command(host, Cmd::Serve(serve.clone())),
-            Action::Send { host, frame } => self.command(host, Cmd::Send(frame.clone())),
+            Action::Send { host, frame } => {
+                let frame = self.wire_frame(frame)?;
+                self.command(host, Cmd::Send(frame))
+            }
             Action::ScriptedConnect { host } => self.command(host, Cmd::ScriptedConnect),
             Action::ScriptedClose { host } => self.command(host, Cmd::Close),
             Action::ProxyRelease { host } => self.command(host, Cmd::Release),
             Action::SendTo { host, to, frame } => {
-                self.command(host, Cmd::SendTo(to.clone(), frame.clone()))
+                let frame = self.wire_frame(frame)?;
+                self.command(host, Cmd::SendTo(to.clone(), frame))
             }
             Action::Result {
                 host,
@@ -346,6 +356,39 @@ impl Runner<'_> {
                 within,
             } => self.expect_frame(host, pattern, *within),
         }
+    }
+
+    /// The frame as sent: a JSON-RPC item's `call: r1` becomes the wire id r1's request
+    /// carried, as the trace shows it so far.
+    fn wire_frame(&self, frame: &Frame) -> Step<Frame> {
+        let Frame::Rpc(rpc) = frame else {
+            return Ok(frame.clone());
+        };
+        let events = self.trace.events();
+        let bindings = crate::trace::jsonrpc::decode(&events).bindings;
+        for item in &rpc.items {
+            if let Some(c) = &item.call {
+                if bindings.wire_id(&c.client, &c.call).is_none() {
+                    let mut f = fail(
+                        self.now(),
+                        format!(
+                            "`call: {}`: no request of `{}`'s call `{}` has arrived yet",
+                            c.call, c.client, c.call
+                        ),
+                    );
+                    f.hint = Some(format!(
+                        "a response can only carry the wire id once the request was received: put `expect: {{ request: {{ call: {} }} }}` before this step",
+                        c.call
+                    ));
+                    return Err(f);
+                }
+            }
+        }
+        Ok(Frame::Raw(rpc.text(|c| {
+            bindings
+                .wire_id(&c.client, &c.call)
+                .map(|(_, id)| id.to_value())
+        })))
     }
 
     /// Counters of every host, in host order.

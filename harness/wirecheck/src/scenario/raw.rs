@@ -30,6 +30,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) rules: Option<S<Vec<S<String>>>>,
     #[serde(default)]
+    pub(super) protocol: Option<S<String>>,
+    #[serde(default)]
     pub(super) seed: Option<u64>,
     #[serde(default)]
     pub(super) duration: Option<S<String>>,
@@ -84,13 +86,15 @@ pub(super) enum HostBody {
     Client(Box<RawClient>),
     Scripted(S<RawScripted>),
     Proxy(Box<RawProxy>),
+    /// The reference JSON-RPC server (`rpc-server: {}`; no settings).
+    RpcServer,
     /// A kind key that is not broker, client, scripted or proxy (its value is skipped).
     Unknown,
 }
 
 impl Keyed for HostBody {
     const EXPECTING: &'static str =
-        "a host map: `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }` or `{ proxy: {..} }`";
+        "a host map: `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }`, `{ proxy: {..} }` or `{ rpc-server: {} }`";
     fn value<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<Self, A::Error> {
         Ok(match key {
             "broker" => {
@@ -99,6 +103,10 @@ impl Keyed for HostBody {
             "client" => HostBody::Client(Box::new(map.next_value::<RawClient>()?)),
             "scripted" => HostBody::Scripted(map.next_value::<S<RawScripted>>()?),
             "proxy" => HostBody::Proxy(Box::new(map.next_value::<RawProxy>()?)),
+            "rpc-server" => {
+                map.next_value::<Option<RawEmpty>>()?;
+                HostBody::RpcServer
+            }
             _ => {
                 map.next_value::<IgnoredAny>()?;
                 HostBody::Unknown
@@ -368,9 +376,15 @@ pub(super) struct RawConnect {
 )]
 pub(super) struct RawRequest {
     pub(super) id: S<String>,
-    pub(super) channel: String,
     #[serde(default)]
-    pub(super) body: Option<String>,
+    pub(super) channel: Option<S<String>>,
+    #[serde(default)]
+    pub(super) body: Option<S<String>>,
+    /// JSON-RPC: the method and its params (any value).
+    #[serde(default)]
+    pub(super) method: Option<S<String>>,
+    #[serde(default)]
+    pub(super) params: Option<S<serde_json::Value>>,
     #[serde(default)]
     pub(super) chunks: Option<Vec<String>>,
     #[serde(default)]
@@ -394,10 +408,12 @@ pub(super) struct RawEmpty {}
 )]
 pub(super) struct RawResult {
     pub(super) id: S<String>,
+    /// wirecheck-v1: a body (text); JSON-RPC: the result (any value, `null` included).
+    #[serde(default, deserialize_with = "present")]
+    pub(super) ok: Option<S<serde_json::Value>>,
+    /// wirecheck-v1: a code; JSON-RPC: an integer code.
     #[serde(default)]
-    pub(super) ok: Option<S<String>>,
-    #[serde(default)]
-    pub(super) error: Option<S<String>>,
+    pub(super) error: Option<S<serde_json::Value>>,
     #[serde(default)]
     pub(super) fails: Option<S<String>>,
     #[serde(default)]
@@ -418,6 +434,10 @@ pub(super) enum RawMessage {
 pub(super) enum MsgBody {
     Raw(String),
     Fields(serde_json::Map<String, serde_json::Value>),
+    /// A list (a JSON-RPC `batch`).
+    List(Vec<serde_json::Value>),
+    /// A scalar where fields were expected (an error, reported with its location).
+    Scalar(String),
 }
 
 impl<'de> Deserialize<'de> for RawMessage {
@@ -445,10 +465,13 @@ impl<'de> Deserialize<'de> for RawMessage {
                             kinds.push((key, MsgBody::Raw(text)));
                         }
                         _ => {
-                            let fields = map
-                                .next_value::<Option<serde_json::Map<String, serde_json::Value>>>()?
-                                .unwrap_or_default();
-                            kinds.push((key, MsgBody::Fields(fields)));
+                            let body = match map.next_value::<serde_json::Value>()? {
+                                serde_json::Value::Null => MsgBody::Fields(Default::default()),
+                                serde_json::Value::Object(fields) => MsgBody::Fields(fields),
+                                serde_json::Value::Array(items) => MsgBody::List(items),
+                                other => MsgBody::Scalar(other.to_string()),
+                            };
+                            kinds.push((key, body));
                         }
                     }
                 }
@@ -518,4 +541,12 @@ mod tests {
             }
         }
     }
+}
+
+/// A field that is present, even as `null` (`ok: null` expects a null result; serde's
+/// default reading of `Option` would take it for a missing field).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<S<serde_json::Value>>, D::Error> {
+    S::<serde_json::Value>::deserialize(d).map(Some)
 }

@@ -28,6 +28,7 @@ fn frame_text(f: &Frame) -> String {
     match f {
         Frame::Json(v) => v.to_string(),
         Frame::Raw(t) => t.clone(),
+        Frame::Rpc(r) => r.text(|_| None),
     }
 }
 
@@ -48,8 +49,17 @@ pub fn applicability(
             (HostKind::Client(spec), Role::Client) if picked => {
                 a.clients.push((h.name.clone(), spec.clone()))
             }
+            // A JSON-RPC server takes no settings: it is started like a broker with
+            // default placeholders (`{host}`, `{port}`).
+            (HostKind::RpcServer, Role::Server) if picked => {
+                a.replaced.push((h.name.clone(), BrokerSpec::default()))
+            }
             _ => {}
         }
+    }
+    if target.protocol != scenario.protocol {
+        // Another protocol's scenario is not for this target at all (N/A).
+        return Applicability::default();
     }
     if !a.clients.is_empty() {
         a.missing.extend(realtime_limits(scenario));

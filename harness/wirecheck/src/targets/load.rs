@@ -3,6 +3,7 @@
 
 use super::{Arg, Capability, FlawSpec, Ready, Role, Target};
 use crate::model::Loc;
+use crate::model::Protocol;
 use crate::scenario::{LoadError, OrderedMap};
 use serde::Deserialize;
 use serde_saphyr::{Location, MessageFormatter, Spanned};
@@ -33,6 +34,8 @@ struct RawTarget {
     cwd: Option<String>,
     #[serde(default)]
     capabilities: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    protocol: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -138,14 +141,42 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
     let role = match raw.role.value.as_str() {
         "broker" => Role::Broker,
         "client" => Role::Client,
+        "server" => Role::Server,
         other => {
             return Err(ck.err(
                 &raw.role.referenced,
                 format!("unknown role `{other}`"),
-                Some("write `role: broker` or `role: client`".into()),
+                Some("write `role: broker` or `role: client` (wirecheck-v1), or `role: server` or `role: client` with `protocol: jsonrpc-2.0`".into()),
             ))
         }
     };
+    let protocol = match &raw.protocol {
+        None => Protocol::default(),
+        Some(p) => Protocol::from_name(p.value.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
+            ck.err(
+                &p.referenced,
+                format!("unknown protocol `{}`", p.value),
+                Some(format!(
+                    "protocols: {} (default {})",
+                    names.join(", "),
+                    Protocol::default()
+                )),
+            )
+        })?,
+    };
+    let role_fits = match role {
+        Role::Broker => protocol == Protocol::WirecheckV1,
+        Role::Server => protocol == Protocol::JsonRpc2,
+        Role::Client => true,
+    };
+    if !role_fits {
+        return Err(ck.err(
+            &raw.role.referenced,
+            format!("a `{}` target cannot speak {protocol}", role.name()),
+            Some("a broker speaks wirecheck-v1 (PROTOCOL.md); a JSON-RPC server is `role: server` with `protocol: jsonrpc-2.0` (DRIVER.md)".into()),
+        ));
+    }
     let start: Vec<Arg> = raw
         .start
         .value
@@ -163,10 +194,10 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
         ));
     }
     let (ready, timeout) = match (&raw.ready, role) {
-        (None, Role::Broker) => {
+        (None, Role::Broker | Role::Server) => {
             return Err(ck.err(
                 &raw.role.referenced,
-                "a broker target needs `ready`".into(),
+                format!("a {} target needs `ready`", role.name()),
                 Some("add `ready: { stdout: \"listening on\" }` (a line it prints once it accepts connections) or `ready: { tcp: true }`".into()),
             ))
         }
@@ -174,7 +205,15 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
         (Some(r), role) => ck.ready(r, role)?,
     };
     let capabilities = match (raw.capabilities, role) {
+        (None, Role::Server) => Vec::new(),
         (None, _) => Capability::ALL.to_vec(),
+        (Some(list), Role::Server) => {
+            return Err(ck.err(
+                &list.referenced,
+                "a server target does not list capabilities".into(),
+                Some("a JSON-RPC server serves `echo`, `sleep` and `fail` (DRIVER.md, \"Server targets\"); remove `capabilities:`".into()),
+            ))
+        }
         (Some(list), Role::Client) => {
             return Err(ck.err(
                 &list.referenced,
@@ -209,6 +248,7 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
         name: raw.name.value,
         about: raw.about.unwrap_or_default(),
         role,
+        protocol,
         start,
         ready,
         ready_timeout: timeout,
@@ -364,9 +404,19 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("3 | strat: [b]") && e.contains("hint:"), "{e}");
+        let e = err("name: t\nrole: sever\nstart: [b]\nready: { tcp: true }\n");
+        assert!(
+            e.contains("t.yaml:2:7") && e.contains("unknown role `sever`"),
+            "{e}"
+        );
         let e = err("name: t\nrole: server\nstart: [b]\nready: { tcp: true }\n");
         assert!(
-            e.contains("t.yaml:2:7") && e.contains("unknown role `server`"),
+            e.contains("t.yaml:2:7") && e.contains("a `server` target cannot speak wirecheck-v1"),
+            "{e}"
+        );
+        let e = err("name: t\nrole: client\nprotocol: json-rpc\nstart: [b]\n");
+        assert!(
+            e.contains("t.yaml:3:11") && e.contains("unknown protocol"),
             "{e}"
         );
         let e = err("name: t\nrole: broker\nstart: [b]\nready: { tcp: true }\ncapabilities: [info, telepathy]\n");

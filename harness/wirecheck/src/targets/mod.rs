@@ -48,6 +48,9 @@ pub struct Target {
     pub name: String,
     pub about: String,
     pub role: Role,
+    /// The wire protocol it speaks (`protocol:`; default wirecheck-v1): it is tried only on
+    /// scenarios of that protocol.
+    pub protocol: crate::model::Protocol,
     /// The command: program first, then arguments (with placeholders).
     pub start: Vec<Arg>,
     pub ready: Ready,
@@ -78,6 +81,8 @@ pub enum Role {
     Broker,
     /// A client library behind a DRIVER.md adapter.
     Client,
+    /// A JSON-RPC server: replaces the scenario's `rpc-server` hosts.
+    Server,
 }
 
 impl Role {
@@ -85,6 +90,7 @@ impl Role {
         match self {
             Role::Broker => "broker",
             Role::Client => "client",
+            Role::Server => "server",
         }
     }
 }

@@ -127,7 +127,27 @@ impl SessionState {
 }
 
 impl<'a> TraceIndex<'a> {
+    /// Indexes `events`, each `Recv` with the message it decoded to (wirecheck-v1).
     pub fn new(events: &'a [Event]) -> Self {
+        let msgs = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match &e.kind {
+                EventKind::Recv { msg: Some(m), .. } => Some((i, m)),
+                _ => None,
+            });
+        Self::build(events, msgs)
+    }
+
+    /// Indexes `events` with the messages a protocol profile decoded from their `Recv`
+    /// texts: `(event index, message)` pairs in event order, several for one event when
+    /// its text held several (a JSON-RPC batch).
+    pub fn from_messages(events: &'a [Event], msgs: &'a [(usize, Message)]) -> Self {
+        Self::build(events, msgs.iter().map(|(i, m)| (*i, m)))
+    }
+
+    fn build(events: &'a [Event], msgs: impl Iterator<Item = (usize, &'a Message)>) -> Self {
+        let mut msgs = msgs.peekable();
         let mut ix = TraceIndex {
             events,
             rx: Vec::new(),
@@ -144,13 +164,11 @@ impl<'a> TraceIndex<'a> {
         for (i, e) in events.iter().enumerate() {
             let host = e.host.as_str();
             ix.by_host.entry(host).or_default().push(i);
-            match &e.kind {
-                EventKind::Recv {
-                    from,
-                    conn,
-                    msg: Some(msg),
-                    ..
-                } => {
+            while let Some((_, msg)) = msgs.next_if(|(j, _)| *j <= i) {
+                let EventKind::Recv { from, conn, .. } = &e.kind else {
+                    continue;
+                };
+                {
                     let r = Rx {
                         i,
                         at: e.at,
@@ -191,6 +209,8 @@ impl<'a> TraceIndex<'a> {
                         _ => {}
                     }
                 }
+            }
+            match &e.kind {
                 EventKind::Call {
                     id,
                     call: Call::Request { .. },

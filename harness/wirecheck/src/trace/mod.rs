@@ -7,6 +7,7 @@
 
 mod event;
 pub mod index;
+pub mod jsonrpc;
 
 pub use event::{
     Call, CloseCause, Endpoint, Event, EventKind, FaultKind, Lifecycle, Peer, ProxyAct, RegError,

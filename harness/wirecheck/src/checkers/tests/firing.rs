@@ -65,6 +65,8 @@ const CASES: &[(&str, MakeCase)] = &[
     ("push_crosses_receive", || {
         broker_cases::push_crosses_receive(50)
     }),
+    ("misbehaving_server", jsonrpc_cases::misbehaving_server),
+    ("stray_kills_client", jsonrpc_cases::stray_kills_client),
 ];
 
 /// (checker, rule) pairs each synthetic case makes fire, with the case's name.

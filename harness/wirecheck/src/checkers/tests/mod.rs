@@ -14,6 +14,7 @@ mod cases;
 mod client_cases;
 mod firing;
 mod helpers;
+mod jsonrpc_cases;
 
 fn scenario(hosts: Vec<(&str, HostKind)>) -> Scenario {
     Scenario {
@@ -21,6 +22,7 @@ fn scenario(hosts: Vec<(&str, HostKind)>) -> Scenario {
         name_loc: Loc::default(),
         about: String::new(),
         rules: vec![],
+        protocol: Default::default(),
         seed: 0,
         network: Network::default(),
         duration: Duration::from_secs(60),
@@ -230,6 +232,16 @@ impl Case {
     }
 
     fn checked(&self) -> Checked {
+        if self.s.protocol == crate::model::Protocol::JsonRpc2 {
+            let d = crate::trace::jsonrpc::decode(&self.ev);
+            return check_all(&Input::with_rpc(
+                &self.s,
+                &self.ev,
+                &self.finals,
+                self.end,
+                &d,
+            ));
+        }
         check_all(&Input::new(&self.s, &self.ev, &self.finals, self.end))
     }
 
@@ -240,7 +252,12 @@ impl Case {
 
     /// What one checker alone finds.
     fn findings(&self, c: &Checker) -> Findings {
-        let input = Input::new(&self.s, &self.ev, &self.finals, self.end);
+        let d = crate::trace::jsonrpc::decode(&self.ev);
+        let input = if self.s.protocol == crate::model::Protocol::JsonRpc2 {
+            Input::with_rpc(&self.s, &self.ev, &self.finals, self.end, &d)
+        } else {
+            Input::new(&self.s, &self.ev, &self.finals, self.end)
+        };
         let mut f = Findings::default();
         (c.check)(&input, &mut f);
         f

@@ -30,19 +30,22 @@ pub enum Kind {
     ScriptedClient,
     /// The message-level chaos proxy.
     Proxy,
+    /// The reference JSON-RPC 2.0 server.
+    RpcServer,
 }
 
 /// The keys that name a host's kind in YAML (`app: { client: {..} }`), in hint order.
-pub const HOST_KEYS: &[&str] = &["broker", "client", "scripted", "proxy"];
+pub const HOST_KEYS: &[&str] = &["broker", "client", "scripted", "proxy", "rpc-server"];
 
 impl Kind {
     /// Every kind, in the order tables list them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Broker,
         Kind::Client,
         Kind::ScriptedServer,
         Kind::ScriptedClient,
         Kind::Proxy,
+        Kind::RpcServer,
     ];
 
     /// How messages and tables name the kind: `broker`, `scripted server`, ...
@@ -53,6 +56,7 @@ impl Kind {
             Kind::ScriptedServer => "scripted server",
             Kind::ScriptedClient => "scripted client",
             Kind::Proxy => "proxy",
+            Kind::RpcServer => "rpc server",
         }
     }
 
@@ -64,6 +68,7 @@ impl Kind {
             Kind::ScriptedServer => "{ scripted: server }",
             Kind::ScriptedClient => "{ scripted: { client: host, autoconnect } }",
             Kind::Proxy => "{ proxy: { target: host, rules: [...] } }",
+            Kind::RpcServer => "{ rpc-server: {} }",
         }
     }
 
@@ -75,13 +80,14 @@ impl Kind {
             Kind::ScriptedServer => "accepts connections; the script sends and expects raw frames",
             Kind::ScriptedClient => "connects to a host; the script sends and expects raw frames",
             Kind::Proxy => "message-level chaos proxy: clients connect to it, it opens one connection to `target` per client and applies its rules",
+            Kind::RpcServer => "the reference JSON-RPC 2.0 server (`protocol: jsonrpc-2.0` only): `echo`, `sleep [ms, value]`, `fail [code, message]`",
         }
     }
 
     /// The `<host>.<step>` steps a host of this kind takes.
     pub const fn steps(self) -> &'static [StepDef] {
         match self {
-            Kind::Broker => &[],
+            Kind::Broker | Kind::RpcServer => &[],
             Kind::Client => CLIENT_STEPS,
             Kind::ScriptedServer => SCRIPTED_SERVER_STEPS,
             Kind::ScriptedClient => SCRIPTED_CLIENT_STEPS,
@@ -94,7 +100,7 @@ impl Kind {
         match self {
             Kind::Broker => BROKER_COUNTERS,
             Kind::Client => CLIENT_COUNTERS,
-            Kind::ScriptedServer | Kind::ScriptedClient => SCRIPTED_COUNTERS,
+            Kind::ScriptedServer | Kind::ScriptedClient | Kind::RpcServer => SCRIPTED_COUNTERS,
             Kind::Proxy => PROXY_COUNTERS,
         }
     }
@@ -115,7 +121,7 @@ impl Kind {
             Kind::Broker | Kind::Client => {
                 "the host's current software: a `bounce` starts them at 0"
             }
-            Kind::ScriptedServer | Kind::ScriptedClient | Kind::Proxy => {
+            Kind::ScriptedServer | Kind::ScriptedClient | Kind::Proxy | Kind::RpcServer => {
                 "the whole run, bounces included"
             }
         }
@@ -123,12 +129,15 @@ impl Kind {
 
     /// Accepts connections (a client or scripted client may connect to it).
     pub const fn listens(self) -> bool {
-        matches!(self, Kind::Broker | Kind::ScriptedServer | Kind::Proxy)
+        matches!(
+            self,
+            Kind::Broker | Kind::ScriptedServer | Kind::Proxy | Kind::RpcServer
+        )
     }
 
     /// May sit behind a proxy.
     pub const fn proxyable(self) -> bool {
-        matches!(self, Kind::Broker | Kind::ScriptedServer)
+        matches!(self, Kind::Broker | Kind::ScriptedServer | Kind::RpcServer)
     }
 }
 
@@ -562,8 +571,8 @@ mod tests {
         }
         assert_eq!(
             Kind::ALL.iter().filter(|k| k.listens()).count(),
-            3,
-            "broker, scripted server, proxy"
+            4,
+            "broker, scripted server, proxy, rpc server"
         );
     }
 }

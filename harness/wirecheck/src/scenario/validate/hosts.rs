@@ -6,6 +6,7 @@ use serde_saphyr::Location;
 
 use super::{or_list, Checker, R};
 use crate::model::vocab::{Kind, HOST_KEYS};
+use crate::model::Protocol;
 use crate::model::{
     BrokerSpec, ClientSpec, HeartbeatSpec, Host, HostKind, ReconnectSpec, Reply, ScriptedSpec,
     ServeSpec,
@@ -82,6 +83,7 @@ impl Checker<'_> {
                     }
                 },
                 HostBody::Proxy(p) => Shape::Proxy(p),
+                HostBody::RpcServer => Shape::RpcServer,
                 HostBody::Unknown => {
                     let hint = match closest(&key.value, HOST_KEYS.iter().copied()) {
                         Some(c) => {
@@ -102,7 +104,9 @@ impl Checker<'_> {
                 Shape::ScriptedServer => Kind::ScriptedServer,
                 Shape::ScriptedClient(_) => Kind::ScriptedClient,
                 Shape::Proxy(_) => Kind::Proxy,
+                Shape::RpcServer => Kind::RpcServer,
             };
+            self.protocol_allows(name, k)?;
             self.hosts.push((name.value.clone(), k));
             shapes.push((name, shape));
         }
@@ -121,6 +125,7 @@ impl Checker<'_> {
                     })
                 }
                 Shape::Proxy(p) => HostKind::Proxy(self.proxy(&name.value, p)?),
+                Shape::RpcServer => HostKind::RpcServer,
             };
             out.push(Host {
                 name: name.value.clone(),
@@ -129,6 +134,29 @@ impl Checker<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// A broker speaks wirecheck-v1 only, an `rpc-server` JSON-RPC only.
+    fn protocol_allows(&self, name: &S<String>, kind: Kind) -> R<()> {
+        let wrong = match (self.protocol, kind) {
+            (Protocol::JsonRpc2, Kind::Broker) => Some((
+                "a broker speaks wirecheck-v1, and this scenario speaks jsonrpc-2.0",
+                "use `{ rpc-server: {} }` (the reference JSON-RPC server) or `{ scripted: server }`",
+            )),
+            (Protocol::WirecheckV1, Kind::RpcServer) => Some((
+                "an rpc-server speaks jsonrpc-2.0, and this scenario speaks wirecheck-v1",
+                "put `protocol: jsonrpc-2.0` at the top of the file, or use `{ broker: {} }`",
+            )),
+            _ => None,
+        };
+        match wrong {
+            Some((what, hint)) => Err(self.err(
+                &name.referenced,
+                format!("host `{}`: {what}", name.value),
+                hint.to_string(),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The declared hosts whose kind satisfies `pred`, in declaration order.
@@ -361,10 +389,11 @@ enum Shape<'a> {
     ScriptedServer,
     ScriptedClient(&'a RawScriptedClient),
     Proxy(&'a RawProxy),
+    RpcServer,
 }
 
 const HOST_SHAPES: &str =
-    "a host is `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }` or `{ proxy: { target: .. } }`";
+    "a host is `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }`, `{ proxy: { target: .. } }` or `{ rpc-server: {} }`";
 
 fn valid_host_name(name: &str) -> bool {
     let mut chars = name.chars();

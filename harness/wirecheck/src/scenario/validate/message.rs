@@ -1,13 +1,19 @@
 //! Messages of scripted peers: `send` (a frame to send) and `expect` (a pattern).
 
-use super::{Checker, DEFAULT_WITHIN, R};
-use crate::model::{Action, Frame, FramePattern};
+use super::{Calls, Checker, DEFAULT_WITHIN, R};
+use crate::model::{Action, Frame, FramePattern, Protocol};
 use crate::scenario::error::closest;
 use crate::scenario::raw::{MsgBody, RawMessage};
 use crate::scenario::shapes::S;
 
 impl Checker<'_> {
-    pub(super) fn message(&self, host: String, action: &str, m: &S<RawMessage>) -> R<Action> {
+    pub(super) fn message(
+        &self,
+        host: String,
+        action: &str,
+        m: &S<RawMessage>,
+        calls: &Calls,
+    ) -> R<Action> {
         let example = if action == "send" {
             "e.g. `{ start: { req: r1, dir: response, body: pong, end: true } }` or `{ raw: \"not json {\" }`"
         } else {
@@ -48,9 +54,14 @@ impl Checker<'_> {
                     "`within` is for `expect`; use a `wait` step to delay a send".to_string(),
                 ));
             }
+            if self.protocol == Protocol::JsonRpc2 {
+                return self.rpc_message(host, action, kind, body, within, to, calls);
+            }
             let frame = match body {
                 MsgBody::Raw(text) => Frame::Raw(text.clone()),
                 MsgBody::Fields(fields) => Frame::Json(self.json_object(kind, fields)?),
+                MsgBody::List(_) => return Err(self.not_fields(kind, example, "a list")),
+                MsgBody::Scalar(v) => return Err(self.not_fields(kind, example, v)),
             };
             return Ok(match to {
                 None => Action::Send { host, frame },
@@ -71,6 +82,9 @@ impl Checker<'_> {
                 "`to` picks the connection a `send` goes out on; `expect` matches messages from any connection"
                     .to_string(),
             ));
+        }
+        if self.protocol == Protocol::JsonRpc2 {
+            return self.rpc_message(host, action, kind, body, within, to, calls);
         }
         let fields = match body {
             MsgBody::Raw(_) => {
@@ -105,15 +119,31 @@ impl Checker<'_> {
                 }
                 fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
             }
+            MsgBody::List(_) => return Err(self.not_fields(kind, example, "a list")),
+                MsgBody::Scalar(v) => return Err(self.not_fields(kind, example, v)),
         };
         Ok(Action::Expect {
             host,
             pattern: FramePattern {
                 kind: kind.value.clone(),
                 fields,
+                protocol: Protocol::WirecheckV1,
             },
             within: self.duration_or(within, DEFAULT_WITHIN)?,
         })
+    }
+
+    fn not_fields(
+        &self,
+        kind: &S<String>,
+        example: &str,
+        found: &str,
+    ) -> crate::scenario::error::LoadError {
+        self.err(
+            &kind.referenced,
+            format!("`{}` takes a map of fields, found {found}", kind.value),
+            format!("write the message's fields as a map, {example}"),
+        )
     }
 
     pub(super) fn json_object(

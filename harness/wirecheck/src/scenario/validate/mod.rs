@@ -5,6 +5,7 @@
 //! what to do.
 
 mod hosts;
+mod jsonrpc;
 mod message;
 mod proxy;
 mod steps;
@@ -20,13 +21,15 @@ use super::error::{clean, closest, distance, snippet, yaml_hint, LoadError};
 use super::raw::{RawLatency, RawNetwork, RawScenario};
 use super::shapes::{OrderedMap, ScalarOrMap, S};
 use crate::model::vocab::{counter_names, Kind};
-use crate::model::{Expectation, HostKind, Loc, Network, Scenario};
+use crate::model::{Expectation, HostKind, Loc, Network, Protocol, Scenario};
 
 pub(super) struct Checker<'a> {
     src: &'a str,
     file: &'a Path,
     /// Declared hosts (name, kind), in order, once known.
     hosts: Vec<(String, Kind)>,
+    /// The scenario's protocol (`protocol:`), known before hosts and steps are checked.
+    protocol: Protocol,
 }
 
 type R<T> = Result<T, LoadError>;
@@ -41,6 +44,8 @@ struct Calls {
     defined: HashMap<String, HashSet<String>>,
     /// Request ids used so far (whole scenario), with where.
     requests: HashMap<String, Loc>,
+    /// JSON-RPC: request id → (client host, method, canonical params), for `call:`.
+    rpc: HashMap<String, (String, String, String)>,
 }
 
 impl<'a> Checker<'a> {
@@ -49,6 +54,7 @@ impl<'a> Checker<'a> {
             src,
             file,
             hosts: Vec::new(),
+            protocol: Protocol::default(),
         }
     }
 
@@ -195,6 +201,25 @@ impl<'a> Checker<'a> {
             ));
         }
         let rules = self.rules(raw_rules)?;
+        if let Some(p) = &raw.protocol {
+            self.protocol = Protocol::from_name(p.value.trim()).ok_or_else(|| {
+                let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
+                let mut hint = String::new();
+                if let Some(c) = closest(p.value.trim(), names.iter().copied()) {
+                    hint.push_str(&format!("did you mean `{c}`? "));
+                }
+                hint.push_str(&format!(
+                    "protocols: {} (default {})",
+                    names.join(", "),
+                    Protocol::default()
+                ));
+                self.err(
+                    &p.referenced,
+                    format!("unknown protocol `{}`", p.value),
+                    hint,
+                )
+            })?;
+        }
         let duration = self.duration_or(&raw.duration, Duration::from_secs(120))?;
         if duration.is_zero() {
             let at = raw
@@ -241,6 +266,7 @@ impl<'a> Checker<'a> {
             name_loc: self.loc(&raw_name.referenced),
             about,
             rules,
+            protocol: self.protocol,
             seed: raw.seed.unwrap_or(0),
             network,
             duration,

@@ -305,12 +305,17 @@ impl Checker<'_> {
                 calls
                     .requests
                     .insert(r.id.value.clone(), self.loc(&r.id.referenced));
+                let (channel, body) = self.request_target(at, r)?;
+                calls.rpc.insert(
+                    r.id.value.clone(),
+                    (h.clone(), channel.clone(), body.clone()),
+                );
                 Action::Request {
                     host: h,
                     call: RequestCall {
                         id: r.id.value.clone(),
-                        channel: r.channel.clone(),
-                        body: r.body.clone().unwrap_or_default(),
+                        channel,
+                        body,
                         chunks: r.chunks.clone().unwrap_or_default(),
                         timeout: r.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
                     },
@@ -330,8 +335,18 @@ impl Checker<'_> {
             },
             (_, "result", Body::Result(r)) => {
                 defined(calls, &r.id)?;
+                let is_request = calls.requests.contains_key(&r.id.value);
+                let ok =
+                    r.ok.as_ref()
+                        .map(|v| self.outcome_text(v, "ok", is_request))
+                        .transpose()?;
+                let error = r
+                    .error
+                    .as_ref()
+                    .map(|v| self.outcome_text(v, "error", is_request))
+                    .transpose()?;
                 let outcomes: Vec<(&str, &S<String>)> =
-                    [("ok", &r.ok), ("error", &r.error), ("fails", &r.fails)]
+                    [("ok", &ok), ("error", &error), ("fails", &r.fails)]
                         .into_iter()
                         .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
                         .collect();
@@ -384,7 +399,7 @@ impl Checker<'_> {
                     within: self.duration_or(&r.within, DEFAULT_WITHIN)?,
                 }
             }
-            (_, "send" | "expect", Body::Message(m)) => self.message(h, name, m)?,
+            (_, "send" | "expect", Body::Message(m)) => self.message(h, name, m, calls)?,
             (Kind::Proxy, "release", Body::Empty) => Action::ProxyRelease { host: h },
             (_, "close", Body::Empty) => Action::ScriptedClose { host: h },
             // The body type is chosen from the action name, so no other combination occurs.
