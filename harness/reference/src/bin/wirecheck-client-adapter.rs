@@ -83,6 +83,29 @@ impl Observer for Events {
 }
 
 /// `ok` / `error` / `fails` (+ `detail`) for an outcome, as DRIVER.md's replies carry it.
+/// What a JSON-RPC client reports (DRIVER.md, "The JSON-RPC 2.0 profile"): `ok` is the
+/// result as JSON (the machine holds its canonical text), `error` the error object.
+const RPC_CAPABILITIES: &[&str] = &["cancel", "reconnect", "events", "stats", "timeout"];
+
+fn rpc_outcome_fields(o: &Outcome) -> Map<String, Value> {
+    let mut m = outcome_fields(o);
+    match o {
+        Ok(body) => {
+            let v = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.clone()));
+            m.insert("ok".into(), v);
+        }
+        Err(CallError::Remote { code, message }) => {
+            let code = code
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| code.clone().into());
+            m.insert("error".into(), json!({ "code": code, "message": message }));
+        }
+        Err(_) => {}
+    }
+    m
+}
+
 fn outcome_fields(o: &Outcome) -> Map<String, Value> {
     let mut m = Map::new();
     match o {
@@ -219,6 +242,9 @@ impl Adapter {
             }
         });
         c.seed = init.get("seed").and_then(Value::as_u64).unwrap_or(0);
+        if is_rpc(init) {
+            c.protocol = wirecheck_core::Protocol::JsonRpc2;
+        }
         let urls = urls.iter().map(|u| (addr(u), u.clone())).collect();
         (c, urls)
     }
@@ -230,10 +256,15 @@ impl Adapter {
         match op.get("op").and_then(Value::as_str).unwrap_or_default() {
             "init" => {
                 self.init = Some(op.clone());
+                let caps = if is_rpc(&op) {
+                    RPC_CAPABILITIES
+                } else {
+                    CAPABILITIES
+                };
                 ok(
                     &out,
                     &id,
-                    json!({"capabilities": CAPABILITIES, "library": concat!("wirecheck-reference@", env!("CARGO_PKG_VERSION"))}),
+                    json!({"capabilities": caps, "library": concat!("wirecheck-reference@", env!("CARGO_PKG_VERSION"))}),
                 );
             }
             "connect" if self.client.is_some() => {
@@ -276,12 +307,26 @@ impl Adapter {
             }
             "request" => {
                 let call = text(&op, "call");
-                let request = Request {
-                    id: call.clone(),
-                    channel: text(&op, "channel"),
-                    body: text(&op, "body"),
-                    chunks: strings(&op, "chunks"),
-                    timeout: ms(&op, "timeout_ms"),
+                let rpc = self.init.as_ref().is_some_and(is_rpc);
+                let request = if rpc {
+                    Request {
+                        id: call.clone(),
+                        channel: text(&op, "method"),
+                        body: op
+                            .get("params")
+                            .map(wirecheck_core::jsonrpc::canonical)
+                            .unwrap_or_default(),
+                        chunks: Vec::new(),
+                        timeout: ms(&op, "timeout_ms"),
+                    }
+                } else {
+                    Request {
+                        id: call.clone(),
+                        channel: text(&op, "channel"),
+                        body: text(&op, "body"),
+                        chunks: strings(&op, "chunks"),
+                        timeout: ms(&op, "timeout_ms"),
+                    }
                 };
                 let client = self.client.clone();
                 let op_id = id.clone();
@@ -290,7 +335,12 @@ impl Adapter {
                         Some(c) => c.request(request).await,
                         None => Err(CallError::NotConnected),
                     };
-                    reply(&out, &op_id, outcome_fields(&outcome));
+                    let fields = if rpc {
+                        rpc_outcome_fields(&outcome)
+                    } else {
+                        outcome_fields(&outcome)
+                    };
+                    reply(&out, &op_id, fields);
                 });
                 self.calls.insert(call, (id, task));
             }
@@ -394,4 +444,9 @@ async fn main() {
     drop(out);
     let _ = tokio::time::timeout(Duration::from_millis(200), writer).await;
     std::process::exit(0);
+}
+
+/// `init` asked for the JSON-RPC 2.0 profile.
+fn is_rpc(init: &Value) -> bool {
+    init.get("protocol").and_then(Value::as_str) == Some("jsonrpc-2.0")
 }

@@ -243,11 +243,14 @@ pub(super) fn bad_input_and_batches(input: &Input, out: &mut Findings) {
                             })
                             .collect();
                         let fits = |f: &Frame| match f {
-                            Frame::Batch(rs) => rs.len() == expected && ids.iter().all(|id| {
-                                rs.iter().any(
+                            Frame::Batch(rs) => {
+                                rs.len() == expected
+                                    && ids.iter().all(|id| {
+                                        rs.iter().any(
                                     |r| matches!(r, Item::Response { id: Some(x), .. } if x == id),
                                 )
-                            }),
+                                    })
+                            }
                             _ => false,
                         };
                         if find(h.i, &fits).is_none() {
@@ -309,9 +312,11 @@ pub(super) fn server_keeps_connection(input: &Input, out: &mut Findings) {
             };
             let closed = input.of(client).find(|(i, e)| {
                 *i > since_i
-                    && matches!(&e.kind, EventKind::Life(Lifecycle::ConnClosed { peer, .. }) if peer.host == server)
-                    || *i > since_i
-                        && matches!(&e.kind, EventKind::Life(Lifecycle::Disconnected { .. }))
+                    && match &e.kind {
+                        EventKind::Life(Lifecycle::ConnClosed { peer, .. }) => peer.host == server,
+                        EventKind::Life(Lifecycle::Disconnected { .. }) => true,
+                        _ => false,
+                    }
             });
             if let Some((i, e)) = closed {
                 out.push(v(

@@ -193,7 +193,14 @@ fn item_matches<'a>(
             kind == is_kind
                 && fields.all(|(k, want)| match k.as_str() {
                     "method" => want.as_str() == Some(method.as_str()),
-                    "params" => params.as_ref().is_some_and(|p| json_eq(p, want)),
+                    "params" => match params {
+                        Some(p) => json_eq(p, want),
+                        // Empty params may be left out (the specification allows it).
+                        None => {
+                            want.as_array().is_some_and(Vec::is_empty)
+                                || want.as_object().is_some_and(|o| o.is_empty())
+                        }
+                    },
                     "id" => id_value(id).is_some_and(|got| json_eq(&got, want)),
                     "call" => true,
                     _ => false,

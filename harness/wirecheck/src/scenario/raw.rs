@@ -482,6 +482,14 @@ impl<'de> Deserialize<'de> for RawMessage {
     }
 }
 
+/// A field that is present, even as `null` (`ok: null` expects a null result; serde's
+/// default reading of `Option` would take it for a missing field).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<S<serde_json::Value>>, D::Error> {
+    S::<serde_json::Value>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,12 +549,4 @@ mod tests {
             }
         }
     }
-}
-
-/// A field that is present, even as `null` (`ok: null` expects a null result; serde's
-/// default reading of `Option` would take it for a missing field).
-fn present<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<S<serde_json::Value>>, D::Error> {
-    S::<serde_json::Value>::deserialize(d).map(Some)
 }

@@ -61,6 +61,10 @@ pub fn applicability(
         // Another protocol's scenario is not for this target at all (N/A).
         return Applicability::default();
     }
+    if target.role == Role::Server {
+        // A JSON-RPC server has no settings and no capabilities to check.
+        return a;
+    }
     if !a.clients.is_empty() {
         a.missing.extend(realtime_limits(scenario));
         let names: Vec<&String> = a.clients.iter().map(|(n, _)| n).collect();

@@ -106,10 +106,16 @@ pub enum ClientCap {
     Reconnect,
     Events,
     Stats,
+    /// JSON-RPC: the `notify` op.
+    Notify,
+    /// JSON-RPC: the `batch` op.
+    Batch,
+    /// JSON-RPC: the library's own per-call timeout is set to `timeout_ms`.
+    Timeout,
 }
 
 impl ClientCap {
-    pub const ALL: [ClientCap; 8] = [
+    pub const ALL: [ClientCap; 11] = [
         ClientCap::Chunks,
         ClientCap::Cancel,
         ClientCap::Serve,
@@ -118,6 +124,9 @@ impl ClientCap {
         ClientCap::Reconnect,
         ClientCap::Events,
         ClientCap::Stats,
+        ClientCap::Notify,
+        ClientCap::Batch,
+        ClientCap::Timeout,
     ];
 
     pub fn name(self) -> &'static str {
@@ -130,6 +139,9 @@ impl ClientCap {
             ClientCap::Reconnect => "reconnect",
             ClientCap::Events => "events",
             ClientCap::Stats => "stats",
+            ClientCap::Notify => "notify",
+            ClientCap::Batch => "batch",
+            ClientCap::Timeout => "timeout",
         }
     }
 

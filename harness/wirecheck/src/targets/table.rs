@@ -148,11 +148,28 @@ impl Summary {
     }
 }
 
+/// One line of what went wrong in a FAILED or NON-STRICT cell: the first violated
+/// rule and its diagnosis, else the first failed step.
+fn what_happened(r: &TargetRun) -> Option<String> {
+    if !matches!(r.grade, Grade::Failed | Grade::NonStrict) {
+        return None;
+    }
+    let report = r.report.as_ref()?;
+    if let Some(v) = report.unexpected().next() {
+        return Some(format!("{} {}", v.rule, v.diagnosis));
+    }
+    report
+        .failures
+        .first()
+        .map(|f| format!("step `{}`: {}", f.step, f.what))
+}
+
 /// The matrix as markdown: one row per scenario, one column per target (docs/targets.md).
 pub fn markdown(cells: &[Vec<TargetRun>]) -> String {
     let mut targets: Vec<&str> = Vec::new();
     let mut rows: Vec<(&str, Vec<String>)> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
+    let mut findings: Vec<String> = Vec::new();
     for runs in cells {
         let Some(last) = runs.last() else { continue };
         if !targets.contains(&last.target.as_str()) {
@@ -166,6 +183,19 @@ pub fn markdown(cells: &[Vec<TargetRun>]) -> String {
             reasons.push(format!("- `{}` × {}: {why}", last.scenario, last.target));
             label = format!("UNIMPLEMENTED [{}]", reasons.len());
         }
+        if let (Some(what), false) = (what_happened(last), flaky(runs)) {
+            findings.push(format!("`{}` × {}: {what}", last.scenario, last.target));
+            let rules = last
+                .report
+                .as_ref()
+                .map(|r| r.broken_rules().join(" "))
+                .unwrap_or_default();
+            label = if rules.is_empty() {
+                format!("{label} [F{}]", findings.len())
+            } else {
+                format!("{label} {rules} [F{}]", findings.len())
+            };
+        }
         if let Some((_, r)) = rows.last_mut() {
             r.push(label);
         }
@@ -177,6 +207,12 @@ pub fn markdown(cells: &[Vec<TargetRun>]) -> String {
     );
     for (name, r) in &rows {
         let _ = writeln!(s, "| `{name}` | {} |", r.join(" | "));
+    }
+    if !findings.is_empty() {
+        s.push_str("\nWhat happened in each FAILED or NON-STRICT cell:\n\n");
+        for (i, f) in findings.iter().enumerate() {
+            let _ = writeln!(s, "- F{}. {f}", i + 1);
+        }
     }
     if !reasons.is_empty() {
         s.push_str("\nUNIMPLEMENTED, and why:\n\n");

@@ -57,7 +57,7 @@ impl Bindings {
             .flat_map(|(k, m)| m.iter().map(move |(id, c)| (k, id, c)))
             .filter(|(_, _, c)| c.as_str() == call)
             .map(|(k, id, _)| (k.clone(), id.clone()))
-            .last()
+            .next_back()
     }
 }
 
@@ -182,9 +182,9 @@ impl Decoded {
         made: Option<&Vec<Made>>,
     ) -> Option<String> {
         let bound = self.bindings.bound.entry(key.0.clone()).or_default();
-        let call = made?
-            .iter()
-            .find(|c| c.method == method && c.params == params && !bound.contains(&c.id))?;
+        let call = made?.iter().find(|c| {
+            c.method == method && same_params(&c.params, params) && !bound.contains(&c.id)
+        })?;
         bound.insert(call.id.clone());
         self.bindings
             .by_conn
@@ -201,4 +201,11 @@ pub fn stray(id: Option<&Id>) -> String {
         Some(id) => format!("id:{id}"),
         None => "id:none".to_owned(),
     }
+}
+
+/// Params the same for binding: equal, or both empty (absent, `[]` or `{}`: libraries
+/// drop empty params, which the specification allows).
+fn same_params(a: &str, b: &str) -> bool {
+    let empty = |p: &str| matches!(p, "" | "[]" | "{}");
+    a == b || (empty(a) && empty(b))
 }

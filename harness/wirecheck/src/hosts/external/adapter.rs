@@ -1,6 +1,7 @@
 //! DRIVER.md as types: the operations wirecheck sends a client adapter, and the lines it
 //! reads back (replies and lifecycle events), encoded and decoded without I/O.
 
+use crate::model::Protocol;
 use crate::model::{ClientSpec, FailKind, Reply, RequestCall, ServeSpec};
 use crate::targets::ClientCap;
 use serde_json::{json, Map, Value};
@@ -15,11 +16,14 @@ pub enum Op {
         /// The URLs standing for `spec.connect`, in the same order.
         urls: Vec<String>,
         seed: u64,
+        protocol: Protocol,
     },
     Connect {
         call: String,
     },
     Request(RequestCall),
+    /// A JSON-RPC call: `method` and `params` (DRIVER.md, "The JSON-RPC 2.0 profile").
+    RpcRequest(RequestCall),
     Cancel {
         call: String,
     },
@@ -35,7 +39,7 @@ impl Op {
         match self {
             Op::Init { .. } => "init",
             Op::Connect { .. } => "connect",
-            Op::Request(_) => "request",
+            Op::Request(_) | Op::RpcRequest(_) => "request",
             Op::Cancel { .. } => "cancel",
             Op::Serve(_) => "serve",
             Op::Disconnect => "disconnect",
@@ -77,6 +81,7 @@ pub fn encode(id: u64, op: &Op) -> String {
             spec,
             urls,
             seed,
+            protocol,
         } => {
             let mut v = json!({
                 "host": host,
@@ -90,6 +95,9 @@ pub fn encode(id: u64, op: &Op) -> String {
                 "serve": spec.serve.iter().map(|s| Value::Object(serve_json(s))).collect::<Vec<_>>(),
                 "seed": seed,
             });
+            if *protocol != Protocol::WirecheckV1 {
+                v["protocol"] = json!(protocol.name());
+            }
             if let Some(h) = &spec.heartbeat {
                 v["heartbeat"] =
                     json!({ "interval_ms": ms(h.interval), "timeout_ms": ms(h.timeout) });
@@ -119,6 +127,20 @@ pub fn encode(id: u64, op: &Op) -> String {
                 ("body".to_owned(), json!(r.body)),
                 ("chunks".to_owned(), json!(r.chunks)),
             ]);
+            if let Some(t) = r.timeout {
+                m.insert("timeout_ms".into(), ms(t));
+            }
+            m
+        }
+        Op::RpcRequest(r) => {
+            let mut m = Map::from_iter([
+                ("call".to_owned(), json!(r.id)),
+                ("method".to_owned(), json!(r.channel)),
+            ]);
+            // The body holds the params' canonical JSON (empty: no `params` member).
+            if let Ok(p) = serde_json::from_str::<Value>(&r.body) {
+                m.insert("params".into(), p);
+            }
             if let Some(t) = r.timeout {
                 m.insert("timeout_ms".into(), ms(t));
             }
@@ -190,7 +212,15 @@ fn answer(m: &Map<String, Value>) -> Result<Answer, String> {
         .collect();
     match present.as_slice() {
         ["ok"] => Ok(Answer::Ok(m["ok"].clone())),
-        ["error"] => Ok(Answer::Error(text(m, "error")?)),
+        // JSON-RPC: the server's error object (`{"code": -32601, ...}`), or its code.
+        ["error"] => match &m["error"] {
+            Value::Object(e) => match e.get("code").and_then(Value::as_i64) {
+                Some(code) => Ok(Answer::Error(code.to_string())),
+                None => Err("`error` is an object without an integer `code`".into()),
+            },
+            Value::Number(n) if n.is_i64() => Ok(Answer::Error(n.to_string())),
+            _ => Ok(Answer::Error(text(m, "error")?)),
+        },
         ["fails"] => {
             let kind = text(m, "fails")?;
             let k = FailKind::from_name(&kind).ok_or_else(|| {
@@ -312,6 +342,7 @@ mod tests {
             spec: Box::new(spec),
             urls: vec!["ws://127.0.0.1:9/".into()],
             seed: 3,
+            protocol: Protocol::WirecheckV1,
         };
         let v: Value = serde_json::from_str(&encode(0, &init)).unwrap();
         assert_eq!(v["brokers"], json!(["ws://127.0.0.1:9/"]));

@@ -131,6 +131,7 @@ impl ExternalClient {
                 spec: Box::new(self.spec.clone()),
                 urls: self.gates.iter().map(|(_, u, _)| u.clone()).collect(),
                 seed: self.seed,
+                protocol: self.target.protocol,
             },
         )
     }
@@ -320,6 +321,7 @@ impl Driver for Arc<ExternalClient> {
                 proc: &proc,
                 waiting: BTreeMap::new(),
                 calls: BTreeMap::new(),
+                rpc_calls: Default::default(),
                 started: false,
                 announce,
             };

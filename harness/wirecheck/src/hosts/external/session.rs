@@ -34,6 +34,8 @@ pub(super) struct Session<'a> {
     pub(super) waiting: BTreeMap<u64, Waiting>,
     /// Call id → the operation id of its `request`.
     pub(super) calls: BTreeMap<String, u64>,
+    /// JSON-RPC calls (their `ok` is any JSON value, compared canonically).
+    pub(super) rpc_calls: std::collections::BTreeSet<String>,
     pub(super) started: bool,
     /// Counts `connecting` events, for the gates.
     pub(super) announce: watch::Sender<u64>,
@@ -106,7 +108,14 @@ impl Session<'_> {
                     Some(now + timeout),
                 );
                 let call_id = call.id.clone();
-                let id = self.send(&Op::Request(call));
+                let op = match self.ctx.protocol {
+                    crate::model::Protocol::WirecheckV1 => Op::Request(call),
+                    crate::model::Protocol::JsonRpc2 => {
+                        self.rpc_calls.insert(call_id.clone());
+                        Op::RpcRequest(call)
+                    }
+                };
+                let id = self.send(&op);
                 self.waiting.insert(id, Waiting::Call(call_id.clone()));
                 self.calls.insert(call_id, id);
                 Ok(())
@@ -174,6 +183,10 @@ impl Session<'_> {
         match w {
             Waiting::Call(call) => {
                 let outcome = match answer {
+                    // A JSON-RPC result is any value: compared as canonical JSON.
+                    Answer::Ok(v) if self.rpc_calls.contains(&call) => {
+                        Outcome::Ok(wirecheck_core::jsonrpc::canonical(&v))
+                    }
                     Answer::Ok(Value::String(s)) => Outcome::Ok(s),
                     Answer::Ok(Value::Null) => Outcome::Ok(String::new()),
                     Answer::Ok(v) => Outcome::Ok(v.to_string()),

@@ -35,6 +35,11 @@ use FieldDefault::{Absent, Required, Text, Yaml as Is};
 /// `script`, `expect` and `expect_violations`, in the order README lists them. A
 /// `<client>.serve` step takes the fields of `client.serve[]`.
 pub const FIELDS: &[Field] = &[
+    field(
+        "protocol",
+        Is("wirecheck-v1"),
+        "the wire protocol: `wirecheck-v1` (PROTOCOL.md) or `jsonrpc-2.0` (JSON-RPC 2.0; see PROTOCOL.md, \"The JSON-RPC 2.0 profile\")",
+    ),
     field("seed", Is("0"), "seed of the simulation and of every RNG in it"),
     field("duration", Is("120s"), "hard limit of simulated time (more than 0s)"),
     field(
@@ -169,8 +174,14 @@ pub const FIELDS: &[Field] = &[
         "call id of a client's `connect` step (a scripted client's takes none)",
     ),
     field("request.id", Required, "call id, unique in the scenario"),
-    field("request.channel", Required, "the channel"),
-    field("request.body", Is("\"\""), "body of the `start` frame"),
+    field("request.channel", Required, "the channel (wirecheck-v1)"),
+    field("request.body", Is("\"\""), "body of the `start` frame (wirecheck-v1)"),
+    field("request.method", Required, "JSON-RPC: the method (instead of `channel`)"),
+    field(
+        "request.params",
+        Absent("none"),
+        "JSON-RPC: the params, any YAML value (absent: no `params` member)",
+    ),
     field(
         "request.chunks",
         Is("[]"),
@@ -190,12 +201,12 @@ pub const FIELDS: &[Field] = &[
     field(
         "result.ok",
         Text("one of `ok`, `error`, `fails`"),
-        "success with this body (`welcome` for a connect)",
+        "success with this body (`welcome` for a connect); JSON-RPC: the result, any YAML value (`null` included)",
     ),
     field(
         "result.error",
         Text("one of `ok`, `error`, `fails`"),
-        "the peer answered `error` with this code",
+        "the peer answered `error` with this code; JSON-RPC: the error object's integer code",
     ),
     field(
         "result.fails",

@@ -231,7 +231,22 @@ impl Checker<'_> {
         for target in &c.connect.value {
             self.listening_target(target, "a client")?;
         }
+        if self.protocol == Protocol::JsonRpc2 {
+            let v1_only = [
+                ("heartbeat", c.heartbeat.as_ref().map(|h| h.referenced)),
+                ("token", c.token.as_ref().map(|_| c.connect.referenced)),
+            ];
+            if let Some((field, Some(at))) = v1_only.into_iter().find(|(_, at)| at.is_some()) {
+                return Err(self.err(
+                    &at,
+                    format!("`{field}` is a wirecheck-v1 setting; JSON-RPC has no {field}s"),
+                    format!("remove `{field}:` from this jsonrpc-2.0 scenario's client"),
+                ));
+            }
+        }
         let heartbeat = match &c.heartbeat {
+            // JSON-RPC has no heartbeat (the reference never pings there).
+            None if self.protocol == Protocol::JsonRpc2 => None,
             None => Some(HeartbeatSpec::default()),
             Some(s) => match &s.value {
                 Switch::Off => None,

@@ -55,7 +55,7 @@ impl Checker<'_> {
                 ));
             }
             if self.protocol == Protocol::JsonRpc2 {
-                return self.rpc_message(host, action, kind, body, within, to, calls);
+                return self.rpc_message(host, action, (kind, body), within, to, calls);
             }
             let frame = match body {
                 MsgBody::Raw(text) => Frame::Raw(text.clone()),
@@ -84,7 +84,7 @@ impl Checker<'_> {
             ));
         }
         if self.protocol == Protocol::JsonRpc2 {
-            return self.rpc_message(host, action, kind, body, within, to, calls);
+            return self.rpc_message(host, action, (kind, body), within, to, calls);
         }
         let fields = match body {
             MsgBody::Raw(_) => {
