@@ -30,3 +30,6 @@ cargo run --release --locked -p wirecheck -- run scenarios
 
 step "black-box fixtures in Python and Node (ci/targets.sh)"
 bash ci/targets.sh
+
+step "JSON-RPC 2.0 libraries (ci/jsonrpc.sh)"
+bash ci/jsonrpc.sh

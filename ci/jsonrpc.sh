@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The JSON-RPC 2.0 profile against real libraries (called by ci/check.sh):
+# 1. each adapter's own loopback tests (pytest, node --test, cargo test of the jsonrpsee
+#    workspace), which pin what each library does;
+# 2. the matrix: every target × scenarios/jsonrpc. The reference client and server must
+#    pass every applicable scenario; no cell may be ERROR (a broken adapter or target);
+#    the libraries' FAILED cells are findings, compared with docs/jsonrpc-matrix.md and
+#    reported (a changed verdict is printed, not fatal: library behaviour under real time
+#    is what the matrix measures, see docs/jsonrpc-matrix.md for its flakiness figures).
+source "$(dirname "$0")/jsonrpc-env.sh"
+
+step "JSON-RPC adapters' own tests: Python (pytest)"
+(cd fixtures/targets/jsonrpc/python && .venv/bin/python -m pytest -q -p no:cacheprovider test_adapters.py)
+
+step "JSON-RPC adapters' own tests: Node (node --test)"
+(cd fixtures/targets/jsonrpc/node && npm test --silent)
+
+step "JSON-RPC adapters' own tests: Rust (jsonrpsee workspace)"
+cargo test --release --locked -q --manifest-path fixtures/targets/jsonrpc/rust/Cargo.toml \
+  --target-dir "${JSONRPSEE_TARGET_DIR:-fixtures/targets/jsonrpc/rust/target}"
+
+step "the JSON-RPC matrix (${#TARGETS[@]} targets × scenarios/jsonrpc)"
+out="$(mktemp -d)"
+set +e
+"$WC" run scenarios/jsonrpc "${TARGET_ARGS[@]}" --jobs 2 >"$out/run.txt" 2>"$out/explain.txt"
+set -e
+cat "$out/run.txt"
+"$WC" run scenarios/jsonrpc --target fixtures/targets/jsonrpc/refclient.yaml \
+  --target fixtures/targets/jsonrpc/refserver.yaml --jobs 2 > "$out/ref.txt" 2>&1 || {
+  cat "$out/ref.txt"
+  echo "the reference JSON-RPC client or server failed a scenario (above)" >&2
+  exit 1
+}
+if grep -E '^jsonrpc/\S+\s+\S+\s+ERROR' "$out/run.txt"; then
+  echo "an adapter or target is broken (ERROR above); details:" >&2
+  cat "$out/explain.txt" >&2
+  exit 1
+fi
+# Verdicts against the committed matrix: changes are printed for review.
+awk '$1 ~ /^jsonrpc\// {print $1, $2, $3}' "$out/run.txt" | sort > "$out/now.txt"
+python3 - "$out/now.txt" docs/jsonrpc-matrix.md <<'PY'
+import sys, re
+now = {}
+for line in open(sys.argv[1]):
+    s, t, v = line.split()
+    now[(s, t)] = v
+doc = open(sys.argv[2]).read().splitlines()
+head = next((l for l in doc if l.startswith("| scenario |")), None)
+if head is None:
+    print("docs/jsonrpc-matrix.md has no matrix; regenerate it with bash ci/jsonrpc-matrix.sh")
+    sys.exit(0)
+targets = [c.strip() for c in head.strip("|").split("|")][1:]
+changed = 0
+for l in doc:
+    m = re.match(r"\| `(jsonrpc/[^`]+)` \|(.*)\|$", l)
+    if not m:
+        continue
+    cells = [c.strip().split(" ")[0] for c in m.group(2).split("|")]
+    for t, c in zip(targets, cells):
+        v = now.get((m.group(1), t))
+        if v is not None and c != v:
+            changed += 1
+            print(f"changed since docs/jsonrpc-matrix.md: {m.group(1)} × {t}: {c} -> {v}")
+print(f"{changed} verdict(s) differ from docs/jsonrpc-matrix.md")
+PY
