@@ -25,12 +25,12 @@ set +e
 "$WC" run scenarios/jsonrpc "${TARGET_ARGS[@]}" --jobs 2 >"$out/run.txt" 2>"$out/explain.txt"
 set -e
 cat "$out/run.txt"
-"$WC" run scenarios/jsonrpc --target fixtures/targets/jsonrpc/refclient.yaml \
-  --target fixtures/targets/jsonrpc/refserver.yaml --jobs 2 > "$out/ref.txt" 2>&1 || {
-  cat "$out/ref.txt"
-  echo "the reference JSON-RPC client or server failed a scenario (above)" >&2
+# The reference client and server pass every applicable scenario.
+if grep -E '^jsonrpc/\S+\s+(refclient-jsonrpc|refserver)\s' "$out/run.txt" | grep -vE '\s(OK|N/A)\s'; then
+  echo "the reference JSON-RPC client or server failed a scenario (above); details:" >&2
+  cat "$out/explain.txt" >&2
   exit 1
-}
+fi
 if grep -E '^jsonrpc/\S+\s+\S+\s+ERROR' "$out/run.txt"; then
   echo "an adapter or target is broken (ERROR above); details:" >&2
   cat "$out/explain.txt" >&2
@@ -38,6 +38,7 @@ if grep -E '^jsonrpc/\S+\s+\S+\s+ERROR' "$out/run.txt"; then
 fi
 # Verdicts against the committed matrix: changes are printed for review.
 awk '$1 ~ /^jsonrpc\// {print $1, $2, $3}' "$out/run.txt" | sort > "$out/now.txt"
+[ -f docs/jsonrpc-matrix.md ] || { echo "no docs/jsonrpc-matrix.md yet: bash ci/jsonrpc-matrix.sh writes it"; exit 0; }
 python3 - "$out/now.txt" docs/jsonrpc-matrix.md <<'PY'
 import sys, re
 now = {}

@@ -112,7 +112,7 @@ rules! {
         because "A client matching a batch by position, or waiting for an answer to a notification, hangs or mixes up results."
     "JSONRPC-5" Must "A server keeps serving a connection after answering an error, malformed input or an invalid request."
         because "A server that drops the connection on one bad message fails every other call in flight on it."
-    "JSONRPC-6" Must "A client keeps its connection and its other calls when it receives a message it cannot use: a response with an unknown, duplicate, null or missing id, a notification, an invalid item or text that is not JSON; a batch of responses is taken apart, not a reason to hang up."
+    "JSONRPC-6" Must "A client keeps its connection and its other calls when it receives a message it cannot use: a response with an unknown, duplicate, null or missing id, a notification, an array of responses it did not ask for, an invalid item or text that is not JSON."
         because "One stray message ends the client's reader task and every later call fails (jsonrpsee #220, web3.py listener deaths)."
 }
 

@@ -12,7 +12,7 @@
 //! as unknown. Requests and notifications from the server, invalid items and text that is
 //! not JSON decode to nothing but a note: the connection and the other calls go on.
 
-use super::frame::{canonical, request, Frame, Id, Item};
+use super::frame::{canonical, request, ErrorObj, Frame, Id, Item};
 use crate::wire::{Dir, Message};
 
 /// The text to send for `msg`, or `None` when JSON-RPC has no such message.
@@ -51,6 +51,26 @@ pub fn call_of(id: Option<&Id>) -> String {
     }
 }
 
+/// A response item as the machine's message about call `req`: a result is a complete
+/// `start` whose body is the canonical result, an error object a request-scoped `error`
+/// with the code as text. (The harness reads traces the same way.)
+pub fn response_message(req: String, outcome: &Result<serde_json::Value, ErrorObj>) -> Message {
+    match outcome {
+        Ok(result) => Message::Start {
+            req,
+            dir: Dir::Response,
+            channel: String::new(),
+            body: canonical(result),
+            end: true,
+        },
+        Err(e) => Message::Error {
+            req: Some(req),
+            code: e.code.to_string(),
+            message: e.message.clone(),
+        },
+    }
+}
+
 /// Decodes a received text.
 pub fn decode(text: &str) -> Incoming {
     let mut out = Incoming::default();
@@ -60,23 +80,9 @@ pub fn decode(text: &str) -> Incoming {
     }
     for item in frame.items() {
         match item {
-            Item::Response { id, outcome } => {
-                let req = call_of(id.as_ref());
-                out.messages.push(match outcome {
-                    Ok(result) => Message::Start {
-                        req,
-                        dir: Dir::Response,
-                        channel: String::new(),
-                        body: canonical(result),
-                        end: true,
-                    },
-                    Err(e) => Message::Error {
-                        req: Some(req),
-                        code: e.code.to_string(),
-                        message: e.message.clone(),
-                    },
-                })
-            }
+            Item::Response { id, outcome } => out
+                .messages
+                .push(response_message(call_of(id.as_ref()), outcome)),
             Item::Request {
                 id: None, method, ..
             } => out

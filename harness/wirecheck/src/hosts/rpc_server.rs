@@ -3,7 +3,6 @@
 //! goes into the trace; it takes no script steps.
 
 use super::{CmdError, Counters, Ctx, Driver, Facts, HostCtl, Mailbox};
-use crate::model::vocab::ScriptedCounter;
 use crate::world::HostFuture;
 
 pub struct RpcServerDriver;
@@ -42,17 +41,7 @@ impl Driver for RpcServerDriver {
     }
 
     fn counters(&self, ctl: &HostCtl) -> Counters {
-        let st = ctl.state();
-        ScriptedCounter::ALL
-            .iter()
-            .map(|c| {
-                let v = match c {
-                    ScriptedCounter::Received => st.received,
-                    ScriptedCounter::Connections => st.connections,
-                };
-                (c.name().to_owned(), v)
-            })
-            .collect()
+        super::scripted::scripted_counters(ctl)
     }
 
     fn facts(&self) -> Facts {

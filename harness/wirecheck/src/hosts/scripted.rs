@@ -21,7 +21,9 @@ pub struct ScriptedClient {
     pub autoconnect: bool,
 }
 
-fn scripted_counters(ctl: &HostCtl) -> Counters {
+/// A scripted peer's (and the rpc-server's) counters: what it received, how often it was
+/// connected.
+pub(crate) fn scripted_counters(ctl: &HostCtl) -> Counters {
     let st = ctl.state();
     ScriptedCounter::ALL
         .iter()

@@ -20,6 +20,7 @@
 
 use super::{Call, Event, EventKind};
 use std::collections::{BTreeMap, BTreeSet};
+use wirecheck_core::jsonrpc::codec::response_message;
 use wirecheck_core::jsonrpc::{canonical, Frame, Id, Item};
 use wirecheck_core::wire::{Dir, Message};
 
@@ -154,20 +155,7 @@ impl Decoded {
                     .and_then(|id| self.bindings.call(&key, id))
                     .map(str::to_owned)
                     .unwrap_or_else(|| stray(id.as_ref()));
-                Some(match outcome {
-                    Ok(result) => Message::Start {
-                        req,
-                        dir: Dir::Response,
-                        channel: String::new(),
-                        body: canonical(result),
-                        end: true,
-                    },
-                    Err(e) => Message::Error {
-                        req: Some(req),
-                        code: e.code.to_string(),
-                        message: e.message.clone(),
-                    },
-                })
+                Some(response_message(req, outcome))
             }
             Item::Request { id: None, .. } | Item::Invalid { .. } => None,
         }
