@@ -140,6 +140,24 @@ pub(super) fn ids_echoed(input: &Input, out: &mut Findings) {
                 }
                 let h = g.next().expect("peeked");
                 for item in h.frame.items() {
+                    // Something that is not a valid response, carrying a request's id: the
+                    // request got no response it could use.
+                    if let Item::Invalid {
+                        id: Some(id),
+                        reason,
+                    } = item
+                    {
+                        if let Some(k) = open.iter().position(|(o, ..)| o == id) {
+                            open.remove(k);
+                            out.push(v(
+                                rule!("JSONRPC-1"),
+                                h.at,
+                                vec![h.i],
+                                format!("{server} answered {client}'s request id {id} with something that is not a response ({reason})"),
+                            ));
+                        }
+                        continue;
+                    }
                     let Item::Response { id, .. } = item else {
                         continue;
                     };

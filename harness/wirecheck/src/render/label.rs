@@ -93,9 +93,18 @@ impl fmt::Display for Call {
 }
 
 /// `ok "pong"`, `error receiver_gone`, `fails timeout`.
+/// Bodies longer than this are clipped in traces and messages.
+const CLIP_BODY: usize = 1024;
+
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // A huge body (a 512 KiB reply) is clipped so that one event stays one
+            // readable line; its size is kept.
+            Outcome::Ok(b) if b.len() > CLIP_BODY => {
+                let head: String = b.chars().take(64).collect();
+                write!(f, "ok {head:?}… ({} bytes)", b.len())
+            }
             Outcome::Ok(b) => write!(f, "ok {b:?}"),
             Outcome::Error(c) => write!(f, "error {c}"),
             Outcome::Fails(k) => write!(f, "fails {k}"),

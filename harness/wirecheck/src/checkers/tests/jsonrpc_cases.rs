@@ -61,6 +61,22 @@ fn jsonrpc_1_fires_on_a_rewritten_id_and_an_unanswered_request() {
 }
 
 #[test]
+fn jsonrpc_1_names_an_answer_that_is_not_a_response() {
+    let c = server_case(vec![
+        text(1, "srv", "t", REQ1),
+        text(2, "t", "srv", r#"{"jsonrpc":"2.0","id":1}"#),
+    ]);
+    let v = c.run();
+    assert_eq!(fired(&c), vec!["JSONRPC-1"]);
+    assert_eq!(
+        v.len(),
+        1,
+        "one violation, not also `never answered`: {v:#?}"
+    );
+    assert!(v[0].diagnosis.contains("not a response"), "{v:#?}");
+}
+
+#[test]
 fn jsonrpc_2_fires_on_a_reply_to_a_notification() {
     let note = r#"{"jsonrpc":"2.0","method":"echo","params":[1]}"#;
     let bad = server_case(vec![
