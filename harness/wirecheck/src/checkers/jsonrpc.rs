@@ -412,10 +412,17 @@ pub(super) fn client_keeps_connection(input: &Input, out: &mut Findings) {
                 Frame::NotJson => vec![None],
                 f => f.items().iter().map(Some).collect(),
             };
-            let Some(what) = items
-                .into_iter()
-                .find_map(|it| unusable(input, host, frame, it, e.at))
-            else {
+            let what = match frame {
+                // An array of responses (a batch's answer, or answers coalesced by an
+                // off-spec server): one a client cannot use must not cost it the connection.
+                Frame::Batch(all) if !all.is_empty() => {
+                    Some(format!("an array of {} items", all.len()))
+                }
+                _ => items
+                    .into_iter()
+                    .find_map(|it| unusable(input, host, frame, it, e.at)),
+            };
+            let Some(what) = what else {
                 continue;
             };
             let until = e.at + PROMPT;

@@ -233,6 +233,7 @@ fn jsonrpc_6_fires_when_a_stray_message_kills_the_client() {
         r#"{"jsonrpc":"2.0","method":"tick","params":[1]}"#,
         "not json",
         "7",
+        r#"[{"jsonrpc":"2.0","id":1,"result":[1]}]"#,
     ] {
         let quiet = client_case(stray, false);
         assert!(
