@@ -85,7 +85,7 @@ fn a_malformed_file_is_invalid_with_file_line_col_and_a_hint() {
         t.replace("server.send: { welcome", "sever.send: { welcome")
     });
     let (code, out) = wirecheck(&["run", root.to_str().unwrap()]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 2, "a load error is exit code 2:\n{out}");
     assert!(out.contains("INVALID"), "{out}");
     assert!(
         out.contains("duplicate-response.yaml:12:5: error: unknown host `sever`"),
@@ -125,7 +125,7 @@ fn explain_rules_and_usage_errors() {
     let (code, out) = wirecheck(&["frobnicate"]);
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("unknown command `frobnicate`") && out.contains("usage:"),
+        out.contains("unrecognized subcommand 'frobnicate'") && out.contains("Usage:"),
         "{out}"
     );
 }

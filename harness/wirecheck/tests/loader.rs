@@ -601,14 +601,14 @@ fn stderr_check_catches_changed_missing_and_orphan_files() {
     let dir = std::env::temp_dir().join(format!("wirecheck-stderr-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let bad = "name: x\nabout: y\nrules: [MUX-1]\nhosts: {}\n";
+    let bad = "about: y\nrules: [MUX-1]\nhosts: {}\n";
     std::fs::write(dir.join("a.yaml"), bad).unwrap();
     std::fs::write(dir.join("b.yaml"), bad).unwrap();
     std::fs::write(dir.join("a.stderr"), "something else\n").unwrap();
     std::fs::write(dir.join("gone.stderr"), "x\n").unwrap();
     std::fs::write(
         dir.join("ok.yaml"),
-        "name: x\nabout: y\nrules: [MUX-1]\nhosts: { b: { broker: {} } }\n",
+        "about: y\nrules: [MUX-1]\nhosts: { b: { broker: {} } }\n",
     )
     .unwrap();
     let shown = Path::new("t");
@@ -630,7 +630,7 @@ fn stderr_check_catches_changed_missing_and_orphan_files() {
     let a = std::fs::read_to_string(dir.join("a.stderr")).unwrap();
     assert_eq!(
         a,
-        "t/a.yaml:4:8: error: `hosts` is empty\n  |\n4 | hosts: {}\n  |        ^\n  hint: declare at least one host, e.g. `hosts: { broker: { broker: {} } }`\n"
+        "t/a.yaml:3:8: error: `hosts` is empty\n  |\n3 | hosts: {}\n  |        ^\n  hint: declare at least one host, e.g. `hosts: { broker: { broker: {} } }`\n"
     );
     let (problems, _) = check_stderr_dir(&dir, shown, false);
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -745,7 +745,7 @@ fn wrong_action_hints_name_the_owning_kind() {
         ),
         (
             "  - b.request: { id: r, channel: x }\n",
-            "brokers take no script actions",
+            "actions of a broker: counters; `request` is an action of client hosts",
         ),
     ];
     for (step, want) in cases {

@@ -1,16 +1,18 @@
 //! `wirecheck run --target FILE`: the scenarios against external targets in real time.
 
+use super::run::Selected;
 use super::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
-use wirecheck::scenario;
+use wirecheck::model::Scenario;
+use wirecheck::reports::{Case, CaseVerdict};
 use wirecheck::targets::run::{retry_failed, run_matrix, Grade, TargetOptions};
 use wirecheck::targets::{self, flaws, table};
 
 /// The target options and job count the flags ask for (2 jobs unless `--jobs`).
-fn run_options(args: &Args) -> (TargetOptions, usize) {
+pub(super) fn run_options(args: &Args) -> (TargetOptions, usize) {
     let opts = TargetOptions {
         hosts: args.hosts.clone(),
         seed: args.seed,
@@ -19,16 +21,13 @@ fn run_options(args: &Args) -> (TargetOptions, usize) {
     (opts, if args.jobs_set { args.jobs } else { 2 })
 }
 
-pub(super) fn cmd_run_targets(
-    args: &Args,
-    files: &[PathBuf],
-    name_root: fn(&Path) -> PathBuf,
-) -> ExitCode {
+pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Vec<Case>) {
+    let fail = |code: u8| (ExitCode::from(code), Vec::new());
     if !args.flaws.is_empty() {
         eprintln!(
             "error: --flaw switches on bugs of the reference; it does not apply to --target runs"
         );
-        return ExitCode::from(2);
+        return fail(2);
     }
     let mut targets = Vec::new();
     for t in &args.targets {
@@ -36,20 +35,12 @@ pub(super) fn cmd_run_targets(
             Ok(t) => targets.push(Arc::new(t)),
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(2);
+                return fail(2);
             }
         }
     }
-    let mut scenarios = Vec::new();
-    let mut invalid = Vec::new();
-    for f in files {
-        match scenario::load_file(f)
-            .and_then(|s| scenario::check_name(&s, &name_root(f)).map(|_| s))
-        {
-            Ok(s) => scenarios.push(s),
-            Err(e) => invalid.push(e.to_string()),
-        }
-    }
+    let scenarios: Vec<Scenario> = selected.scenarios.iter().map(|(_, s)| s.clone()).collect();
+    let invalid: Vec<&str> = selected.invalid.iter().map(|i| i.error.as_str()).collect();
     if let Some(hosts) = &args.hosts {
         let known = scenarios
             .iter()
@@ -59,7 +50,7 @@ pub(super) fn cmd_run_targets(
                 "error: --hosts {}: no scenario has such a host",
                 hosts.join(",")
             );
-            return ExitCode::from(2);
+            return fail(2);
         }
     }
     let (opts, jobs) = run_options(args);
@@ -111,11 +102,28 @@ pub(super) fn cmd_run_targets(
             eprintln!("\n{}", r.explain());
         }
     }
-    if bad == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    let files = selected.file_of();
+    let mut cases: Vec<Case> = cells
+        .iter()
+        .filter_map(|runs| {
+            let file = runs
+                .first()
+                .and_then(|r| files.get(r.scenario.as_str()))
+                .map_or_else(PathBuf::new, |f| f.to_path_buf());
+            Case::from_target(file, runs)
+        })
+        .collect();
+    for t in &targets {
+        for i in &selected.invalid {
+            cases.push(Case::invalid(
+                &t.name,
+                i.name.clone(),
+                i.file.clone(),
+                i.error.clone(),
+            ));
+        }
     }
+    (super::run::exit_code(&cases, CaseVerdict::is_bad), cases)
 }
 
 /// `wirecheck zoo --target FILE`: the kill matrix of the target's own flaws.

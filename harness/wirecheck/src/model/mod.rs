@@ -33,10 +33,14 @@ impl fmt::Display for Loc {
 /// A loaded, validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    /// Name, e.g. `mux/duplicate-response`. Equal to the path below `scenarios/` without `.yaml`.
+    /// Name, e.g. `mux/duplicate-response`: the `name:` written in the file (which
+    /// [`crate::scenario::load_file`] requires to be the file's path without `.yaml`, or a
+    /// tail of it), else [`crate::scenario::derived_name`] of the file.
     pub name: String,
-    /// Where the `name` value is written (for the name-vs-path check).
+    /// Where the `name` value is written; line 1, column 1 when the name is derived.
     pub name_loc: Loc,
+    /// Whether the file writes `name:` (false: the name is derived from the path).
+    pub name_written: bool,
     /// One paragraph saying what the scenario shows.
     pub about: String,
     /// Rule ids the scenario exercises (validated against the rule list).
@@ -371,6 +375,12 @@ pub enum Action {
         pattern: FramePattern,
         within: Duration,
     },
+    /// `<host>.counters: { pending: 0, within: 5s }`: wait until every listed counter of
+    /// the host has its value (fails after `within`).
+    Counters {
+        expect: Expectation,
+        within: Duration,
+    },
     /// Scripted client connects to its target / scripted peer closes its connection.
     ScriptedConnect {
         host: String,
@@ -483,8 +493,9 @@ pub struct FramePattern {
     pub protocol: Protocol,
 }
 
-/// Final counters expected on a host (names are the host's counter names).
-#[derive(Clone, Debug)]
+/// Counters expected on a host (names are the host's counter names): at the end (`expect:`)
+/// or during the script (`<host>.counters`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Expectation {
     pub host: String,
     pub loc: Loc,

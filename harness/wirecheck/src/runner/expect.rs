@@ -1,7 +1,7 @@
 //! Expectations: a call's result, a frame a scripted peer must receive, final counters.
 
 use super::{fail, Failure, Runner, Step};
-use crate::model::{FramePattern, Outcome, Protocol, Scenario};
+use crate::model::{Expectation, FramePattern, Outcome, Protocol, Scenario};
 use crate::render::fmt_time;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -80,6 +80,43 @@ impl Runner<'_> {
         } else {
             format!("unmatched messages received: {}", seen.join(", "))
         });
+        Err(f)
+    }
+}
+
+impl Runner<'_> {
+    /// `<host>.counters`: ticks until every listed counter has its value, or fails after
+    /// `within` naming each counter that differs.
+    pub(super) fn await_counters(&mut self, e: &Expectation, within: Duration) -> Step<()> {
+        self.host(&e.host)?;
+        let until = self.now() + within;
+        let differing = |r: &Self| -> Vec<String> {
+            let h = &r.hosts[&e.host];
+            let now = h.driver.counters(&h.ctl);
+            e.counters
+                .iter()
+                .filter(|(name, want)| now.get(*name) != Some(*want))
+                .map(|(name, want)| match now.get(name) {
+                    Some(got) => format!("{name} = {got} (want {want})"),
+                    None => format!("{name}: not reported (want {want})"),
+                })
+                .collect()
+        };
+        if self.advance_until(until, |r| differing(r).is_empty())? {
+            return Ok(());
+        }
+        let mut f = fail(
+            self.now(),
+            format!(
+                "`{}`'s counters did not reach the values within {}: {}",
+                e.host,
+                fmt_time(within),
+                differing(self).join(", ")
+            ),
+        );
+        f.hint = Some(
+            "counters are read as the run goes; a `not reported` counter means the host was not running (crashed?). Raise `within` if the change is only late".into(),
+        );
         Err(f)
     }
 }

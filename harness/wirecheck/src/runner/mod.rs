@@ -355,6 +355,7 @@ impl Runner<'_> {
                 pattern,
                 within,
             } => self.expect_frame(host, pattern, *within),
+            Action::Counters { expect, within } => self.await_counters(expect, *within),
         }
     }
 

@@ -322,6 +322,8 @@ pub(super) enum Body {
     Empty,
     Serve(Box<RawServe>),
     Result(Box<RawResult>),
+    /// `<host>.counters: { pending: 0, within: 5s }`: values as their text.
+    Counters(S<OrderedMap<S<String>>>),
     Message(S<RawMessage>),
     /// Not a step name (its value is skipped).
     Unknown,
@@ -353,6 +355,7 @@ impl Keyed for Body {
             }
             "serve" => Body::Serve(map.next_value()?),
             "result" => Body::Result(map.next_value()?),
+            "counters" => Body::Counters(map.next_value()?),
             "send" | "expect" => Body::Message(map.next_value()?),
             _ => {
                 map.next_value::<IgnoredAny>()?;

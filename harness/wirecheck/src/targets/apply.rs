@@ -61,6 +61,23 @@ pub fn applicability(
         // Another protocol's scenario is not for this target at all (N/A).
         return Applicability::default();
     }
+    // A black box reports no counters, so a script that waits on them cannot run.
+    let replaced: Vec<&String> = a
+        .replaced
+        .iter()
+        .map(|(n, _)| n)
+        .chain(a.clients.iter().map(|(n, _)| n))
+        .collect();
+    for step in &scenario.script {
+        if let Action::Counters { expect, .. } = &step.action {
+            if replaced.contains(&&expect.host) {
+                a.missing.push(format!(
+                    "`{}.counters` (line {}) reads counters a black box does not report",
+                    expect.host, step.loc.line
+                ));
+            }
+        }
+    }
     if target.role == Role::Server {
         // A JSON-RPC server has no settings and no capabilities to check.
         return a;

@@ -3,7 +3,7 @@
 //! ERROR (the target misbehaved) / N/A (no host of the target's role to replace).
 
 use super::apply::client_missing;
-use super::{applicability, Target};
+use super::{applicability, Applicability, Target};
 use crate::hosts::external::{ExternalBroker, ExternalClient};
 use crate::hosts::{driver_for, Driver};
 use crate::model::Scenario;
@@ -134,6 +134,22 @@ impl Ext {
     }
 }
 
+/// Why `scenario` would not be run against `target` (N/A or UNIMPLEMENTED with the
+/// missing capabilities), or `None` when it would: what `--dry-run` prints.
+pub fn plan(scenario: &Scenario, target: &Target, opts: &TargetOptions) -> Option<Grade> {
+    not_run(&applicability(scenario, target, opts.hosts.as_deref()))
+}
+
+fn not_run(app: &Applicability) -> Option<Grade> {
+    if app.replaced.is_empty() && app.clients.is_empty() {
+        Some(Grade::NotApplicable)
+    } else if !app.missing.is_empty() {
+        Some(Grade::Unimplemented(app.missing.join("; ")))
+    } else {
+        None
+    }
+}
+
 /// Runs `scenario` once against `target` over loopback.
 pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptions) -> TargetRun {
     let started = Instant::now();
@@ -147,11 +163,8 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
         wall: Duration::ZERO,
         addresses: Vec::new(),
     };
-    if app.replaced.is_empty() && app.clients.is_empty() {
-        return out;
-    }
-    if !app.missing.is_empty() {
-        out.grade = Grade::Unimplemented(app.missing.join("; "));
+    if let Some(grade) = not_run(&app) {
+        out.grade = grade;
         return out;
     }
     let error = |host: &str, what: &str, ext: Option<&Ext>| {

@@ -20,6 +20,7 @@ fn scenario(hosts: Vec<(&str, HostKind)>) -> Scenario {
     Scenario {
         name: "t".into(),
         name_loc: Loc::default(),
+        name_written: true,
         about: String::new(),
         rules: vec![],
         protocol: Default::default(),

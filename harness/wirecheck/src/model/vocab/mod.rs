@@ -87,7 +87,7 @@ impl Kind {
     /// The `<host>.<step>` steps a host of this kind takes.
     pub const fn steps(self) -> &'static [StepDef] {
         match self {
-            Kind::Broker | Kind::RpcServer => &[],
+            Kind::Broker | Kind::RpcServer => &[COUNTERS],
             Kind::Client => CLIENT_STEPS,
             Kind::ScriptedServer => SCRIPTED_SERVER_STEPS,
             Kind::ScriptedClient => SCRIPTED_CLIENT_STEPS,
@@ -194,6 +194,11 @@ const EXPECT: StepDef = step(
     "wait until a message of that type whose listed fields are equal has arrived",
 );
 const CLOSE: StepDef = step("close", "`{}`", "close the connection");
+const COUNTERS: StepDef = step(
+    "counters",
+    "`{ <counter>: n, .., within: 30s }`",
+    "wait until each listed counter of the host has that value (counters below), e.g. `broker.counters: { clients: 2 }` before a fault, `app.counters: { reconnects: 1 }` instead of guessing a `wait`",
+);
 
 /// Steps of a reference client (`app.request: {..}`).
 pub const CLIENT_STEPS: &[StepDef] = &[
@@ -219,10 +224,11 @@ pub const CLIENT_STEPS: &[StepDef] = &[
         "`{ id, ok: body | error: code | fails: kind, within: 30s }`",
         "wait for the call's result and compare (failure kinds below)",
     ),
+    COUNTERS,
 ];
 
 /// Steps of a scripted server.
-pub const SCRIPTED_SERVER_STEPS: &[StepDef] = &[SEND, EXPECT, CLOSE];
+pub const SCRIPTED_SERVER_STEPS: &[StepDef] = &[SEND, EXPECT, CLOSE, COUNTERS];
 
 /// Steps of a scripted client.
 pub const SCRIPTED_CLIENT_STEPS: &[StepDef] = &[
@@ -234,14 +240,18 @@ pub const SCRIPTED_CLIENT_STEPS: &[StepDef] = &[
     SEND,
     EXPECT,
     CLOSE,
+    COUNTERS,
 ];
 
 /// Steps of a proxy.
-pub const PROXY_STEPS: &[StepDef] = &[step(
-    "release",
-    "`{}`",
-    "forward every message the proxy's `hold` rules kept",
-)];
+pub const PROXY_STEPS: &[StepDef] = &[
+    step(
+        "release",
+        "`{}`",
+        "forward every message the proxy's `hold` rules kept",
+    ),
+    COUNTERS,
+];
 
 /// Whether `name` is a global step.
 pub fn is_global_step(name: &str) -> bool {
@@ -550,7 +560,8 @@ mod tests {
     fn lookups() {
         assert!(Kind::Client.takes("request") && !Kind::ScriptedServer.takes("request"));
         assert!(Kind::ScriptedClient.takes("connect") && !Kind::ScriptedServer.takes("connect"));
-        assert!(Kind::Broker.steps().is_empty());
+        assert!(Kind::Broker.takes("counters") && !Kind::Broker.takes("send"));
+        assert!(Kind::ALL.iter().all(|k| k.takes("counters")));
         assert!(is_host_step("close") && !is_host_step("wait") && is_global_step("wait"));
         assert_eq!(
             Kind::Broker.counter("requests").map(|c| c.value),

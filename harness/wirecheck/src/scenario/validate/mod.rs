@@ -165,11 +165,8 @@ impl<'a> Checker<'a> {
             self.err(
                 &start,
                 format!("missing `{key}`"),
-                format!("every scenario has `name`, `about`, `rules` and `hosts`; add e.g. `{key}: {example}`"),
+                format!("every scenario has `about`, `rules` and `hosts` (`name` is optional); add e.g. `{key}: {example}`"),
             )
-        };
-        let Some(raw_name) = &raw.name else {
-            return Err(missing("name", "mux/duplicate-response"));
         };
         let Some(raw_about) = &raw.about else {
             return Err(missing(
@@ -183,15 +180,30 @@ impl<'a> Checker<'a> {
         let Some(raw_hosts) = &raw.hosts else {
             return Err(missing("hosts", "{ broker: { broker: {} } }"));
         };
-        let name = raw_name.value.trim().to_string();
-        if name.is_empty() {
-            return Err(self.err(
-                &raw_name.referenced,
-                "`name` is empty",
-                "write the path of the file below `scenarios/` without `.yaml`, e.g. `mux/duplicate-response`"
-                    .to_string(),
-            ));
-        }
+        let (name, name_loc) = match &raw.name {
+            Some(raw_name) => {
+                let name = raw_name.value.trim().to_string();
+                if name.is_empty() {
+                    return Err(self.err(
+                        &raw_name.referenced,
+                        "`name` is empty",
+                        format!(
+                            "write `name: {}` (the file's path without `.yaml`), or delete the line: the name is then derived from the path",
+                            super::derived_name(self.file)
+                        ),
+                    ));
+                }
+                (name, self.loc(&raw_name.referenced))
+            }
+            None => (
+                super::derived_name(self.file),
+                Loc {
+                    file: self.file.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                },
+            ),
+        };
         let about = raw_about.value.trim().to_string();
         if about.is_empty() {
             return Err(self.err(
@@ -262,8 +274,9 @@ impl<'a> Checker<'a> {
             None => Vec::new(),
         };
         Ok(Scenario {
+            name_written: raw.name.is_some(),
             name,
-            name_loc: self.loc(&raw_name.referenced),
+            name_loc,
             about,
             rules,
             protocol: self.protocol,

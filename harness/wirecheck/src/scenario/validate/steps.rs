@@ -7,7 +7,7 @@ use crate::model::vocab::{
 use crate::model::{Action, Outcome, RequestCall, Step};
 use crate::scenario::error::closest;
 use crate::scenario::raw::{Body, RawStep};
-use crate::scenario::shapes::{OneKey, S};
+use crate::scenario::shapes::{OneKey, OrderedMap, S};
 
 impl Checker<'_> {
     pub(super) fn step(&self, step: &S<RawStep>, calls: &mut Calls) -> R<Step> {
@@ -399,6 +399,7 @@ impl Checker<'_> {
                     within: self.duration_or(&r.within, DEFAULT_WITHIN)?,
                 }
             }
+            (_, "counters", Body::Counters(m)) => self.counters_step(host, m)?,
             (_, "send" | "expect", Body::Message(m)) => self.message(h, name, m, calls)?,
             (Kind::Proxy, "release", Body::Empty) => Action::ProxyRelease { host: h },
             (_, "close", Body::Empty) => Action::ScriptedClose { host: h },
@@ -414,6 +415,43 @@ impl Checker<'_> {
                     ),
                 ))
             }
+        })
+    }
+}
+
+impl Checker<'_> {
+    /// `<host>.counters: { pending: 0, within: 5s }`: the counters are checked like the
+    /// final `expect:` (names against the host's kind), `within` is a duration.
+    fn counters_step(&self, host: &S<String>, m: &S<OrderedMap<S<String>>>) -> R<Action> {
+        let mut within = None;
+        let mut counters = Vec::new();
+        for (key, value) in &m.value.0 {
+            if key.value == "within" {
+                within = Some(self.duration(value)?);
+                continue;
+            }
+            let n = value.value.trim().parse::<u64>().map_err(|_| {
+                self.err(
+                    &value.referenced,
+                    format!(
+                        "counter `{}` wants a whole number, got `{}`",
+                        key.value, value.value
+                    ),
+                    format!("write e.g. `{}: 1`", key.value),
+                )
+            })?;
+            counters.push((key.clone(), S::new(n, value.referenced, value.defined)));
+        }
+        if counters.is_empty() {
+            return Err(self.err(
+                &m.referenced,
+                format!("`{}.counters` names no counter", host.value),
+                "list the counters to wait for, e.g. `{ pending: 0, within: 5s }`".to_string(),
+            ));
+        }
+        Ok(Action::Counters {
+            expect: self.expectation(host, &OrderedMap(counters))?,
+            within: within.unwrap_or(DEFAULT_WITHIN),
         })
     }
 }

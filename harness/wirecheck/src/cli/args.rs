@@ -1,0 +1,209 @@
+//! The command line as clap sees it: every subcommand, flag and help text.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  every scenario passed (with --target, NON-STRICT, UNIMPLEMENTED and N/A count
+     as passed)
+  1  a scenario failed (FAILED, ERROR, FLAKY; in simulation also NON-STRICT), or a
+     flaw survived (zoo)
+  2  usage error, or a file could not be read or loaded (an INVALID scenario: the
+     others still run and are reported)";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wirecheck",
+    version,
+    about = "Test WebSocket request multiplexers and message brokers: YAML scenarios in a \
+             deterministic simulation, or in real time against your own target",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every scenario file under each PATH and print a summary table.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Run one scenario in simulation and print its sequence diagram and final counters.
+    #[command(after_help = EXIT_CODES)]
+    Show(ShowArgs),
+    /// The coverage table: each rule, its level, its checkers and the scenarios that
+    /// exercise it and show its checker firing.
+    Rules {
+        /// Print the rule table PROTOCOL.md embeds instead.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// What a rule requires, why, which checkers judge it and which scenarios cover it.
+    Explain {
+        /// A rule id, e.g. MUX-4.
+        rule: String,
+    },
+    /// The kill matrix: the catalog against the reference and against each known bug
+    /// (flaw), or with --target against the target's own flaws.
+    #[command(after_help = EXIT_CODES)]
+    Zoo(ZooArgs),
+    /// Generate random scenarios and run each with every checker on; a failing case is
+    /// shrunk and written as a YAML scenario that `cargo test` replays.
+    #[command(after_help = EXIT_CODES)]
+    Fuzz(FuzzArgs),
+    /// Print a shell completion script, e.g. `wirecheck completions bash > ~/.local/share/bash-completion/completions/wirecheck`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Which scenarios to run, and whether to run them at all.
+#[derive(clap::Args, Debug, Default)]
+pub struct Selection {
+    /// Run only scenarios whose name matches GLOB (repeatable; the glob matches the
+    /// whole name and `*` matches anything, `/` included), e.g. `--include 'mux/*'`,
+    /// `--include '*timeout*'`.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out scenarios whose name matches GLOB (repeatable; wins over --include).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Print the selected scenarios' names, one per line, and run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Print what would run: each selected scenario with its file, and with --target
+    /// whether it applies to each target (and why not). Runs nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Flags of runs against external targets.
+#[derive(clap::Args, Debug, Default)]
+pub struct TargetFlags {
+    /// Run each scenario in real time over loopback against the target FILE describes
+    /// (see docs/targets.md), every host of its role replaced by the target (repeatable).
+    #[arg(long = "target", value_name = "FILE")]
+    pub targets: Vec<PathBuf>,
+    /// With --target: replace only these hosts.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub hosts: Option<Vec<String>>,
+    /// With --target: run each cell N times; differing verdicts are FLAKY.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// With --target: wall-clock limit per scenario in seconds (default: its duration + 11s).
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    pub wall_limit: Option<f64>,
+    /// With --target: run a failed scenario once more, alone; if it then passes it is
+    /// reported FLAKY instead of failed.
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files or folders (searched for *.yaml).
+    #[arg(value_name = "PATH", default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// Override every scenario's seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Print each scenario's sequence diagram (with --target: each run as it ends).
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Switch on a known bug of the reference (see `wirecheck zoo`); repeatable.
+    #[arg(long = "flaw", value_name = "NAME")]
+    pub flaws: Vec<String>,
+    /// With --target: print the matrix as a Markdown table.
+    #[arg(long)]
+    pub markdown: bool,
+    /// Parallel jobs (with --target; default 2).
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Write a JUnit XML report to FILE (one testcase per scenario per target).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON index to FILE: target → scenario → verdict, rules broken, times,
+    /// seed, diagnosis (shape in docs/reports.md).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub select: Selection,
+    #[command(flatten)]
+    pub target: TargetFlags,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShowFormat {
+    /// The sequence diagram and counters, as the snapshots hold them.
+    #[default]
+    Text,
+    /// The result as JSON: verdict, rules broken, failures, violations, counters, diagram.
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// The scenario file.
+    pub file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Switch on a known bug of the reference; repeatable.
+    #[arg(long = "flaw", value_name = "NAME")]
+    pub flaws: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ShowFormat,
+    /// Not supported: `show` runs the simulation only.
+    #[arg(long = "target", value_name = "FILE", hide = true)]
+    pub targets: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ZooArgs {
+    /// Only these flaws (repeatable; default all).
+    #[arg(long = "flaw", value_name = "NAME")]
+    pub flaws: Vec<String>,
+    /// Print docs/zoo.md instead.
+    #[arg(long)]
+    pub markdown: bool,
+    /// Parallel jobs (default: the number of cores; with --target 2).
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// The target's own flaws (`flaws:` in FILE, switched on with WIRECHECK_FLAW=NAME).
+    #[arg(long = "target", value_name = "FILE")]
+    pub targets: Vec<PathBuf>,
+    /// With --target: run every passed scenario for each flaw, not only to the first kill.
+    #[arg(long)]
+    pub all: bool,
+    /// With --target: run a failed scenario once more alone; a pass then is FLAKY.
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FuzzArgs {
+    /// How many scenarios to generate.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub cases: u32,
+    /// Seed of the generator (default 20261122).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Switch on a known bug of the reference; repeatable.
+    #[arg(long = "flaw", value_name = "NAME")]
+    pub flaws: Vec<String>,
+    /// Where a shrunk failing case is written (default scenarios/regressions/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn positive_secs(v: &str) -> Result<f64, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|n| *n > 0.0 && n.is_finite())
+        .ok_or_else(|| format!("wants seconds above 0, got `{v}`"))
+}
