@@ -4,23 +4,12 @@
 //! subcommand, completions and the documented exit codes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::wirecheck;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn wirecheck(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wirecheck"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run wirecheck");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A scratch folder `<tmp>/<tag>/scenarios/` with copies of the frozen CLI fixtures, the

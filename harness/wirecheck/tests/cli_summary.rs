@@ -2,6 +2,9 @@
 //! and name the broken file (they used to exit 2 with no output).
 
 use std::path::{Path, PathBuf};
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::wirecheck;
 use std::process::Command;
 
 /// A scratch working directory whose `scenarios/` holds one good scenario (a frozen copy
@@ -16,19 +19,6 @@ fn scratch() -> PathBuf {
     std::fs::copy(good, root.join("mux/duplicate-response.yaml")).unwrap();
     std::fs::write(root.join("mux/broken.yaml"), "name: mux/broken\nabout: [\n").unwrap();
     dir
-}
-
-fn wirecheck(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wirecheck"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run wirecheck");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

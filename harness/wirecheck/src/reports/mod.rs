@@ -118,11 +118,7 @@ impl Case {
             scenario: report.name.clone(),
             file,
             verdict,
-            rules: report
-                .broken_rules()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
+            rules: rules_of(report),
             wall: report.wall_time,
             sim_time: Some(report.sim_time),
             seed: Some(report.seed),
@@ -173,11 +169,7 @@ impl Case {
             scenario: first.scenario.clone(),
             file,
             verdict,
-            rules: shown
-                .report
-                .as_ref()
-                .map(|r| r.broken_rules().into_iter().map(str::to_string).collect())
-                .unwrap_or_default(),
+            rules: shown.report.as_ref().map(rules_of).unwrap_or_default(),
             wall: runs.iter().map(|r| r.wall).sum(),
             sim_time: shown.report.as_ref().map(|r| r.sim_time),
             seed: shown.report.as_ref().map(|r| r.seed),
@@ -185,6 +177,10 @@ impl Case {
             diagnosis,
         })
     }
+}
+
+fn rules_of(r: &Report) -> Vec<String> {
+    r.broken_rules().into_iter().map(str::to_string).collect()
 }
 
 /// The first line of a diagnosis, for a JUnit `message` attribute.

@@ -200,17 +200,12 @@ impl Checker<'_> {
                     hint.push_str(&format!("did you mean `{c}`? "));
                 }
             }
-            if valid.is_empty() {
-                hint.push_str(
-                    "brokers take no script actions; use `crash`/`bounce` steps or a `client` host",
-                );
-            } else {
-                hint.push_str(&format!(
-                    "actions of a {}: {}",
-                    kind.label(),
-                    valid.join(", ")
-                ));
-            }
+            // Every kind takes at least `counters`.
+            hint.push_str(&format!(
+                "actions of a {}: {}",
+                kind.label(),
+                valid.join(", ")
+            ));
             if known {
                 let owners: Vec<&str> = Kind::ALL
                     .into_iter()
