@@ -47,3 +47,49 @@ script:
         "no second connection was opened"
     );
 }
+
+/// `<host>.counters` waits for the values as the run goes: it passes once they are
+/// reached, and fails at its `within`, naming each counter that differs.
+#[test]
+fn counters_step_waits_then_fails_naming_the_counters() {
+    let src = |want: &str| {
+        format!(
+            r#"
+about: A client registers; the script waits on counters.
+rules: [MUX-6]
+hosts:
+  broker: {{ broker: {{}} }}
+  app: {{ client: {{ connect: [broker] }} }}
+script:
+  - broker.counters: {{ clients: 1, within: 5s }}
+  - app.counters: {{ {want}, within: 2s }}
+"#
+        )
+    };
+    let ok = load_str(&src("registrations: 1"), Path::new("c.yaml")).expect("loads");
+    let r = run(&ok, &RunOptions::default());
+    assert!(r.failures.is_empty(), "{}", r.explain());
+    let bad =
+        load_str(&src("registrations: 1, reconnects: 3"), Path::new("c.yaml")).expect("loads");
+    let r = run(&bad, &RunOptions::default());
+    assert_eq!(r.failures.len(), 1, "{}", r.explain());
+    let f = &r.failures[0];
+    assert_eq!(f.step, "app.counters");
+    assert!(
+        f.what
+            .contains("did not reach the values within 2s: reconnects = 0 (want 3)")
+            && !f.what.contains("registrations"),
+        "{}",
+        f.what
+    );
+    // A counter the host does not have is a load error, like in `expect:`.
+    let err = load_str(&src("reconects: 1"), Path::new("c.yaml")).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown counter `reconects`"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("did you mean `reconnects`?"),
+        "{err}"
+    );
+}
