@@ -114,6 +114,8 @@ rules! {
         because "A server that drops the connection on one bad message fails every other call in flight on it."
     "JSONRPC-6" Must "A client keeps its connection and its other calls when it receives a message it cannot use: a response with an unknown, duplicate, null or missing id, a notification, an array of responses it did not ask for, an invalid item or text that is not JSON."
         because "One stray message ends the client's reader task and every later call fails (jsonrpsee #220, web3.py listener deaths)."
+    "JSONRPC-7" Must "A client sends a notification its caller made as a request without `id`."
+        because "A server must answer a request that has an id: the answer to a notification sent with one arrives as a response nobody waits for, and the server cannot tell that the caller wanted no answer."
 }
 
 /// The protocols a rule is judged under: wirecheck-v1 judges every family but JSONRPC;

@@ -46,6 +46,59 @@ fn refclient_catalog_and_flaws() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A failure the target documents as intended is INFORMATIONAL when every rule it broke
+/// is documented for that scenario, and stays FAILED when one is not.
+fn documented_failure_is_informational() -> Result<(), Failed> {
+    build_reference("wirecheck-client-adapter")?;
+    let base = refclient()?;
+    let scenario = catalog()?
+        .into_iter()
+        .find(|s| s.name == "chaos/close-mid-request")
+        .ok_or("chaos/close-mid-request is not in the corpus")?;
+    let with = |rules: &[&str]| {
+        let mut t = (*base).clone();
+        t.extra_env
+            .insert("WIRECHECK_FLAW".into(), "disconnect-leaves-pending".into());
+        t.documented.insert(
+            scenario.name.clone(),
+            wirecheck::targets::Documented {
+                why: "pending calls wait for their own timeout after a close".into(),
+                link: "https://example.org/docs#close".into(),
+                rules: rules.iter().map(|r| r.to_string()).collect(),
+            },
+        );
+        run_against(&scenario, &Arc::new(t), &TargetOptions::default())
+    };
+    let covered = with(&["MUX-6"]);
+    match &covered.grade {
+        Grade::Informational(note) if note.contains("https://example.org/docs#close") => {}
+        other => {
+            return Err(format!(
+                "documented MUX-6: want INFORMATIONAL, got {other:?}\n{}",
+                covered.explain()
+            )
+            .into())
+        }
+    }
+    let broken = covered
+        .report
+        .as_ref()
+        .map(|r| r.broken_rules().join(" "))
+        .unwrap_or_default();
+    if !broken.contains("MUX-6") {
+        return Err(format!("the flaw should break MUX-6, broke: {broken}").into());
+    }
+    let uncovered = with(&["MUX-2"]);
+    if uncovered.grade != Grade::Failed {
+        return Err(format!(
+            "documented MUX-2 only: want FAILED, got {:?}",
+            uncovered.grade
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// A client target file that runs this test binary as adapter `role`.
 fn self_adapter(name: &str, role: &str, marker: &str) -> Arc<Target> {
     let exe = std::env::current_exe().expect("own path");
@@ -245,6 +298,10 @@ fn main() {
             bad_crashes_mid_scenario,
         ),
         Trial::test("good_self_adapter", good_self_adapter),
+        Trial::test(
+            "documented_failure_is_informational",
+            documented_failure_is_informational,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }

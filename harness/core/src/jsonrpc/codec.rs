@@ -35,6 +35,27 @@ pub fn encode(msg: &Message) -> Option<String> {
     }
 }
 
+/// The text of a batch: the JSON-RPC form of each message in `msgs` (those that have
+/// one), in order, as one array; `None` when none has a JSON-RPC form.
+pub fn encode_batch(msgs: &[Message]) -> Option<String> {
+    let items: Vec<serde_json::Value> = msgs
+        .iter()
+        .filter_map(encode)
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect();
+    (!items.is_empty()).then(|| serde_json::Value::Array(items).to_string())
+}
+
+/// The text of a notification: a request without `id` (`params` is JSON text; empty: no
+/// `params` member).
+pub fn encode_notification(method: &str, params: &str) -> String {
+    let params = (!params.is_empty()).then(|| {
+        serde_json::from_str(params)
+            .unwrap_or_else(|_| serde_json::Value::String(params.to_owned()))
+    });
+    request(None, method, params.as_ref()).to_string()
+}
+
 /// What one received text means to the machine: messages to feed it, and notes.
 #[derive(Debug, Default, PartialEq)]
 pub struct Incoming {
@@ -143,5 +164,36 @@ mod tests {
         assert!(bad.messages.is_empty() && bad.notes[0].contains("not JSON"));
         let no_id = decode(r#"{"jsonrpc":"2.0","result":1}"#);
         assert_eq!(no_id.messages[0].req(), Some("#none"));
+    }
+
+    #[test]
+    fn batches_are_one_array_and_notifications_have_no_id() {
+        let start = |req: &str, body: &str| Message::Start {
+            req: req.into(),
+            dir: Dir::Request,
+            channel: "echo".into(),
+            body: body.into(),
+            end: true,
+        };
+        assert_eq!(
+            encode_batch(&[
+                start("r1", "[1]"),
+                Message::Cancel { req: "x".into() },
+                start("r2", "")
+            ])
+            .as_deref(),
+            Some(
+                r#"[{"id":"r1","jsonrpc":"2.0","method":"echo","params":[1]},{"id":"r2","jsonrpc":"2.0","method":"echo"}]"#
+            )
+        );
+        assert_eq!(encode_batch(&[Message::Cancel { req: "x".into() }]), None);
+        assert_eq!(
+            encode_notification("log", r#"["a"]"#),
+            r#"{"jsonrpc":"2.0","method":"log","params":["a"]}"#
+        );
+        assert_eq!(
+            encode_notification("tick", ""),
+            r#"{"jsonrpc":"2.0","method":"tick"}"#
+        );
     }
 }

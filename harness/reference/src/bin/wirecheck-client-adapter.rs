@@ -85,7 +85,15 @@ impl Observer for Events {
 /// `ok` / `error` / `fails` (+ `detail`) for an outcome, as DRIVER.md's replies carry it.
 /// What a JSON-RPC client reports (DRIVER.md, "The JSON-RPC 2.0 profile"): `ok` is the
 /// result as JSON (the machine holds its canonical text), `error` the error object.
-const RPC_CAPABILITIES: &[&str] = &["cancel", "reconnect", "events", "stats", "timeout"];
+const RPC_CAPABILITIES: &[&str] = &[
+    "cancel",
+    "reconnect",
+    "events",
+    "stats",
+    "timeout",
+    "batch",
+    "notify",
+];
 
 fn rpc_outcome_fields(o: &Outcome) -> Map<String, Value> {
     let mut m = outcome_fields(o);
@@ -126,6 +134,20 @@ fn outcome_fields(o: &Outcome) -> Map<String, Value> {
         }
     }
     m
+}
+
+/// A JSON-RPC call as DRIVER.md writes it: `call`, `method`, `params`, `timeout_ms`.
+fn rpc_request(op: &Value) -> Request {
+    Request {
+        id: text(op, "call"),
+        channel: text(op, "method"),
+        body: op
+            .get("params")
+            .map(wirecheck_core::jsonrpc::canonical)
+            .unwrap_or_default(),
+        chunks: Vec::new(),
+        timeout: ms(op, "timeout_ms"),
+    }
 }
 
 fn reply(out: &Out, id: &Value, mut fields: Map<String, Value>) {
@@ -309,16 +331,7 @@ impl Adapter {
                 let call = text(&op, "call");
                 let rpc = self.init.as_ref().is_some_and(is_rpc);
                 let request = if rpc {
-                    Request {
-                        id: call.clone(),
-                        channel: text(&op, "method"),
-                        body: op
-                            .get("params")
-                            .map(wirecheck_core::jsonrpc::canonical)
-                            .unwrap_or_default(),
-                        chunks: Vec::new(),
-                        timeout: ms(&op, "timeout_ms"),
-                    }
+                    rpc_request(&op)
                 } else {
                     Request {
                         id: call.clone(),
@@ -343,6 +356,47 @@ impl Adapter {
                     reply(&out, &op_id, fields);
                 });
                 self.calls.insert(call, (id, task));
+            }
+            "batch" => {
+                let calls: Vec<Request> = op
+                    .get("calls")
+                    .and_then(Value::as_array)
+                    .map(|cs| cs.iter().map(rpc_request).collect())
+                    .unwrap_or_default();
+                let Some(c) = self.client.clone() else {
+                    reply(&out, &id, outcome_fields(&Err(CallError::NotConnected)));
+                    return true;
+                };
+                let ids: Vec<String> = calls.iter().map(|r| r.id.clone()).collect();
+                let batch = c.request_batch(calls, ms(&op, "timeout_ms"));
+                tokio::spawn(batch.write);
+                // DRIVER.md: one reply for the batch, once every call has ended.
+                tokio::spawn(async move {
+                    let outcomes = futures_util::future::join_all(batch.calls).await;
+                    let replies: Map<String, Value> = ids
+                        .into_iter()
+                        .zip(outcomes)
+                        .map(|(call, o)| (call, Value::Object(rpc_outcome_fields(&o))))
+                        .collect();
+                    ok(&out, &id, Value::Object(replies));
+                });
+            }
+            "notify" => {
+                let Some(c) = self.client.clone() else {
+                    reply(&out, &id, outcome_fields(&Err(CallError::NotConnected)));
+                    return true;
+                };
+                let method = text(&op, "method");
+                let params = op
+                    .get("params")
+                    .map(wirecheck_core::jsonrpc::canonical)
+                    .unwrap_or_default();
+                tokio::spawn(async move {
+                    match c.notify(&method, &params).await {
+                        Ok(()) => ok(&out, &id, Value::Null),
+                        Err(e) => reply(&out, &id, outcome_fields(&Err(e))),
+                    }
+                });
             }
             "cancel" => {
                 let call = text(&op, "call");

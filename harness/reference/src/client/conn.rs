@@ -1,7 +1,7 @@
 //! One connection: the WebSocket handshake, its writer, its one reader (MUX-1) and the
 //! registration through that reader (AUTH-1..3).
 
-use super::{Client, Connector, Link, Out};
+use super::{Client, Connector, Link, Out, Payload};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -41,10 +41,14 @@ pub(super) async fn connect<C: Connector>(
     tokio::spawn(async move {
         while let Some(out) = out_rx.recv().await {
             match out {
-                Out::Msg(m, ack) => {
-                    let text = match protocol {
-                        Protocol::WirecheckV1 => Some(m.encode()),
-                        Protocol::JsonRpc2 => codec::encode(&m),
+                Out::Write(payload, ack) => {
+                    let text = match (payload, protocol) {
+                        (Payload::Msg(m), Protocol::WirecheckV1) => Some(m.encode()),
+                        (Payload::Msg(m), Protocol::JsonRpc2) => codec::encode(&m),
+                        (Payload::Batch(ms), Protocol::JsonRpc2) => codec::encode_batch(&ms),
+                        // wirecheck-v1 has no batches (`Client::request_batch` refuses them).
+                        (Payload::Batch(_), Protocol::WirecheckV1) => None,
+                        (Payload::Text(t), _) => Some(t),
                     };
                     let r = match text {
                         Some(t) => sink

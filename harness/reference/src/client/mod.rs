@@ -14,6 +14,8 @@
 //! reconnects with backoff across the broker list (CONN-2..4).
 
 mod conn;
+mod rpc;
+pub use rpc::{Batch, CallFuture};
 mod supervisor;
 
 pub use crate::observe::fmt_dur;
@@ -119,9 +121,19 @@ pub enum State {
 
 /// What the writer task of a connection is told.
 enum Out {
-    /// Write this message; report the result to the sender, if any.
-    Msg(Message, Option<oneshot::Sender<Result<(), String>>>),
+    /// Write this; report the result to the sender, if any.
+    Write(Payload, Option<oneshot::Sender<Result<(), String>>>),
     Close,
+}
+
+/// What one WebSocket message carries.
+enum Payload {
+    /// A protocol message, in the connection's protocol (nothing, if it has no form there).
+    Msg(Message),
+    /// JSON-RPC: these requests as one batch (an array).
+    Batch(Vec<Message>),
+    /// Text as it is (a JSON-RPC notification).
+    Text(String),
 }
 
 /// The current connection's writer queue.
@@ -171,7 +183,7 @@ impl Inner {
             match action {
                 Action::Send(no, msg) => {
                     if let Some(link) = self.io().link.as_ref().filter(|l| l.no == no) {
-                        let _ = link.out.send(Out::Msg(msg, None));
+                        let _ = link.out.send(Out::Write(Payload::Msg(msg), None));
                     }
                 }
                 Action::Close(no) => {
@@ -389,9 +401,15 @@ impl Client {
 
     /// Sends one message on the current connection and waits until the sink took it.
     async fn send(&self, msg: Message) -> Result<(), CallError> {
+        self.write(Payload::Msg(msg)).await
+    }
+
+    /// Writes one WebSocket message on the current connection and waits until the sink
+    /// took it.
+    async fn write(&self, payload: Payload) -> Result<(), CallError> {
         let (ack_tx, ack_rx) = oneshot::channel();
         let sent = match &self.inner.io().link {
-            Some(link) => link.out.send(Out::Msg(msg, Some(ack_tx))).is_ok(),
+            Some(link) => link.out.send(Out::Write(payload, Some(ack_tx))).is_ok(),
             None => return Err(CallError::NotConnected),
         };
         if !sent {

@@ -4,13 +4,14 @@
 //! Server rules (JSONRPC-1..5) judge the scenario's `rpc-server` hosts (the reference
 //! server, or a server target in its place), per client that talked to them: what the
 //! server received from that client against what the client received from the server.
-//! The client rule (JSONRPC-6) judges the `client` hosts.
+//! The client rules (JSONRPC-6, JSONRPC-7) judge the `client` hosts.
 
 use super::input::{v, Input, PROMPT};
 use super::verdict::Findings;
 use crate::model::{Action, FailKind, HostKind, Outcome};
 use crate::render::fmt_clock;
-use crate::trace::{EventKind, FaultKind, Lifecycle};
+use crate::trace::jsonrpc::params_text;
+use crate::trace::{Call, EventKind, FaultKind, Lifecycle};
 use std::time::Duration;
 use wirecheck_core::jsonrpc::{codes, Frame, Id, Item};
 
@@ -466,6 +467,66 @@ pub(super) fn client_keeps_connection(input: &Input, out: &mut Findings) {
                     ),
                 ));
                 break; // one per host: the rest follow from the first
+            }
+        }
+    }
+}
+
+/// JSONRPC-7: a notification the script made reaches its server without an id. A request
+/// with the notification's method and params that carries an id and is bound to no call
+/// the script made (the profile binds ids to calls by method and params) is the
+/// notification sent as a request.
+pub(super) fn notifications_without_id(input: &Input, out: &mut Findings) {
+    let Some(rpc) = input.rpc else { return };
+    for (host, _) in input.client_hosts() {
+        let notes: Vec<(usize, &str, &str)> = input
+            .of(host)
+            .filter_map(|(i, e)| match &e.kind {
+                EventKind::Call {
+                    call: Call::Notify { method, params },
+                    ..
+                } => Some((i, method.as_str(), params.as_str())),
+                _ => None,
+            })
+            .collect();
+        if notes.is_empty() {
+            continue;
+        }
+        'frames: for (i, frame) in &rpc.frames {
+            let e = &input.events[*i];
+            let EventKind::Recv { from, .. } = &e.kind else {
+                continue;
+            };
+            if from != host {
+                continue;
+            }
+            for item in frame.items() {
+                let Item::Request {
+                    id: Some(id),
+                    method,
+                    params,
+                } = item
+                else {
+                    continue;
+                };
+                let params = params_text(params.as_ref());
+                let bound = rpc.bindings.call(&(host.to_owned(), None), id).is_some();
+                let made = notes
+                    .iter()
+                    .find(|(j, m, p)| *j < *i && *m == method && *p == params);
+                if let (false, Some((j, ..))) = (bound, made) {
+                    out.push(v(
+                        rule!("JSONRPC-7"),
+                        e.at,
+                        vec![*j, *i],
+                        format!(
+                            "{host} sent the notification `{method}` as a request with id {id}: {} received it at {} and must answer it",
+                            e.host,
+                            fmt_clock(e.at).trim()
+                        ),
+                    ));
+                    break 'frames; // one per host
+                }
             }
         }
     }

@@ -218,6 +218,11 @@ pub const CHECKERS: &[Checker] = &[
         rules: &[rule!("JSONRPC-6")],
         check: jsonrpc::client_keeps_connection,
     },
+    Checker {
+        name: "jsonrpc-notifications-without-id",
+        rules: &[rule!("JSONRPC-7")],
+        check: jsonrpc::notifications_without_id,
+    },
 ];
 
 /// Runs every checker over `input` (whose trace is indexed once, in [`Input::new`]).

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0  every scenario passed (with --target, NON-STRICT, UNIMPLEMENTED and N/A count
-     as passed)
+  0  every scenario passed (with --target, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED
+     and N/A count as passed)
   1  a scenario failed (FAILED, ERROR, FLAKY; in simulation also NON-STRICT), or a
      flaw survived (zoo)
   2  usage error, or a file could not be read or loaded (an INVALID scenario: the

@@ -4,7 +4,7 @@
 use super::observer::{classify, observer, NetConnector};
 use super::{lock, Cmd, CmdError, Counters, Ctx, Driver, Facts, HostCtl};
 use crate::model::vocab::ClientCounter;
-use crate::model::{ClientSpec, FailKind, Outcome, Reply, ServeSpec};
+use crate::model::{ClientSpec, FailKind, Outcome, Reply, RequestCall, ServeSpec};
 use crate::trace::{Call, EventKind};
 use crate::world::{addr_of, HostFuture};
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 use wirecheck_core::pending::CallError;
 use wirecheck_core::reconnect::ReconnectPolicy;
-use wirecheck_reference::client::{Client, ClientConfig, Heartbeat, Request};
+use wirecheck_reference::client::{CallFuture, Client, ClientConfig, Heartbeat, Request};
 use wirecheck_reference::serve;
 
 pub struct ClientDriver {
@@ -129,40 +129,74 @@ async fn client_host(spec: ClientSpec, slot: Slot, ctx: Ctx) -> crate::world::Ho
                 "the client is already started (autoconnect, or an earlier connect)".into(),
             )),
             (Cmd::Request(call), client) => {
-                let now = ctx.trace.now();
-                ctx.trace.host_event(
-                    &ctx.ctl.name,
-                    EventKind::Call {
-                        id: call.id.clone(),
-                        call: Call::Request {
-                            channel: call.channel.clone(),
-                            body: call.body.clone(),
-                            chunks: call.chunks.len(),
-                            timeout: call.timeout,
-                        },
-                        deadline: Some(now + call.timeout.unwrap_or(spec.request_timeout)),
-                    },
-                );
+                record_request(&ctx, &call, call.timeout, None, spec.request_timeout);
                 let ctx2 = ctx.clone();
                 let id = call.id.clone();
                 let handle = tokio::spawn(async move {
                     let outcome = match client {
-                        Some(c) => {
-                            c.request(Request {
-                                id: call.id.clone(),
-                                channel: call.channel,
-                                body: call.body,
-                                chunks: call.chunks,
-                                timeout: call.timeout,
-                            })
-                            .await
-                        }
+                        Some(c) => c.request(request_of(call.clone())).await,
                         None => Err(CallError::NotConnected),
                     };
                     ctx2.ctl
                         .record_result(&ctx2.trace, &call.id, classify(&outcome));
                 });
                 calls.insert(id, handle);
+                Ok(())
+            }
+            (Cmd::Batch(batch), client) => {
+                let name = batch.calls.first().map(|c| c.id.clone());
+                for call in &batch.calls {
+                    record_request(
+                        &ctx,
+                        call,
+                        batch.timeout,
+                        name.clone(),
+                        spec.request_timeout,
+                    );
+                }
+                let reqs = batch.calls.iter().map(|c| request_of(c.clone())).collect();
+                let futures = match &client {
+                    Some(c) => {
+                        let b = c.request_batch(reqs, batch.timeout);
+                        tokio::spawn(b.write);
+                        b.calls
+                    }
+                    None => batch
+                        .calls
+                        .iter()
+                        .map(|_| Box::pin(async { Err(CallError::NotConnected) }) as CallFuture)
+                        .collect(),
+                };
+                // Each call of the batch completes (and can be cancelled) on its own.
+                for (call, fut) in batch.calls.iter().zip(futures) {
+                    let ctx2 = ctx.clone();
+                    let id = call.id.clone();
+                    let handle = tokio::spawn(async move {
+                        let outcome = fut.await;
+                        ctx2.ctl.record_result(&ctx2.trace, &id, classify(&outcome));
+                    });
+                    calls.insert(call.id.clone(), handle);
+                }
+                Ok(())
+            }
+            (Cmd::Notify(n), Some(c)) => {
+                ctx.trace.host_event(
+                    &ctx.ctl.name,
+                    EventKind::Call {
+                        id: "notify".into(),
+                        call: Call::Notify {
+                            method: n.method.clone(),
+                            params: n.params.clone(),
+                        },
+                        deadline: None,
+                    },
+                );
+                let ctx2 = ctx.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = c.notify(&n.method, &n.params).await {
+                        ctx2.note(format!("notify {}: {e}", n.method));
+                    }
+                });
                 Ok(())
             }
             (Cmd::Cancel { id }, _) => match calls.remove(&id) {
@@ -205,7 +239,7 @@ async fn client_host(spec: ClientSpec, slot: Slot, ctx: Ctx) -> crate::world::Ho
                 spawn_server(&c, s, &ctx);
                 Ok(())
             }
-            (Cmd::Disconnect | Cmd::Serve(_), None) => Err(CmdError::Refused(
+            (Cmd::Disconnect | Cmd::Serve(_) | Cmd::Notify(_), None) => Err(CmdError::Refused(
                 "the client is not started: add a `connect` step first".into(),
             )),
             (other, _) => Err(CmdError::Unsupported {
@@ -216,6 +250,42 @@ async fn client_host(spec: ClientSpec, slot: Slot, ctx: Ctx) -> crate::world::Ho
         let _ = ack.send(reply);
     }
     Ok(())
+}
+
+/// The core's request for a script call.
+fn request_of(call: RequestCall) -> Request {
+    Request {
+        id: call.id,
+        channel: call.channel,
+        body: call.body,
+        chunks: call.chunks,
+        timeout: call.timeout,
+    }
+}
+
+/// Records that the script made request `call` (`timeout`: its own, or its batch's).
+fn record_request(
+    ctx: &Ctx,
+    call: &RequestCall,
+    timeout: Option<std::time::Duration>,
+    batch: Option<String>,
+    default_timeout: std::time::Duration,
+) {
+    let now = ctx.trace.now();
+    ctx.trace.host_event(
+        &ctx.ctl.name,
+        EventKind::Call {
+            id: call.id.clone(),
+            call: Call::Request {
+                channel: call.channel.clone(),
+                body: call.body.clone(),
+                chunks: call.chunks.len(),
+                timeout,
+                batch,
+            },
+            deadline: Some(now + timeout.unwrap_or(default_timeout)),
+        },
+    );
 }
 
 fn start_client(spec: &ClientSpec, slot: &Slot, ctx: &Ctx, call_id: &str) {

@@ -14,7 +14,9 @@ pub mod proxy;
 pub mod rpc_server;
 pub mod scripted;
 
-use crate::model::{Frame, HostKind, Outcome, RequestCall, ScriptedSpec, ServeSpec};
+use crate::model::{
+    BatchCall, Frame, HostKind, NotifyCall, Outcome, RequestCall, ScriptedSpec, ServeSpec,
+};
 use crate::trace::{EventKind, Trace};
 use crate::world::{HostFuture, Net};
 use std::collections::{BTreeMap, VecDeque};
@@ -32,6 +34,9 @@ pub enum Cmd {
         id: String,
     },
     Request(RequestCall),
+    /// JSON-RPC only.
+    Batch(BatchCall),
+    Notify(NotifyCall),
     Cancel {
         id: String,
     },

@@ -347,6 +347,16 @@ pub enum Action {
         host: String,
         call: RequestCall,
     },
+    /// JSON-RPC: calls sent together as one batch; each completes on its own, by id.
+    Batch {
+        host: String,
+        batch: BatchCall,
+    },
+    /// JSON-RPC: a notification (no id, no result).
+    Notify {
+        host: String,
+        notify: NotifyCall,
+    },
     Cancel {
         host: String,
         id: String,
@@ -409,6 +419,23 @@ pub struct RequestCall {
     /// Chunks sent after `start` (then `end`); empty: a single `start` with `end: true`.
     pub chunks: Vec<String>,
     pub timeout: Option<Duration>,
+}
+
+/// JSON-RPC calls sent as one batch (an array), with one timeout for all of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchCall {
+    /// Each call's `channel` is its method and `body` its canonical params; `timeout` and
+    /// `chunks` are unused (the batch's `timeout` applies to every call).
+    pub calls: Vec<RequestCall>,
+    pub timeout: Option<Duration>,
+}
+
+/// A JSON-RPC notification the caller sends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotifyCall {
+    pub method: String,
+    /// Canonical JSON; empty: no `params` member.
+    pub params: String,
 }
 
 /// The expected outcome of a call.

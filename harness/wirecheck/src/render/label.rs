@@ -76,6 +76,7 @@ impl fmt::Display for Call {
                 body,
                 chunks,
                 timeout,
+                batch,
             } => {
                 write!(f, "request {channel} {body:?}")?;
                 if *chunks > 0 {
@@ -84,8 +85,15 @@ impl fmt::Display for Call {
                 if let Some(t) = timeout {
                     write!(f, " timeout {}", fmt_time(*t))?;
                 }
+                if let Some(b) = batch {
+                    write!(f, " (batch {b})")?;
+                }
                 Ok(())
             }
+            Call::Notify { method, params } if params.is_empty() => {
+                write!(f, "notify {method}")
+            }
+            Call::Notify { method, params } => write!(f, "notify {method} {params:?}"),
             Call::Cancel => f.write_str("cancel (caller drops the request)"),
             Call::Disconnect => f.write_str("close the connection, no reconnect"),
         }

@@ -4,7 +4,8 @@
 //! FAILED, NON-STRICT and FLAKY cases are `<failure>`s (type = the verdict, message = the
 //! verdict, rules and first line of the diagnosis, body = the whole diagnosis with its
 //! trace); INVALID and ERROR are `<error>`s; UNIMPLEMENTED and N/A are `<skipped>` with
-//! the reason. NON-STRICT is a failure here although it does not set exit code 1: JUnit
+//! the reason; INFORMATIONAL (failed only as the target documents) passes, with the
+//! documentation's note and the diagnosis in `<system-out>`. NON-STRICT is a failure here although it does not set exit code 1: JUnit
 //! has no "passed with warnings".
 
 use super::{headline, Case, CaseVerdict};
@@ -39,7 +40,7 @@ pub fn render(cases: &[Case]) -> String {
 
 fn case(c: &Case) -> TestCase {
     let status = match c.verdict {
-        CaseVerdict::Ok => TestCaseStatus::success(),
+        CaseVerdict::Ok | CaseVerdict::Informational => TestCaseStatus::success(),
         v if v.is_skip() => {
             let mut s = TestCaseStatus::skipped();
             s.set_type(v.label());
@@ -60,6 +61,10 @@ fn case(c: &Case) -> TestCase {
     };
     let mut t = TestCase::new(c.scenario.clone(), status);
     t.set_classname(c.target.clone());
+    if c.verdict == CaseVerdict::Informational {
+        // Passed, with what the target documents as intended and what the run showed.
+        t.set_system_out(format!("{}\n{}", headline(c), c.diagnosis));
+    }
     t.set_time(c.wall);
     t
 }

@@ -22,6 +22,8 @@ pub enum CaseVerdict {
     Ok,
     NonStrict,
     Failed,
+    /// Failed only as the target's documentation says it behaves (not counted as bad).
+    Informational,
     /// The file did not load (bad YAML, a name that does not match the file, ...).
     Invalid,
     /// The target misbehaved (did not start, crashed, hung).
@@ -40,6 +42,7 @@ impl CaseVerdict {
             CaseVerdict::Ok => "OK",
             CaseVerdict::NonStrict => "NON-STRICT",
             CaseVerdict::Failed => "FAILED",
+            CaseVerdict::Informational => "INFORMATIONAL",
             CaseVerdict::Invalid => "INVALID",
             CaseVerdict::Error => "ERROR",
             CaseVerdict::Unimplemented => "UNIMPLEMENTED",
@@ -81,6 +84,7 @@ impl From<&Grade> for CaseVerdict {
             Grade::Ok => CaseVerdict::Ok,
             Grade::NonStrict => CaseVerdict::NonStrict,
             Grade::Failed => CaseVerdict::Failed,
+            Grade::Informational(_) => CaseVerdict::Informational,
             Grade::Unimplemented(_) => CaseVerdict::Unimplemented,
             Grade::Error(_) => CaseVerdict::Error,
             Grade::NotApplicable => CaseVerdict::NotApplicable,
@@ -162,6 +166,10 @@ impl Case {
         let diagnosis = match &shown.grade {
             Grade::Ok | Grade::NotApplicable if verdict != CaseVerdict::Flaky => String::new(),
             Grade::Unimplemented(why) => why.clone(),
+            Grade::Informational(note) => match &shown.report {
+                Some(r) => format!("{note}\n{}", r.explain()),
+                None => note.clone(),
+            },
             _ => shown.explain(),
         };
         Some(Case {

@@ -330,6 +330,8 @@ impl Runner<'_> {
             }
             Action::Connect { host, id } => self.command(host, Cmd::Connect { id: id.clone() }),
             Action::Request { host, call } => self.command(host, Cmd::Request(call.clone())),
+            Action::Batch { host, batch } => self.command(host, Cmd::Batch(batch.clone())),
+            Action::Notify { host, notify } => self.command(host, Cmd::Notify(notify.clone())),
             Action::Cancel { host, id } => self.command(host, Cmd::Cancel { id: id.clone() }),
             Action::Disconnect { host } => self.command(host, Cmd::Disconnect),
             Action::Serve { host, serve } => self.command(host, Cmd::Serve(serve.clone())),

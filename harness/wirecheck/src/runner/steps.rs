@@ -15,6 +15,11 @@ pub fn step_label(a: &Action) -> String {
         Action::Bounce { host } => format!("bounce {host}"),
         Action::Connect { host, id } => format!("{host}.connect {id}"),
         Action::Request { host, call } => format!("{host}.request {}", call.id),
+        Action::Batch { host, batch } => {
+            let ids: Vec<&str> = batch.calls.iter().map(|c| c.id.as_str()).collect();
+            format!("{host}.batch {}", ids.join(","))
+        }
+        Action::Notify { host, notify } => format!("{host}.notify {}", notify.method),
         Action::Cancel { host, id } => format!("{host}.cancel {id}"),
         Action::Disconnect { host } => format!("{host}.disconnect"),
         Action::Serve { host, serve } => format!("{host}.serve {}", serve.channel),

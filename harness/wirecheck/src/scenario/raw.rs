@@ -318,6 +318,8 @@ pub(super) enum Body {
     Target(S<String>),
     Connect(RawConnect),
     Request(Box<RawRequest>),
+    Batch(Box<RawBatch>),
+    Notify(Box<RawNotify>),
     Cancel(RawCancel),
     Empty,
     Serve(Box<RawServe>),
@@ -348,6 +350,8 @@ impl Keyed for Body {
             "crash" | "bounce" => Body::Target(map.next_value()?),
             "connect" => Body::Connect(map.next_value::<Option<RawConnect>>()?.unwrap_or_default()),
             "request" => Body::Request(map.next_value()?),
+            "batch" => Body::Batch(map.next_value()?),
+            "notify" => Body::Notify(map.next_value()?),
             "cancel" => Body::Cancel(map.next_value()?),
             "disconnect" | "close" => {
                 map.next_value::<Option<RawEmpty>>()?;
@@ -392,6 +396,29 @@ pub(super) struct RawRequest {
     pub(super) chunks: Option<Vec<String>>,
     #[serde(default)]
     pub(super) timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a batch map, e.g. `{ calls: [ { id: r1, method: echo, params: [1] } ], timeout: 5s }`"
+)]
+pub(super) struct RawBatch {
+    /// The calls, each a request map without `timeout` (the batch has one).
+    pub(super) calls: S<Vec<S<RawRequest>>>,
+    #[serde(default)]
+    pub(super) timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a notify map, e.g. `{ method: log, params: [\"started\"] }`"
+)]
+pub(super) struct RawNotify {
+    pub(super) method: S<String>,
+    #[serde(default)]
+    pub(super) params: Option<S<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]

@@ -273,6 +273,12 @@ pub fn client_missing(
                 Action::Cancel { host, .. } if host == name => {
                     need(ClientCap::Cancel, format!("`{name}` cancels a request"))
                 }
+                Action::Batch { host, .. } if host == name => {
+                    need(ClientCap::Batch, format!("`{name}` sends a batch"))
+                }
+                Action::Notify { host, .. } if host == name => {
+                    need(ClientCap::Notify, format!("`{name}` sends a notification"))
+                }
                 Action::Serve { host, serve } if host == name => {
                     need(
                         ClientCap::Serve,
@@ -322,7 +328,11 @@ fn realtime_limits(scenario: &Scenario) -> Vec<String> {
             j -= 1;
             match &script[j].action {
                 Action::Wait(d) => waited += *d,
-                Action::Request { .. } | Action::Send { .. } | Action::SendTo { .. }
+                Action::Request { .. }
+                | Action::Batch { .. }
+                | Action::Notify { .. }
+                | Action::Send { .. }
+                | Action::SendTo { .. }
                     if waited < TIMING_GRAIN && waited > Duration::ZERO =>
                 {
                     out.push(format!(

@@ -1,7 +1,7 @@
 //! Target files: YAML loaded with serde-saphyr, errors as [`LoadError`] with
 //! `file:line:col`, a snippet and a hint, like scenario files.
 
-use super::{Arg, Capability, FlawSpec, Ready, Role, Target};
+use super::{Arg, Capability, Documented, FlawSpec, Ready, Role, Target};
 use crate::model::Loc;
 use crate::model::Protocol;
 use crate::scenario::{LoadError, OrderedMap};
@@ -29,6 +29,8 @@ struct RawTarget {
     #[serde(default)]
     flaws: Option<OrderedMap<S<RawFlaw>>>,
     #[serde(default)]
+    documented: Option<OrderedMap<S<RawDocumented>>>,
+    #[serde(default)]
     env: Option<BTreeMap<String, String>>,
     #[serde(default)]
     cwd: Option<String>,
@@ -46,6 +48,18 @@ struct RawTarget {
 struct RawFlaw {
     #[serde(default)]
     about: Option<String>,
+    #[serde(default)]
+    rules: Option<Vec<S<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a documented behaviour: `{ why: \"what the docs say\", link: https://…, rules: [MUX-6] }`"
+)]
+struct RawDocumented {
+    why: S<String>,
+    link: S<String>,
     #[serde(default)]
     rules: Option<Vec<S<String>>>,
 }
@@ -116,7 +130,7 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
             .into_owned();
         let hint = if message.starts_with("unknown field") {
             Some(
-                "a target takes: name, about, role, start, ready, env, cwd, capabilities, flaws"
+                "a target takes: name, about, role, start, ready, env, cwd, capabilities, flaws, documented, protocol"
                     .into(),
             )
         } else if message.starts_with("missing field") {
@@ -243,6 +257,10 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
     for (name, flaw) in raw.flaws.map(|m| m.0).unwrap_or_default() {
         flaws.insert(name.value.clone(), ck.flaw(&name, flaw)?);
     }
+    let mut documented = BTreeMap::new();
+    for (name, d) in raw.documented.map(|m| m.0).unwrap_or_default() {
+        documented.insert(name.value.clone(), ck.documented(d)?);
+    }
     let base = file.parent().unwrap_or(Path::new("."));
     Ok(Target {
         name: raw.name.value,
@@ -256,6 +274,7 @@ pub fn load_str(src: &str, file: &Path) -> Result<Target, LoadError> {
         cwd: raw.cwd.map(|c| base.join(c)),
         capabilities,
         flaws,
+        documented,
         extra_env: BTreeMap::new(),
         file: file.to_path_buf(),
     })
@@ -312,8 +331,15 @@ impl Ck<'_> {
                 ),
             ));
         }
-        let mut rules = Vec::new();
-        for r in f.value.rules.unwrap_or_default() {
+        Ok(FlawSpec {
+            about: f.value.about.unwrap_or_default(),
+            rules: self.rules(f.value.rules)?,
+        })
+    }
+
+    fn rules(&self, rules: Option<Vec<S<String>>>) -> Result<Vec<String>, LoadError> {
+        let mut out = Vec::new();
+        for r in rules.unwrap_or_default() {
             if wirecheck_core::rules::rule(&r.value).is_none() {
                 return Err(self.err(
                     &r.referenced,
@@ -321,11 +347,25 @@ impl Ck<'_> {
                     Some("`wirecheck rules` lists the rule ids".into()),
                 ));
             }
-            rules.push(r.value);
+            out.push(r.value);
         }
-        Ok(FlawSpec {
-            about: f.value.about.unwrap_or_default(),
-            rules,
+        Ok(out)
+    }
+
+    fn documented(&self, d: S<RawDocumented>) -> Result<Documented, LoadError> {
+        for (field, v) in [("why", &d.value.why), ("link", &d.value.link)] {
+            if v.value.trim().is_empty() {
+                return Err(self.err(
+                    &v.referenced,
+                    format!("`{field}` is empty"),
+                    Some("a documented behaviour says what the implementation's documentation states (`why`) and where (`link`: a URL or a file and section)".into()),
+                ));
+            }
+        }
+        Ok(Documented {
+            why: d.value.why.value,
+            link: d.value.link.value,
+            rules: self.rules(d.value.rules)?,
         })
     }
 }
@@ -458,5 +498,33 @@ mod tests {
         );
         let e = err("name: c\nrole: client\nstart: [a]\nflaws:\n  \"a b\": {}\n");
         assert!(e.contains("bad flaw name `a b`"), "{e}");
+    }
+
+    #[test]
+    fn documented_behaviour_names_what_and_where() {
+        let head = "name: c\nrole: client\nstart: [a]\ndocumented:\n";
+        let t = load_str(
+            &format!("{head}  mux/x: {{ why: caps at 1 MiB, link: \"https://d.example/#max\", rules: [MUX-6] }}\n  mux/y: {{ why: no reconnect, link: README.md }}\n"),
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        let x = &t.documented["mux/x"];
+        assert!(x.covers(&["MUX-6"]) && !x.covers(&["MUX-6", "MUX-2"]));
+        assert!(t.documented["mux/y"].covers(&["MUX-2", "CONN-5"]));
+        assert_eq!(
+            x.note(),
+            "documented: caps at 1 MiB (https://d.example/#max)"
+        );
+        let e = err(&format!("{head}  mux/x: {{ why: \"\", link: l }}\n"));
+        assert!(
+            e.contains("t.yaml:5:17") && e.contains("`why` is empty"),
+            "{e}"
+        );
+        let e = err(&format!("{head}  mux/x: {{ why: w }}\n"));
+        assert!(e.contains("missing field `link`"), "{e}");
+        let e = err(&format!(
+            "{head}  mux/x: {{ why: w, link: l, rules: [MUX-0] }}\n"
+        ));
+        assert!(e.contains("unknown rule `MUX-0`"), "{e}");
     }
 }

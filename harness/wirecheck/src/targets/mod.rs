@@ -26,6 +26,9 @@
 //! { timeout }` may still bound it) and no `capabilities` (the reply lists them). Either
 //! role may list `flaws:` (name → `{ about, rules }`): the switchable bugs the target
 //! carries, turned on one at a time with `WIRECHECK_FLAW=name` for the kill matrix.
+//! `documented:` (scenario name → `{ why, link, rules }`) lists behaviour the target's own
+//! documentation states as intended: a run of that scenario that breaks only those rules
+//! is INFORMATIONAL (reported, not a failure), as Autobahn grades documented deviations.
 
 mod apply;
 pub mod flaws;
@@ -62,6 +65,9 @@ pub struct Target {
     pub capabilities: Vec<Capability>,
     /// Switchable flaws of the target (`WIRECHECK_FLAW=name`), by name.
     pub flaws: BTreeMap<String, FlawSpec>,
+    /// Behaviour the implementation documents as intended, by scenario name: a run of
+    /// that scenario that fails only as documented is INFORMATIONAL, not FAILED.
+    pub documented: BTreeMap<String, Documented>,
     /// Environment set for this run on top of `env` (a flaw switched on).
     pub extra_env: BTreeMap<String, String>,
     pub file: PathBuf,
@@ -73,6 +79,30 @@ pub struct FlawSpec {
     pub about: String,
     /// The rules its author expects to catch it.
     pub rules: Vec<String>,
+}
+
+/// A behaviour the implementation's own documentation states as intended (a size limit,
+/// a library that does not reconnect by design), which a scenario shows as a failure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Documented {
+    /// What the documentation says, in one sentence.
+    pub why: String,
+    /// Where it says it (a URL, or a file and section).
+    pub link: String,
+    /// The rules the behaviour breaks in that scenario; empty: whatever fails in it.
+    pub rules: Vec<String>,
+}
+
+impl Documented {
+    /// Whether a failed run broke nothing beyond what this entry documents.
+    pub fn covers(&self, broken: &[&str]) -> bool {
+        self.rules.is_empty() || broken.iter().all(|r| self.rules.iter().any(|d| d == r))
+    }
+
+    /// The verdict's note: what is documented, and where.
+    pub fn note(&self) -> String {
+        format!("documented: {} ({})", self.why, self.link)
+    }
 }
 
 /// Which scenario hosts a target replaces.

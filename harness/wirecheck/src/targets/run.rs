@@ -1,6 +1,7 @@
 //! Running scenarios against targets in the real-time world: one run per scenario per
-//! target (per repeat), in parallel jobs, graded OK / NON-STRICT / FAILED / UNIMPLEMENTED /
-//! ERROR (the target misbehaved) / N/A (no host of the target's role to replace).
+//! target (per repeat), in parallel jobs, graded OK / NON-STRICT / FAILED / INFORMATIONAL
+//! (failed only as the target documents) / UNIMPLEMENTED / ERROR (the target misbehaved) /
+//! N/A (no host of the target's role to replace).
 
 use super::apply::client_missing;
 use super::{applicability, Applicability, Target};
@@ -28,6 +29,9 @@ pub enum Grade {
     Ok,
     NonStrict,
     Failed,
+    /// Failed only as the target's own documentation says it behaves (`documented:`;
+    /// the note says what and where). Reported, not counted as a failure.
+    Informational(String),
     /// The scenario needs something the target lacks (the reasons).
     Unimplemented(String),
     /// The target misbehaved (did not start, exited, never became ready, crashed, hung).
@@ -42,6 +46,7 @@ impl Grade {
             Grade::Ok => "OK",
             Grade::NonStrict => "NON-STRICT",
             Grade::Failed => "FAILED",
+            Grade::Informational(_) => "INFORMATIONAL",
             Grade::Unimplemented(_) => "UNIMPLEMENTED",
             Grade::Error(_) => "ERROR",
             Grade::NotApplicable => "N/A",
@@ -273,10 +278,13 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
             limit.as_secs_f64()
         ))
     } else {
-        match report.grade() {
-            Verdict::Ok => Grade::Ok,
-            Verdict::NonStrict => Grade::NonStrict,
-            Verdict::Failed => Grade::Failed,
+        match (report.grade(), target.documented.get(&scenario.name)) {
+            (Verdict::Ok, _) => Grade::Ok,
+            (Verdict::NonStrict | Verdict::Failed, Some(d)) if d.covers(&report.broken_rules()) => {
+                Grade::Informational(d.note())
+            }
+            (Verdict::NonStrict, _) => Grade::NonStrict,
+            (Verdict::Failed, _) => Grade::Failed,
         }
     };
     out.report = Some(report);

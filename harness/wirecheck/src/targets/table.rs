@@ -35,6 +35,14 @@ fn note(r: &TargetRun) -> String {
         Grade::Unimplemented(why) => why.clone(),
         Grade::Error(e) => e.lines().next().unwrap_or("").to_owned(),
         Grade::NotApplicable => "no host of the target's role".into(),
+        Grade::Informational(doc) => {
+            let rules = r
+                .report
+                .as_ref()
+                .map(|r| r.broken_rules().join(" "))
+                .unwrap_or_default();
+            format!("{doc}; rules broken: {rules}")
+        }
         Grade::Failed | Grade::NonStrict => {
             let rules = r
                 .report
@@ -131,6 +139,7 @@ impl Summary {
             "OK",
             "NON-STRICT",
             "FAILED",
+            "INFORMATIONAL",
             "UNIMPLEMENTED",
             "ERROR",
             "N/A",
@@ -151,7 +160,10 @@ impl Summary {
 /// One line of what went wrong in a FAILED or NON-STRICT cell: the first violated
 /// rule and its diagnosis, else the first failed step.
 fn what_happened(r: &TargetRun) -> Option<String> {
-    if !matches!(r.grade, Grade::Failed | Grade::NonStrict) {
+    if !matches!(
+        r.grade,
+        Grade::Failed | Grade::NonStrict | Grade::Informational(_)
+    ) {
         return None;
     }
     let report = r.report.as_ref()?;
@@ -170,6 +182,7 @@ pub fn markdown(cells: &[Vec<TargetRun>]) -> String {
     let mut rows: Vec<(&str, Vec<String>)> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
     let mut findings: Vec<String> = Vec::new();
+    let mut documented: Vec<String> = Vec::new();
     for runs in cells {
         let Some(last) = runs.last() else { continue };
         if !targets.contains(&last.target.as_str()) {
@@ -182,6 +195,10 @@ pub fn markdown(cells: &[Vec<TargetRun>]) -> String {
         if let Grade::Unimplemented(why) = &last.grade {
             reasons.push(format!("- `{}` × {}: {why}", last.scenario, last.target));
             label = format!("UNIMPLEMENTED [{}]", reasons.len());
+        }
+        if let (Grade::Informational(doc), false) = (&last.grade, flaky(runs)) {
+            documented.push(format!("`{}` × {}: {doc}", last.scenario, last.target));
+            label = format!("INFORMATIONAL [I{}]", documented.len());
         }
         if let (Some(what), false) = (what_happened(last), flaky(runs)) {
             findings.push(format!("`{}` × {}: {what}", last.scenario, last.target));
@@ -208,8 +225,14 @@ pub fn markdown(cells: &[Vec<TargetRun>]) -> String {
     for (name, r) in &rows {
         let _ = writeln!(s, "| `{name}` | {} |", r.join(" | "));
     }
+    if !documented.is_empty() {
+        s.push_str("\nINFORMATIONAL: the target's own documentation states the behaviour:\n\n");
+        for (i, d) in documented.iter().enumerate() {
+            let _ = writeln!(s, "- I{}. {d}", i + 1);
+        }
+    }
     if !findings.is_empty() {
-        s.push_str("\nWhat happened in each FAILED or NON-STRICT cell:\n\n");
+        s.push_str("\nWhat happened in each FAILED, NON-STRICT or INFORMATIONAL cell:\n\n");
         for (i, f) in findings.iter().enumerate() {
             let _ = writeln!(s, "- F{}. {f}", i + 1);
         }

@@ -67,7 +67,11 @@ pub enum Call {
         body: String,
         chunks: usize,
         timeout: Option<Duration>,
+        /// JSON-RPC: sent in the batch named after its first call's id.
+        batch: Option<String>,
     },
+    /// JSON-RPC: a notification (no id, no result).
+    Notify { method: String, params: String },
     /// The caller drops the request.
     Cancel,
     /// Close the connection, no reconnect.

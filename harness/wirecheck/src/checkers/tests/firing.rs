@@ -67,6 +67,10 @@ const CASES: &[(&str, MakeCase)] = &[
     }),
     ("misbehaving_server", jsonrpc_cases::misbehaving_server),
     ("stray_kills_client", jsonrpc_cases::stray_kills_client),
+    (
+        "notification_sent_with_id",
+        jsonrpc_cases::notification_sent_with_id,
+    ),
 ];
 
 /// (checker, rule) pairs each synthetic case makes fire, with the case's name.

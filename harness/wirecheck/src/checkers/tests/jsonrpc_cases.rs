@@ -196,6 +196,7 @@ fn client_case(stray: &str, dies: bool) -> Case {
         body: "[1]".into(),
         chunks: 0,
         timeout: None,
+        batch: None,
     };
     let mut ev = vec![
         life(1, "app", Lifecycle::Registered { to: ep("srv") }),
@@ -327,4 +328,51 @@ fn the_firing_cases_fire_every_jsonrpc_rule() {
         );
     }
     assert!(fired(&stray_kills_client()).contains(&"JSONRPC-6"));
+}
+
+/// A client whose caller sent the notification `log ["x"]`, which reached the server
+/// with id 7 (`with_id`) or without one.
+fn notify_case(with_id: bool) -> Case {
+    let s = rpc(vec![
+        (
+            "srv",
+            HostKind::Scripted(crate::model::ScriptedSpec::Server),
+        ),
+        ("app", client("app", &["srv"])),
+    ]);
+    let note = Call::Notify {
+        method: "log".into(),
+        params: r#"["x"]"#.into(),
+    };
+    let sent = if with_id {
+        r#"{"jsonrpc":"2.0","id":7,"method":"log","params":["x"]}"#
+    } else {
+        r#"{"jsonrpc":"2.0","method":"log","params":["x"]}"#
+    };
+    let ev = vec![
+        life(1, "app", Lifecycle::Registered { to: ep("srv") }),
+        call(2, "app", "notify", note, None),
+        text(3, "srv", "app", sent),
+    ];
+    let finals = BTreeMap::from([("app".to_string(), running())]);
+    Case::new(s, ev, finals).ending_at(ms(5000))
+}
+
+pub(super) fn notification_sent_with_id() -> Case {
+    notify_case(true)
+}
+
+#[test]
+fn jsonrpc_7_fires_on_a_notification_sent_with_an_id() {
+    let good = notify_case(false);
+    assert!(good.run().is_empty(), "{:#?}", good.run());
+    let bad = notify_case(true);
+    let v = bad.run();
+    assert_eq!(fired(&bad), vec!["JSONRPC-7"], "{v:#?}");
+    assert!(v[0].diagnosis.contains("with id 7"), "{v:#?}");
+    assert_eq!(
+        v[0].events,
+        vec![1, 2],
+        "the notify call and the request: {v:#?}"
+    );
 }

@@ -86,6 +86,7 @@ fn req_call() -> Call {
         body: String::new(),
         chunks: 0,
         timeout: None,
+        batch: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! reads back (replies and lifecycle events), encoded and decoded without I/O.
 
 use crate::model::Protocol;
-use crate::model::{ClientSpec, FailKind, Reply, RequestCall, ServeSpec};
+use crate::model::{BatchCall, ClientSpec, FailKind, NotifyCall, Reply, RequestCall, ServeSpec};
 use crate::targets::ClientCap;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -24,6 +24,10 @@ pub enum Op {
     Request(RequestCall),
     /// A JSON-RPC call: `method` and `params` (DRIVER.md, "The JSON-RPC 2.0 profile").
     RpcRequest(RequestCall),
+    /// JSON-RPC: calls as one batch (capability `batch`).
+    Batch(BatchCall),
+    /// JSON-RPC: a notification (capability `notify`).
+    Notify(NotifyCall),
     Cancel {
         call: String,
     },
@@ -40,6 +44,8 @@ impl Op {
             Op::Init { .. } => "init",
             Op::Connect { .. } => "connect",
             Op::Request(_) | Op::RpcRequest(_) => "request",
+            Op::Batch(_) => "batch",
+            Op::Notify(_) => "notify",
             Op::Cancel { .. } => "cancel",
             Op::Serve(_) => "serve",
             Op::Disconnect => "disconnect",
@@ -133,16 +139,24 @@ pub fn encode(id: u64, op: &Op) -> String {
             m
         }
         Op::RpcRequest(r) => {
-            let mut m = Map::from_iter([
-                ("call".to_owned(), json!(r.id)),
-                ("method".to_owned(), json!(r.channel)),
-            ]);
-            // The body holds the params' canonical JSON (empty: no `params` member).
-            if let Ok(p) = serde_json::from_str::<Value>(&r.body) {
-                m.insert("params".into(), p);
-            }
+            let mut m = rpc_call(r);
             if let Some(t) = r.timeout {
                 m.insert("timeout_ms".into(), ms(t));
+            }
+            m
+        }
+        Op::Batch(b) => {
+            let calls: Vec<Value> = b.calls.iter().map(|c| Value::Object(rpc_call(c))).collect();
+            let mut m = Map::from_iter([("calls".to_owned(), Value::Array(calls))]);
+            if let Some(t) = b.timeout {
+                m.insert("timeout_ms".into(), ms(t));
+            }
+            m
+        }
+        Op::Notify(n) => {
+            let mut m = Map::from_iter([("method".to_owned(), json!(n.method))]);
+            if let Ok(p) = serde_json::from_str::<Value>(&n.params) {
+                m.insert("params".into(), p);
             }
             m
         }
@@ -152,6 +166,37 @@ pub fn encode(id: u64, op: &Op) -> String {
     m.insert("op".into(), json!(op.word()));
     m.insert("id".into(), json!(id));
     Value::Object(m).to_string()
+}
+
+/// `call`, `method` and `params` of a JSON-RPC call (the body holds the params'
+/// canonical JSON; empty: no `params` member).
+fn rpc_call(r: &RequestCall) -> Map<String, Value> {
+    let mut m = Map::from_iter([
+        ("call".to_owned(), json!(r.id)),
+        ("method".to_owned(), json!(r.channel)),
+    ]);
+    if let Ok(p) = serde_json::from_str::<Value>(&r.body) {
+        m.insert("params".into(), p);
+    }
+    m
+}
+
+/// The reply to a `batch`: call id → how that call ended (each entry an object with one
+/// of `ok`/`error`/`fails`, as a reply has). Every call of the batch must be there.
+pub fn batch_reply(v: &Value, calls: &[String]) -> Result<Vec<Answer>, String> {
+    let Value::Object(m) = v else {
+        return Err(format!(
+            "the reply to `batch` is {v}, not an object of call id → reply"
+        ));
+    };
+    calls
+        .iter()
+        .map(|c| match m.get(c) {
+            Some(Value::Object(r)) => answer(r).map_err(|e| format!("call `{c}`: {e}")),
+            Some(other) => Err(format!("call `{c}` is {other}, not a reply object")),
+            None => Err(format!("the reply to `batch` has no entry for call `{c}`")),
+        })
+        .collect()
 }
 
 /// How an adapter answered an operation.

@@ -4,7 +4,7 @@
 use super::adapter::{self, Answer, Event, Line, Op};
 use super::client::{clip, ExternalClient, ACK_LIMIT};
 use crate::hosts::{lock, Cmd, CmdError, Ctx};
-use crate::model::Outcome;
+use crate::model::{Outcome, RequestCall};
 use crate::targets::process::Process;
 use crate::trace::{Call, Endpoint, EventKind, Lifecycle, RegError};
 use crate::world::PORT;
@@ -21,6 +21,8 @@ pub(super) type StatsReply = std_mpsc::Sender<Option<Value>>;
 pub(super) enum Waiting {
     /// `connect` or `request`: the reply is the call's result.
     Call(String),
+    /// `batch`: the reply holds each call's result.
+    Batch(Vec<String>),
     /// An acknowledgement, due by the instant.
     Ack(&'static str, Instant),
     Stats(StatsReply, Instant),
@@ -95,18 +97,7 @@ impl Session<'_> {
                 Ok(())
             }
             Cmd::Request(call) => {
-                let now = self.ctx.trace.now();
-                let timeout = call.timeout.unwrap_or(self.me.spec.request_timeout);
-                self.call_event(
-                    &call.id,
-                    Call::Request {
-                        channel: call.channel.clone(),
-                        body: call.body.clone(),
-                        chunks: call.chunks.len(),
-                        timeout: call.timeout,
-                    },
-                    Some(now + timeout),
-                );
+                self.request_event(&call, call.timeout, None);
                 let call_id = call.id.clone();
                 let op = match self.ctx.protocol {
                     crate::model::Protocol::WirecheckV1 => Op::Request(call),
@@ -118,6 +109,32 @@ impl Session<'_> {
                 let id = self.send(&op);
                 self.waiting.insert(id, Waiting::Call(call_id.clone()));
                 self.calls.insert(call_id, id);
+                Ok(())
+            }
+            Cmd::Batch(batch) => {
+                let name = batch.calls.first().map(|c| c.id.clone());
+                let ids: Vec<String> = batch.calls.iter().map(|c| c.id.clone()).collect();
+                for call in &batch.calls {
+                    self.request_event(call, batch.timeout, name.clone());
+                    self.rpc_calls.insert(call.id.clone());
+                }
+                let id = self.send(&Op::Batch(batch));
+                for c in &ids {
+                    self.calls.insert(c.clone(), id);
+                }
+                self.waiting.insert(id, Waiting::Batch(ids));
+                Ok(())
+            }
+            Cmd::Notify(n) => {
+                self.call_event(
+                    "notify",
+                    Call::Notify {
+                        method: n.method.clone(),
+                        params: n.params.clone(),
+                    },
+                    None,
+                );
+                self.ack(&Op::Notify(n));
                 Ok(())
             }
             Cmd::Cancel { id } => match self.calls.get(&id) {
@@ -152,6 +169,22 @@ impl Session<'_> {
         }
     }
 
+    /// Records that the script made request `call` (`timeout`: its own, or its batch's).
+    fn request_event(&self, call: &RequestCall, timeout: Option<Duration>, batch: Option<String>) {
+        let now = self.ctx.trace.now();
+        self.call_event(
+            &call.id,
+            Call::Request {
+                channel: call.channel.clone(),
+                body: call.body.clone(),
+                chunks: call.chunks.len(),
+                timeout,
+                batch,
+            },
+            Some(now + timeout.unwrap_or(self.me.spec.request_timeout)),
+        );
+    }
+
     pub(super) fn line(&mut self, line: &str) {
         match adapter::decode(line) {
             Ok(Line::Reply { id, answer }) => self.reply(id, answer),
@@ -173,6 +206,7 @@ impl Session<'_> {
         if let Answer::Unsupported(why) = &answer {
             let what = match &w {
                 Waiting::Call(c) => format!("call `{c}`"),
+                Waiting::Batch(c) => format!("the batch of `{}`", c.join("`, `")),
                 Waiting::Ack(op, _) => format!("`{op}`"),
                 Waiting::Stats(..) => "`stats`".into(),
             };
@@ -181,20 +215,25 @@ impl Session<'_> {
             return;
         }
         match w {
-            Waiting::Call(call) => {
-                let outcome = match answer {
-                    // A JSON-RPC result is any value: compared as canonical JSON.
-                    Answer::Ok(v) if self.rpc_calls.contains(&call) => {
-                        Outcome::Ok(wirecheck_core::jsonrpc::canonical(&v))
+            Waiting::Call(call) => self.result(&call, answer),
+            // The batch as a whole answered (e.g. `fails: not_connected`): every call.
+            Waiting::Batch(calls) if !matches!(answer, Answer::Ok(_)) => {
+                for call in &calls {
+                    self.result(call, answer.clone());
+                }
+            }
+            Waiting::Batch(calls) => {
+                let Answer::Ok(v) = answer else { return };
+                match adapter::batch_reply(&v, &calls) {
+                    Ok(answers) => {
+                        for (call, a) in calls.iter().zip(answers) {
+                            self.result(call, a);
+                        }
                     }
-                    Answer::Ok(Value::String(s)) => Outcome::Ok(s),
-                    Answer::Ok(Value::Null) => Outcome::Ok(String::new()),
-                    Answer::Ok(v) => Outcome::Ok(v.to_string()),
-                    Answer::Error(code) => Outcome::Error(code),
-                    Answer::Fails(kind, _) => Outcome::Fails(kind),
-                    Answer::Unsupported(_) => return,
-                };
-                self.ctx.ctl.record_result(&self.ctx.trace, &call, outcome);
+                    Err(e) => self.me.set_error(format!(
+                        "answered `batch` with a reply DRIVER.md does not define: {e}"
+                    )),
+                }
             }
             Waiting::Ack(op, _) => {
                 if !matches!(answer, Answer::Ok(_)) {
@@ -209,6 +248,23 @@ impl Session<'_> {
                 });
             }
         }
+    }
+
+    /// Records call `call`'s result as the adapter answered it.
+    fn result(&self, call: &str, answer: Answer) {
+        let outcome = match answer {
+            // A JSON-RPC result is any value: compared as canonical JSON.
+            Answer::Ok(v) if self.rpc_calls.contains(call) => {
+                Outcome::Ok(wirecheck_core::jsonrpc::canonical(&v))
+            }
+            Answer::Ok(Value::String(s)) => Outcome::Ok(s),
+            Answer::Ok(Value::Null) => Outcome::Ok(String::new()),
+            Answer::Ok(v) => Outcome::Ok(v.to_string()),
+            Answer::Error(code) => Outcome::Error(code),
+            Answer::Fails(kind, _) => Outcome::Fails(kind),
+            Answer::Unsupported(_) => return,
+        };
+        self.ctx.ctl.record_result(&self.ctx.trace, call, outcome);
     }
 
     fn endpoint(&self, url: &str) -> Endpoint {

@@ -192,7 +192,23 @@ pub const FIELDS: &[Field] = &[
         Text("the client's `request_timeout`"),
         "the call's timeout",
     ),
-    field("cancel.id", Required, "call id of the request to cancel"),
+    field(
+        "batch.calls",
+        Required,
+        "JSON-RPC: the calls sent as one array, each `{ id, method, params }` like a request (no `timeout`)",
+    ),
+    field(
+        "batch.timeout",
+        Text("the client's `request_timeout`"),
+        "the timeout of every call of the batch",
+    ),
+    field("notify.method", Required, "JSON-RPC: the notification's method"),
+    field(
+        "notify.params",
+        Absent("none"),
+        "JSON-RPC: the params, any YAML value (absent: no `params` member)",
+    ),
+    field("cancel.id", Required, "call id of the request to cancel (not a call of a batch)"),
     field(
         "result.id",
         Required,

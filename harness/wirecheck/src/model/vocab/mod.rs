@@ -212,6 +212,16 @@ pub const CLIENT_STEPS: &[StepDef] = &[
         "`{ id, channel, body, chunks: [..], timeout }`",
         "start a request (does not wait)",
     ),
+    step(
+        "batch",
+        "`{ calls: [ { id, method, params }, .. ], timeout }`",
+        "JSON-RPC: send the calls as one batch (does not wait; each call's `result` as for a request)",
+    ),
+    step(
+        "notify",
+        "`{ method, params }`",
+        "JSON-RPC: send a notification (no id, nothing to wait for)",
+    ),
     step("cancel", "`{ id }`", "the caller drops the request"),
     step("disconnect", "`{}`", "close the connection, no reconnect"),
     step(

@@ -46,6 +46,8 @@ struct Calls {
     requests: HashMap<String, Loc>,
     /// JSON-RPC: request id → (client host, method, canonical params), for `call:`.
     rpc: HashMap<String, (String, String, String)>,
+    /// JSON-RPC: calls sent in a batch → the batch's first call.
+    batched: HashMap<String, String>,
 }
 
 impl<'a> Checker<'a> {

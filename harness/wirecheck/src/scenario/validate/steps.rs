@@ -4,10 +4,11 @@ use super::{Calls, Checker, DEFAULT_WITHIN, R};
 use crate::model::vocab::{
     fail_kind_names, is_global_step, is_host_step, step_names, FailKind, Kind, GLOBAL_STEPS,
 };
-use crate::model::{Action, Outcome, RequestCall, Step};
+use crate::model::{Action, BatchCall, NotifyCall, Outcome, Protocol, RequestCall, Step};
 use crate::scenario::error::closest;
-use crate::scenario::raw::{Body, RawStep};
+use crate::scenario::raw::{Body, RawBatch, RawNotify, RawRequest, RawStep};
 use crate::scenario::shapes::{OneKey, OrderedMap, S};
+use serde_saphyr::Location;
 
 impl Checker<'_> {
     pub(super) fn step(&self, step: &S<RawStep>, calls: &mut Calls) -> R<Step> {
@@ -248,24 +249,12 @@ impl Checker<'_> {
                 hint,
             ))
         };
-        let define = |calls: &mut Calls, id: &S<String>, what: &str| -> R<()> {
-            let ids = calls.defined.entry(h.clone()).or_default();
-            if ids.contains(&id.value) {
-                return Err(self.err(
-                    &id.referenced,
-                    format!("call id `{}` is already used on `{h}`", id.value),
-                    format!("give this {what} its own id, e.g. `id: {}-2`", id.value),
-                ));
-            }
-            ids.insert(id.value.clone());
-            Ok(())
-        };
         Ok(match (kind, name, body) {
             (Kind::Client, "connect", Body::Connect(c)) => {
                 let id =
                     c.id.clone()
                         .unwrap_or_else(|| S::new("connect".to_string(), *at, action.defined));
-                define(calls, &id, "connect")?;
+                self.define(&h, calls, &id, "connect")?;
                 Action::Connect {
                     host: h,
                     id: id.value,
@@ -281,43 +270,27 @@ impl Checker<'_> {
                 }
                 Action::ScriptedConnect { host: h }
             }
-            (_, "request", Body::Request(r)) => {
-                if let Some(first) = calls.requests.get(&r.id.value) {
-                    return Err(self.err(
-                        &r.id.referenced,
-                        // Same file: the line and column say where, without a machine path.
-                        format!(
-                            "request id `{}` is already used (at line {}, column {})",
-                            r.id.value, first.line, first.column
-                        ),
-                        format!(
-                            "request ids must be unique in the whole scenario (the broker requires unique in-flight ids); pick a new one, e.g. `{}-2`",
-                            r.id.value
-                        ),
-                    ));
-                }
-                define(calls, &r.id, "request")?;
-                calls
-                    .requests
-                    .insert(r.id.value.clone(), self.loc(&r.id.referenced));
-                let (channel, body) = self.request_target(at, r)?;
-                calls.rpc.insert(
-                    r.id.value.clone(),
-                    (h.clone(), channel.clone(), body.clone()),
-                );
-                Action::Request {
-                    host: h,
-                    call: RequestCall {
-                        id: r.id.value.clone(),
-                        channel,
-                        body,
-                        chunks: r.chunks.clone().unwrap_or_default(),
-                        timeout: r.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
-                    },
-                }
-            }
+            (_, "request", Body::Request(r)) => Action::Request {
+                call: self.request_call(&h, at, r, calls)?,
+                host: h,
+            },
+            (_, "batch", Body::Batch(b)) => Action::Batch {
+                batch: self.batch(&h, at, b, calls)?,
+                host: h,
+            },
+            (_, "notify", Body::Notify(n)) => Action::Notify {
+                notify: self.notify(at, n)?,
+                host: h,
+            },
             (_, "cancel", Body::Cancel(c)) => {
                 defined(calls, &c.id)?;
+                if let Some(first) = calls.batched.get(&c.id.value) {
+                    return Err(self.err(
+                        &c.id.referenced,
+                        format!("`{}` was sent in a batch (the batch of `{first}`)", c.id.value),
+                        "a call of a batch cannot be cancelled alone (the libraries' batch calls have one outcome); cancel a call made with `request:`".to_string(),
+                    ));
+                }
                 Action::Cancel {
                     host: h,
                     id: c.id.value.clone(),
@@ -448,5 +421,118 @@ impl Checker<'_> {
             expect: self.expectation(host, &OrderedMap(counters))?,
             within: within.unwrap_or(DEFAULT_WITHIN),
         })
+    }
+}
+
+impl Checker<'_> {
+    /// Defines call id `id` on host `h` (unique per host).
+    fn define(&self, h: &str, calls: &mut Calls, id: &S<String>, what: &str) -> R<()> {
+        let ids = calls.defined.entry(h.to_owned()).or_default();
+        if ids.contains(&id.value) {
+            return Err(self.err(
+                &id.referenced,
+                format!("call id `{}` is already used on `{h}`", id.value),
+                format!("give this {what} its own id, e.g. `id: {}-2`", id.value),
+            ));
+        }
+        ids.insert(id.value.clone());
+        Ok(())
+    }
+
+    /// A request's call: its id unique in the scenario, its target in the protocol.
+    fn request_call(
+        &self,
+        h: &str,
+        at: &Location,
+        r: &RawRequest,
+        calls: &mut Calls,
+    ) -> R<RequestCall> {
+        if let Some(first) = calls.requests.get(&r.id.value) {
+            return Err(self.err(
+                &r.id.referenced,
+                // Same file: the line and column say where, without a machine path.
+                format!(
+                    "request id `{}` is already used (at line {}, column {})",
+                    r.id.value, first.line, first.column
+                ),
+                format!(
+                    "request ids must be unique in the whole scenario (the broker requires unique in-flight ids); pick a new one, e.g. `{}-2`",
+                    r.id.value
+                ),
+            ));
+        }
+        self.define(h, calls, &r.id, "request")?;
+        calls
+            .requests
+            .insert(r.id.value.clone(), self.loc(&r.id.referenced));
+        let (channel, body) = self.request_target(at, r)?;
+        calls.rpc.insert(
+            r.id.value.clone(),
+            (h.to_owned(), channel.clone(), body.clone()),
+        );
+        Ok(RequestCall {
+            id: r.id.value.clone(),
+            channel,
+            body,
+            chunks: r.chunks.clone().unwrap_or_default(),
+            timeout: r.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
+        })
+    }
+
+    /// `<client>.batch: { calls: [..], timeout }` (JSON-RPC only).
+    fn batch(&self, h: &str, at: &Location, b: &RawBatch, calls: &mut Calls) -> R<BatchCall> {
+        self.rpc_only(at, "batch", "`request:` steps, one per call")?;
+        if b.calls.value.is_empty() {
+            return Err(self.err(
+                &b.calls.referenced,
+                "a batch needs at least one call (an empty array is an invalid request)",
+                "list the calls, e.g. `calls: [ { id: r1, method: echo, params: [1] } ]`"
+                    .to_string(),
+            ));
+        }
+        let mut out = Vec::new();
+        for item in &b.calls.value {
+            if let Some(t) = &item.value.timeout {
+                return Err(self.err(
+                    &t.referenced,
+                    "a call of a batch has no timeout of its own",
+                    "give the batch one: `{ calls: [..], timeout: 5s }`".to_string(),
+                ));
+            }
+            let call = self.request_call(h, &item.referenced, &item.value, calls)?;
+            calls
+                .batched
+                .insert(call.id.clone(), b.calls.value[0].value.id.value.clone());
+            out.push(call);
+        }
+        Ok(BatchCall {
+            calls: out,
+            timeout: b.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
+        })
+    }
+
+    /// `<client>.notify: { method, params }` (JSON-RPC only).
+    fn notify(&self, at: &Location, n: &RawNotify) -> R<NotifyCall> {
+        self.rpc_only(at, "notify", "a `request:` without waiting for its result")?;
+        Ok(NotifyCall {
+            method: n.method.value.clone(),
+            params: n
+                .params
+                .as_ref()
+                .map(|p| wirecheck_core::jsonrpc::canonical(&p.value))
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Steps that exist only under `protocol: jsonrpc-2.0`.
+    fn rpc_only(&self, at: &Location, step: &str, instead: &str) -> R<()> {
+        if self.protocol == Protocol::JsonRpc2 {
+            return Ok(());
+        }
+        Err(self.err(
+            at,
+            format!("`{step}` is a JSON-RPC step; this scenario speaks wirecheck-v1"),
+            format!("put `protocol: jsonrpc-2.0` at the top of the file, or use {instead}"),
+        ))
     }
 }
