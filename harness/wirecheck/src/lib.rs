@@ -17,6 +17,7 @@ pub mod runner;
 pub mod scenario;
 pub mod select;
 pub mod targets;
+pub mod template;
 pub mod trace;
 pub mod world;
 pub mod zoo;

@@ -54,6 +54,9 @@ pub enum Command {
     /// shrunk and written as a YAML scenario that `cargo test` replays.
     #[command(after_help = EXIT_CODES)]
     Fuzz(FuzzArgs),
+    /// Write a commented starting scenario, scenarios/AREA/NAME.yaml, that runs as it is.
+    #[command(after_help = EXIT_CODES)]
+    New(NewArgs),
     /// Print a shell completion script, e.g. `wirecheck completions bash > ~/.local/share/bash-completion/completions/wirecheck`.
     Completions {
         /// The shell.
@@ -161,6 +164,31 @@ pub struct ShowArgs {
     /// Not supported: `show` runs the simulation only.
     #[arg(long = "target", value_name = "FILE", hide = true)]
     pub targets: Vec<PathBuf>,
+}
+
+/// The protocol a new scenario speaks.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NewProtocol {
+    /// wirecheck's own protocol (PROTOCOL.md): the reference broker and clients.
+    #[default]
+    #[value(name = "wirecheck-v1")]
+    WirecheckV1,
+    /// JSON-RPC 2.0 over WebSocket: the reference JSON-RPC server and a client.
+    #[value(name = "jsonrpc-2.0")]
+    JsonRpc2,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct NewArgs {
+    /// The scenario's name, AREA/NAME (e.g. `mux/late-reply`): the file is
+    /// ROOT/AREA/NAME.yaml.
+    pub name: String,
+    /// The corpus folder.
+    #[arg(long, value_name = "DIR", default_value = "scenarios")]
+    pub root: PathBuf,
+    /// The protocol the scenario speaks.
+    #[arg(long, value_enum, default_value_t)]
+    pub protocol: NewProtocol,
 }
 
 #[derive(clap::Args, Debug)]

@@ -3,6 +3,7 @@
 //! [`summary`]: `rules`, `explain`, `zoo`, `fuzz`).
 
 mod args;
+mod authoring;
 mod run;
 mod summary;
 mod targets;
@@ -120,6 +121,7 @@ pub fn main() -> ExitCode {
                 Err(e) => usage_error(&e),
             }
         }
+        Command::New(a) => authoring::cmd_new(&a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
