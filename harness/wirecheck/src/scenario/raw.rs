@@ -542,6 +542,8 @@ mod tests {
             "partition" | "repair" | "hold" | "release" => "[a, b]",
             "crash" | "bounce" => "a",
             "request" => "{ id: r, channel: c }",
+            "batch" => "{ calls: [ { id: r, method: m } ] }",
+            "notify" => "{ method: m }",
             "cancel" | "result" => "{ id: r }",
             "serve" => "{ channel: c }",
             "send" | "expect" => "{ ping: {} }",
