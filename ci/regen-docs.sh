@@ -3,7 +3,8 @@
 # - the rule table in PROTOCOL.md, from harness/core/src/rules.rs;
 # - README.md's tables of host kinds, script steps, failure kinds, counters, proxy
 #   actions and fields, from harness/wirecheck/src/model/vocab/ (the docs test
-#   rewrites them when WIRECHECK_BLESS is set).
+#   rewrites them when WIRECHECK_BLESS is set);
+# - the JSON Schemas schemas/scenario.schema.json and schemas/target.schema.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 table=$(cargo run -q -p wirecheck -- rules --markdown)
@@ -17,3 +18,4 @@ i, j = s.index(begin), s.index(end) + len(end)
 open("PROTOCOL.md", "w").write(s[:i] + begin + "\n" + table.rstrip("\n") + "\n" + end + s[j:])
 PY
 WIRECHECK_BLESS=1 cargo test -q -p wirecheck --test docs -- readme_tables_match_the_vocabulary
+WIRECHECK_BLESS=1 cargo test -q -p wirecheck --test schema -- schema_files_match_the_vocabulary

@@ -364,9 +364,10 @@ pub fn search(cases: u32, rng_seed: u64, flaws: &Flaws, out_dir: &Path) -> Resul
                     .unwrap_or("see the trace")
                     .replace(['`', ':', '#', '[', ']', '{', '}'], " ")
             );
-            let yaml = case.to_yaml(&format!("regressions/{name}"), &about);
             let file = out_dir.join(format!("{name}.yaml"));
             let _ = std::fs::create_dir_all(out_dir);
+            let yaml = crate::schema::header_for(&file).unwrap_or_default()
+                + &case.to_yaml(&format!("regressions/{name}"), &about);
             if let Err(e) = std::fs::write(&file, yaml) {
                 return Err(Box::new(Found {
                     case,

@@ -15,6 +15,7 @@ pub mod render;
 pub mod reports;
 pub mod runner;
 pub mod scenario;
+pub mod schema;
 pub mod select;
 pub mod targets;
 pub mod template;

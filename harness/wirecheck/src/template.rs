@@ -19,13 +19,10 @@ pub fn check_new_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The file's text for scenario `name` (AREA/NAME), speaking `protocol`; `schema` is the
-/// path of the scenario schema relative to the file, for editors, when known.
-pub fn template(name: &str, protocol: Protocol, schema: Option<&str>) -> String {
-    let mut s = String::new();
-    if let Some(schema) = schema {
-        s.push_str(&format!("# yaml-language-server: $schema={schema}\n"));
-    }
+/// The file's text for scenario `name` (AREA/NAME), speaking `protocol`, after `header`
+/// (the editor's schema line, [`crate::schema::header_for`], when there is one).
+pub fn template(name: &str, protocol: Protocol, header: Option<&str>) -> String {
+    let mut s = header.unwrap_or_default().to_owned();
     s.push_str(&format!(
         "# A wirecheck scenario. README.md (\"Adding a scenario\") lists every field and step;\n\
          # PROTOCOL.md explains the rules. Run it: wirecheck show <this file>\n\
@@ -102,7 +99,8 @@ mod tests {
             (Protocol::WirecheckV1, "mux/new-case"),
             (Protocol::JsonRpc2, "jsonrpc/new-case"),
         ] {
-            let text = template(name, protocol, Some("../../schemas/scenario.schema.json"));
+            let header = "# yaml-language-server: $schema=../../schemas/scenario.schema.json\n";
+            let text = template(name, protocol, Some(header));
             let file = format!("scenarios/{name}.yaml");
             let s = load_str(&text, Path::new(&file)).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!((s.name.as_str(), s.protocol), (name, protocol));

@@ -57,6 +57,13 @@ pub enum Command {
     /// Write a commented starting scenario, scenarios/AREA/NAME.yaml, that runs as it is.
     #[command(after_help = EXIT_CODES)]
     New(NewArgs),
+    /// Print the JSON Schema of scenario files (or target files), for editors and linters:
+    /// a scenario file's first line `# yaml-language-server: $schema=PATH` points at it.
+    Schema {
+        /// Which files.
+        #[arg(value_enum, default_value_t)]
+        of: SchemaOf,
+    },
     /// Print a shell completion script, e.g. `wirecheck completions bash > ~/.local/share/bash-completion/completions/wirecheck`.
     Completions {
         /// The shell.
@@ -164,6 +171,14 @@ pub struct ShowArgs {
     /// Not supported: `show` runs the simulation only.
     #[arg(long = "target", value_name = "FILE", hide = true)]
     pub targets: Vec<PathBuf>,
+}
+
+/// Which files a schema describes.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SchemaOf {
+    #[default]
+    Scenario,
+    Target,
 }
 
 /// The protocol a new scenario speaks.

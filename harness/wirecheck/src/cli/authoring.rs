@@ -1,6 +1,6 @@
-//! `new`: the starting scenario a newcomer edits.
+//! `new`: the starting scenario a newcomer edits; `schema`: what editors check files with.
 
-use super::args::{NewArgs, NewProtocol};
+use super::args::{NewArgs, NewProtocol, SchemaOf};
 use super::usage_error;
 use std::process::ExitCode;
 use wirecheck::model::Protocol;
@@ -21,11 +21,13 @@ pub(crate) fn cmd_new(a: &NewArgs) -> ExitCode {
         NewProtocol::WirecheckV1 => Protocol::WirecheckV1,
         NewProtocol::JsonRpc2 => Protocol::JsonRpc2,
     };
-    let text = template(&a.name, protocol, None);
     let written = file
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&file, text));
+        .and_then(|()| {
+            let header = wirecheck::schema::header_for(&file);
+            std::fs::write(&file, template(&a.name, protocol, header.as_deref()))
+        });
     if let Err(e) = written {
         eprintln!("error: cannot write `{}`: {e}", file.display());
         return ExitCode::from(2);
@@ -36,5 +38,15 @@ pub(crate) fn cmd_new(a: &NewArgs) -> ExitCode {
         "snapshot it:   cargo test -- {} (then `cargo insta review`, or INSTA_UPDATE=always)",
         a.name
     );
+    ExitCode::SUCCESS
+}
+
+/// `schema`: the JSON Schema of scenario files or target files.
+pub(crate) fn cmd_schema(of: SchemaOf) -> ExitCode {
+    let schema = match of {
+        SchemaOf::Scenario => wirecheck::schema::scenario(),
+        SchemaOf::Target => wirecheck::schema::target(),
+    };
+    print!("{}", wirecheck::schema::render(&schema));
     ExitCode::SUCCESS
 }

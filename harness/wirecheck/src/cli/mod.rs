@@ -122,6 +122,7 @@ pub fn main() -> ExitCode {
             }
         }
         Command::New(a) => authoring::cmd_new(&a),
+        Command::Schema { of } => authoring::cmd_schema(of),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
