@@ -412,6 +412,7 @@ async fn connection(
     }
     let _ = link.to_client.out.send(Out::Close);
     let _ = link.to_target.out.send(Out::Close);
+    count(&ctx, ProxyCounter::Closed);
     let lost: usize = {
         let mut s = lock(&shared);
         let keys: Vec<(usize, u64, u8)> = s
@@ -535,8 +536,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
         }
         ProxyAction::Close => {
             proxy_event(ctx, ProxyAct::Close, from, &text);
-            count(ctx, ProxyCounter::Closed);
-            return Flow::Close;
+            return Flow::Close; // counted `closed` where both sides are closed
         }
     }
     Flow::Go

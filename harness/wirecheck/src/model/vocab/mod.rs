@@ -436,7 +436,10 @@ counters! {
         Held = total("held", "messages a `hold` rule kept until `release`"),
         Reordered = total("reordered", "messages a `reorder` rule collected"),
         Corrupted = total("corrupted", "messages a `corrupt` rule acted on"),
-        Closed = total("closed", "connections a `close` rule closed"),
+        Closed = total(
+            "closed",
+            "connections the proxy closed on both sides: by a `close` rule, or because one side ended"
+        ),
     }
 }
 
