@@ -93,3 +93,30 @@ script:
         "{err}"
     );
 }
+
+/// A result is recorded before the frames that arrive after the one completing it, even
+/// in the same tick: a duplicate's "dropped … (duplicate)" note follows the result it
+/// duplicates (it came first in the trace before the client yielded after each frame).
+#[test]
+fn a_result_comes_before_the_duplicate_that_follows_it() {
+    // A proxy duplicates r1's response: both copies arrive in the same tick.
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/chaos/duplicate-response.yaml");
+    let s = wirecheck::scenario::load_file(&file).expect("loads");
+    let r = run(&s, &RunOptions::default());
+    assert!(r.failures.is_empty(), "{}", r.explain());
+    let lines: Vec<&str> = r.diagram.lines().collect();
+    let at = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` in\n{}", r.diagram))
+    };
+    let (result, dropped) = (at("app: result r1: ok"), at("(duplicate)"));
+    assert!(
+        result < dropped
+            && lines[result].split_whitespace().next() == lines[dropped].split_whitespace().next(),
+        "the result, then in the same tick the dropped duplicate:\n{}",
+        r.diagram
+    );
+}

@@ -182,6 +182,10 @@ where
                     }
                     Some(Ok(_)) => {}
                 }
+                // Let the callers this frame completed take their results before the
+                // next frame is read: a trace then shows a result before the duplicate
+                // that follows it, not after.
+                tokio::task::yield_now().await;
             }
             _ = tokio::time::sleep_until(next_ping), if hb.is_some() && !inner.mux.with(|m| m.is_registering()) => {
                 next_ping += hb.as_ref().map_or(far, |h| h.interval);
