@@ -391,6 +391,14 @@ pub enum Action {
         expect: Expectation,
         within: Duration,
     },
+    /// Wait until one of the scripted hosts `of` receives a message matching `pattern`;
+    /// from then on `alias` names that host.
+    First {
+        of: Vec<String>,
+        pattern: FramePattern,
+        within: Duration,
+        alias: String,
+    },
     /// Scripted client connects to its target / scripted peer closes its connection.
     ScriptedConnect {
         host: String,

@@ -51,6 +51,8 @@ struct Runner<'w> {
     hosts: BTreeMap<String, Host>,
     trace: Trace,
     limit: Duration,
+    /// Names bound by `first` steps: alias → the host that received the message.
+    aliases: BTreeMap<String, String>,
 }
 
 /// Runs `scenario` in the simulated world, to completion (or to its first failing step).
@@ -109,6 +111,7 @@ pub fn run_with(
         hosts,
         trace: trace.clone(),
         limit: scenario.duration,
+        aliases: BTreeMap::new(),
     };
 
     let mut failures = Vec::new();
@@ -294,7 +297,8 @@ impl Runner<'_> {
     }
 
     fn execute(&mut self, action: &Action) -> Step<()> {
-        match action {
+        let resolved = self.resolve(action);
+        match &resolved {
             Action::Wait(d) => {
                 let until = self.now() + *d;
                 self.advance_until(until, |_| false).map(|_| ())
@@ -358,6 +362,53 @@ impl Runner<'_> {
                 within,
             } => self.expect_frame(host, pattern, *within),
             Action::Counters { expect, within } => self.await_counters(expect, *within),
+            Action::First {
+                of,
+                pattern,
+                within,
+                alias,
+            } => {
+                let host = self.expect_any(of, pattern, *within)?;
+                self.aliases.insert(alias.clone(), host);
+                Ok(())
+            }
+        }
+    }
+
+    /// `action` with the names `first` steps bound replaced by their hosts (only scripted
+    /// peers' steps can name an alias: the loader checks it).
+    fn resolve(&self, action: &Action) -> Action {
+        let r = |h: &String| self.aliases.get(h).unwrap_or(h).clone();
+        match action {
+            Action::Send { host, frame } => Action::Send {
+                host: r(host),
+                frame: frame.clone(),
+            },
+            Action::SendTo { host, to, frame } => Action::SendTo {
+                host: r(host),
+                to: r(to),
+                frame: frame.clone(),
+            },
+            Action::Expect {
+                host,
+                pattern,
+                within,
+            } => Action::Expect {
+                host: r(host),
+                pattern: pattern.clone(),
+                within: *within,
+            },
+            Action::ScriptedClose { host } => Action::ScriptedClose { host: r(host) },
+            Action::ScriptedConnect { host } => Action::ScriptedConnect { host: r(host) },
+            Action::Counters { expect, within } => {
+                let mut expect = expect.clone();
+                expect.host = r(&expect.host);
+                Action::Counters {
+                    expect,
+                    within: *within,
+                }
+            }
+            other => other.clone(),
         }
     }
 

@@ -208,6 +208,21 @@ pub const FIELDS: &[Field] = &[
         Absent("none"),
         "JSON-RPC: the params, any YAML value (absent: no `params` member)",
     ),
+    field(
+        "first.of",
+        Required,
+        "two or more scripted hosts of one kind, any of which may receive the message",
+    ),
+    field(
+        "first.expect",
+        Required,
+        "the message, as `<host>.expect` writes it (with its `within`)",
+    ),
+    field(
+        "first.as",
+        Required,
+        "the name later steps use for the host that received it (not a host's name)",
+    ),
     field("cancel.id", Required, "call id of the request to cancel (not a call of a batch)"),
     field(
         "result.id",
