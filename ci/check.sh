@@ -28,6 +28,9 @@ bash ci/loom.sh
 step "scenario corpus (README's run command; its last line is the plain 'N passed, N failed')"
 cargo run --release --locked -p wirecheck -- run scenarios
 
+step "HTML report in headless Chromium (ci/html-report.sh)"
+bash ci/html-report.sh
+
 step "black-box fixtures in Python and Node (ci/targets.sh)"
 bash ci/targets.sh
 

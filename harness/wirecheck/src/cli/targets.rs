@@ -1,13 +1,13 @@
 //! `wirecheck run --target FILE`: the scenarios against external targets in real time.
 
-use super::run::Selected;
+use super::run::{Ran, Selected};
 use super::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use wirecheck::model::Scenario;
-use wirecheck::reports::{Case, CaseVerdict};
+use wirecheck::reports::{shown_run, Case, CaseVerdict};
 use wirecheck::targets::run::{retry_failed, run_matrix, Grade, TargetOptions};
 use wirecheck::targets::{self, flaws, table};
 
@@ -21,7 +21,7 @@ pub(super) fn run_options(args: &Args) -> (TargetOptions, usize) {
     (opts, if args.jobs_set { args.jobs } else { 2 })
 }
 
-pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Vec<Case>) {
+pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Vec<Ran>) {
     let fail = |code: u8| (ExitCode::from(code), Vec::new());
     if !args.flaws.is_empty() {
         eprintln!(
@@ -103,24 +103,21 @@ pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Ve
         }
     }
     let files = selected.file_of();
-    let mut cases: Vec<Case> = cells
+    let mut cases: Vec<Ran> = cells
         .iter()
         .filter_map(|runs| {
             let file = runs
                 .first()
                 .and_then(|r| files.get(r.scenario.as_str()))
                 .map_or_else(PathBuf::new, |f| f.to_path_buf());
-            Case::from_target(file, runs)
+            let report = shown_run(runs).and_then(|r| r.report.clone());
+            Some(Ran::new(Case::from_target(file, runs)?, report))
         })
         .collect();
     for t in &targets {
         for i in &selected.invalid {
-            cases.push(Case::invalid(
-                &t.name,
-                i.name.clone(),
-                i.file.clone(),
-                i.error.clone(),
-            ));
+            let case = Case::invalid(&t.name, i.name.clone(), i.file.clone(), i.error.clone());
+            cases.push(Ran::new(case, None));
         }
     }
     (super::run::exit_code(&cases, CaseVerdict::is_bad), cases)
