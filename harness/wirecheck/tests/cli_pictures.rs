@@ -252,5 +252,8 @@ fn show_mermaid_draws_the_run_with_the_violation_in_a_red_rect() {
         out.starts_with("sequenceDiagram\n") && !out.contains("rect "),
         "{out}"
     );
-    assert!(out.contains("%% final app: cancelled=0 completed=1 "), "{out}");
+    assert!(
+        out.contains("%% final app: cancelled=0 completed=1 "),
+        "{out}"
+    );
 }

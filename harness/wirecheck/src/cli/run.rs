@@ -2,6 +2,7 @@
 //! `wirecheck show`.
 
 use super::args::{RunArgs, ShowFormat};
+use super::progress::Progress;
 use super::{flaw_set, targets, usage_error, Args};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -211,19 +212,31 @@ fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Ran>) {
     );
     let mut cases = Vec::new();
     let mut failed = Vec::new();
+    let progress = Progress::new("scenarios", selected.scenarios.len() as u64);
     for (file, s) in &selected.scenarios {
+        progress.set_message(s.name.clone());
         let report = run(s, &opts);
-        println!(
+        tracing::debug!(
+            scenario = %s.name,
+            seed = report.seed,
+            verdict = report.verdict(),
+            sim_ms = report.sim_time.as_millis() as u64,
+            wall_ms = report.wall_time.as_millis() as u64,
+            events = report.events.len(),
+            "ran in simulation"
+        );
+        progress.println(&format!(
             "{:<width$}  {:<10}  {:>9}  {:>7}ms  {}",
             s.name,
             report.verdict(),
             clock(report.sim_time).trim(),
             report.wall_time.as_millis(),
             report.broken_rules().join(" ")
-        );
+        ));
         if args.verbose {
-            println!("{}", report.diagram);
+            progress.println(&report.diagram);
         }
+        progress.inc(&s.name);
         if !report.passed() {
             failed.push(report.explain());
         }
@@ -232,6 +245,7 @@ fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Ran>) {
             Some(report),
         ));
     }
+    drop(progress);
     for i in &selected.invalid {
         println!(
             "{:<width$}  {:<10}  {:>9}  {:>9}",

@@ -1,5 +1,6 @@
 //! `wirecheck run --target FILE`: the scenarios against external targets in real time.
 
+use super::progress::Progress;
 use super::run::{Ran, Selected};
 use super::Args;
 use std::path::{Path, PathBuf};
@@ -56,17 +57,23 @@ pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Ve
     let (opts, jobs) = run_options(args);
     let started = Instant::now();
     let verbose = args.verbose;
+    let runs = scenarios.len() * targets.len() * args.repeat.max(1);
+    let progress = Progress::new("runs", runs as u64);
     let mut cells = run_matrix(&scenarios, &targets, &opts, jobs, args.repeat, &|r| {
+        let line = format!(
+            "{} × {}: {} ({:.2}s)",
+            r.scenario,
+            r.target,
+            r.grade.label(),
+            r.wall.as_secs_f64()
+        );
+        tracing::debug!(scenario = %r.scenario, target = %r.target, grade = r.grade.label(), wall_ms = r.wall.as_millis() as u64, "target run");
         if verbose {
-            eprintln!(
-                "  {} × {}: {} ({:.2}s)",
-                r.scenario,
-                r.target,
-                r.grade.label(),
-                r.wall.as_secs_f64()
-            );
+            progress.eprintln(&format!("  {line}"));
         }
+        progress.inc(&line);
     });
+    drop(progress);
     let flaky = if args.retry_failed {
         retry_failed(&scenarios, &targets, &mut cells, &opts)
     } else {
@@ -171,14 +178,16 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
         }
         let target = Arc::new(target);
         let started = Instant::now();
+        let progress = Progress::new("runs of the correct target", scenarios.len() as u64);
         let mut baseline = run_matrix(
             &scenarios,
             std::slice::from_ref(&target),
             &opts,
             jobs,
             1,
-            &|_| {},
+            &|r| progress.inc(&format!("{}: {}", r.scenario, r.grade.label())),
         );
+        drop(progress);
         if args.retry_failed {
             for f in retry_failed(
                 &scenarios,
@@ -190,6 +199,7 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
             }
         }
         let sum = table::summary(&baseline);
+        let progress = Progress::new("runs with a flaw", 0);
         let rows = flaws::flaw_matrix(
             &scenarios,
             &baseline,
@@ -197,8 +207,16 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
             &opts,
             jobs,
             !args.all,
-            &|_| {},
+            &|r| {
+                progress.inc(&format!(
+                    "{} × {}: {}",
+                    r.scenario,
+                    r.target,
+                    r.grade.label()
+                ))
+            },
         );
+        drop(progress);
         if args.markdown {
             print!("{}", flaws::markdown(&target, &rows));
         } else {
