@@ -4,6 +4,8 @@
 //! stderr, [`logging`] routes `tracing` diagnostics there (`RUST_LOG`).
 
 mod args;
+#[cfg(test)]
+mod examples;
 mod logging;
 mod progress;
 mod run;
