@@ -32,7 +32,7 @@ pub fn render(entry: &Entry, path: &str) -> String {
         let _ = write!(b, " · seed {seed}");
     }
     if let Some(t) = c.sim_time {
-        let what = if c.target == super::super::REFERENCE {
+        let what = if c.target == crate::reports::REFERENCE {
             "simulated"
         } else {
             "ran"
