@@ -324,6 +324,25 @@ pub struct Found {
 /// `out_dir/<name>.yaml` as `regressions/<name>`. Returns the number of cases run, or the
 /// failure.
 pub fn search(cases: u32, rng_seed: u64, flaws: &Flaws, out_dir: &Path) -> Result<u32, Box<Found>> {
+    search_with(cases, rng_seed, flaws, out_dir, &|_| {})
+}
+
+/// A run of [`search_with`]: a generated case, or (after the first failure) a smaller
+/// variant tried while shrinking it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchStep {
+    Case,
+    Shrink,
+}
+
+/// [`search`], calling `progress` after every scenario it runs.
+pub fn search_with(
+    cases: u32,
+    rng_seed: u64,
+    flaws: &Flaws,
+    out_dir: &Path,
+    progress: &dyn Fn(SearchStep),
+) -> Result<u32, Box<Found>> {
     let config = Config {
         cases,
         failure_persistence: None,
@@ -339,8 +358,24 @@ pub fn search(cases: u32, rng_seed: u64, flaws: &Flaws, out_dir: &Path) -> Resul
             &seed_bytes,
         ),
     );
+    // Every run after the first failure is a shrinking step.
+    let failed = std::cell::Cell::new(false);
     let result = runner.run(&scenarios(), |g| {
-        check(&g, flaws).map_err(TestCaseError::fail)
+        let step = if failed.get() {
+            SearchStep::Shrink
+        } else {
+            SearchStep::Case
+        };
+        let r = check(&g, flaws);
+        if let Err(why) = &r {
+            if !failed.replace(true) {
+                let first = why.lines().next().unwrap_or_default();
+                tracing::info!(seed = g.seed, "generated case failed, shrinking: {first}");
+            }
+        }
+        tracing::trace!(?step, seed = g.seed, ok = r.is_ok(), "generated case");
+        progress(step);
+        r.map_err(TestCaseError::fail)
     });
     match result {
         Ok(()) => Ok(cases),

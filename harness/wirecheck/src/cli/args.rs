@@ -140,6 +140,11 @@ pub struct RunArgs {
     /// seed, diagnosis (shape in docs/reports.md).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write a static HTML report into DIR (created if missing): index.html, the matrix
+    /// of scenarios × targets, and a page per case with its sequence diagram as SVG,
+    /// violations, counters and scenario file (see docs/reports.md).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub select: Selection,
     #[command(flatten)]
@@ -153,6 +158,8 @@ pub enum ShowFormat {
     Text,
     /// The result as JSON: verdict, rules broken, failures, violations, counters, diagram.
     Json,
+    /// The trace as a Mermaid sequenceDiagram (for Markdown), violations highlighted.
+    Mermaid,
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,9 +1,14 @@
 //! The `wirecheck` command line: clap parses ([`args`]), each command lives in its own
 //! file ([`run`]: `run` and `show`; [`targets`]: runs against external targets;
-//! [`summary`]: `rules`, `explain`, `zoo`, `fuzz`).
+//! [`summary`]: `rules`, `explain`, `zoo`, `fuzz`); [`progress`] draws progress on
+//! stderr, [`logging`] routes `tracing` diagnostics there (`RUST_LOG`).
 
 mod args;
 mod authoring;
+#[cfg(test)]
+mod examples;
+mod logging;
+mod progress;
 mod run;
 mod summary;
 mod targets;
@@ -78,6 +83,7 @@ pub(crate) fn usage_error(msg: &str) -> ExitCode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init();
     match cli.command {
         Command::Run(a) => {
             let mut args = Args::new(a.flaws.clone(), a.target.targets.clone(), a.jobs);

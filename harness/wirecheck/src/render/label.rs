@@ -42,6 +42,19 @@ pub fn label(e: &Event) -> String {
     }
 }
 
+/// The event's text as every picture of the trace shows it beside the lanes: the label,
+/// after `host: ` for the events a host does or notes itself (calls, results, notes,
+/// lifecycle), since their lane alone does not name who acted.
+pub fn line_label(e: &Event) -> String {
+    match &e.kind {
+        EventKind::Call { .. }
+        | EventKind::Result { .. }
+        | EventKind::Note(_)
+        | EventKind::Life(_) => format!("{}: {}", e.host, label(e)),
+        _ => label(e),
+    }
+}
+
 /// Control characters (a NUL in a client id, a newline) escaped, so one event stays one
 /// line of the diagram.
 fn printable(s: &str) -> String {
