@@ -486,6 +486,11 @@ impl Model {
             if channel != INFO_CHANNEL {
                 return self.reject(conn, Some(&req), code::UNKNOWN_CHANNEL);
             }
+            // With a token table, only about oneself.
+            let asker = self.conns.get(&conn).cloned().flatten();
+            if self.tokens && asker.as_deref() != Some(body.as_str()) {
+                return self.reject(conn, Some(&req), code::UNKNOWN_CLIENT);
+            }
             let Some(&target) = self.clients.get(&body) else {
                 return self.reject(conn, Some(&req), code::UNKNOWN_CLIENT);
             };
