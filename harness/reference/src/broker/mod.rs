@@ -349,21 +349,29 @@ impl BrokerServer {
     /// Carries out the state machine's actions. A peer that does not keep up (its bytes
     /// waiting pass the budget) is closed as a slow consumer, which frees its state.
     fn apply(&self, actions: Vec<Action>) {
+        // Encoded before the connection table is locked: other readers are not held up.
+        let planned: Vec<(ConnId, Option<String>)> = actions
+            .into_iter()
+            .map(|action| match action {
+                Action::Send(c, m) => (c, Some(m.encode())),
+                Action::Close(c, why) => {
+                    self.observer.note(&format!("conn {c}: closing: {why}"));
+                    (c, None)
+                }
+            })
+            .collect();
         let mut slow = Vec::new();
         {
             let conns = self.lock_conns();
-            for action in actions {
-                match action {
-                    Action::Send(c, m) => {
-                        let Some(h) = conns.get(&c) else { continue };
-                        if let Err(Refused::OverBudget { waiting }) = h.outbox.push_text(m.encode())
-                        {
+            for (c, text) in planned {
+                let Some(h) = conns.get(&c) else { continue };
+                match text {
+                    Some(text) => {
+                        if let Err(Refused::OverBudget { waiting }) = h.outbox.push_text(text) {
                             slow.push((c, waiting));
                         }
                     }
-                    Action::Close(c, why) => {
-                        self.observer.note(&format!("conn {c}: closing: {why}"));
-                        let Some(h) = conns.get(&c) else { continue };
+                    None => {
                         if h.outbox.push(Out::Close).is_ok() {
                             h.kill.notify_one();
                         }
