@@ -121,7 +121,7 @@ impl HostKind {
 pub struct BrokerSpec {
     /// Largest accepted message, in bytes.
     pub max_message: usize,
-    /// Capacity of each connection's outbound queue, in messages.
+    /// Outbound budget of each connection, in messages of `max_message` bytes.
     pub queue: usize,
     /// A connection silent for this long is closed.
     pub idle_timeout: Duration,

@@ -51,7 +51,7 @@ pub const FIELDS: &[Field] = &[
     field(
         "broker.queue",
         Is("64"),
-        "capacity of each connection's outbound queue, in messages (at least 1)",
+        "outbound budget of each connection, in messages of `max_message` bytes: a peer with more waiting for it is closed as a slow consumer (at least 1)",
     ),
     field("broker.idle_timeout", Is("30s"), "a connection silent this long is closed"),
     field(
