@@ -80,7 +80,7 @@ impl BrokerServer {
             // Zoo flaw `polling-receivers`: hand out work on a timer, not on events.
             let weak = Arc::downgrade(&server);
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                let mut tick = crate::time::interval(Duration::from_millis(100));
                 while let Some(server) = {
                     tick.tick().await;
                     weak.upgrade()
@@ -119,7 +119,7 @@ impl BrokerServer {
             .max_message_size(Some(limit))
             .max_frame_size(Some(limit));
         let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config));
-        let ws = match tokio::time::timeout(self.opts.handshake_timeout, handshake).await {
+        let ws = match crate::time::timeout(self.opts.handshake_timeout, handshake).await {
             Ok(Ok(ws)) => ws,
             Ok(Err(e)) => {
                 self.observer
@@ -175,7 +175,7 @@ impl BrokerServer {
             tokio::select! {
                 biased;
                 _ = kill.notified() => break ("closed by broker".to_owned(), CloseCause::Local),
-                next = tokio::time::timeout(self.opts.idle_timeout, source.next()) => match next {
+                next = crate::time::timeout(self.opts.idle_timeout, source.next()) => match next {
                     Err(_) => break (format!("idle for {:?}", self.opts.idle_timeout), CloseCause::Idle),
                     Ok(None) => break ("connection ended".to_owned(), CloseCause::Peer),
                     Ok(Some(Err(e))) => {
@@ -313,7 +313,7 @@ pub async fn run_tcp_with(
             }
             Err(e) => {
                 observer.note(&format!("accept failed: {e}; retrying in {backoff:?}"));
-                tokio::time::sleep(backoff).await;
+                crate::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }

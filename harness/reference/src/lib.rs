@@ -11,5 +11,6 @@ pub mod client;
 pub mod observe;
 pub mod rpc_server;
 pub mod serve;
+pub mod time;
 
 pub use observe::{NoObserver, Observer};

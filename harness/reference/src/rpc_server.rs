@@ -54,7 +54,7 @@ pub async fn serve_connection<S>(
             let tx = tx.clone();
             delayed.retain(|h| !h.is_finished());
             delayed.push(tokio::spawn(async move {
-                tokio::time::sleep(a.after).await;
+                crate::time::sleep(a.after).await;
                 let _ = tx.send(a.text);
             }));
         }
@@ -89,7 +89,7 @@ pub async fn run_tcp(listener: tokio::net::TcpListener, quiet: bool) {
             }
             Err(e) => {
                 eprintln!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                crate::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
     }

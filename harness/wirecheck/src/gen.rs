@@ -306,6 +306,7 @@ fn run_with(s: &Scenario, flaws: &Flaws) -> Report {
         &RunOptions {
             seed: None,
             flaws: flaws.clone(),
+            ..RunOptions::default()
         },
     )
 }

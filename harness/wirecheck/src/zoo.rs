@@ -106,6 +106,7 @@ pub fn run_zoo(corpus: &[Scenario], flaws: &[Flaw], jobs: usize) -> Zoo {
                 let opts = RunOptions {
                     seed: None,
                     flaws: flaw.map(Flaws::one).unwrap_or_default(),
+                    ..RunOptions::default()
                 };
                 let report = run(&corpus[i], &opts);
                 results

@@ -75,6 +75,7 @@ fn a_planted_bug_is_found_shrunk_and_written_as_a_replayable_yaml_scenario() {
         &RunOptions {
             seed: None,
             flaws: flaws.clone(),
+            ..RunOptions::default()
         },
     );
     assert!(

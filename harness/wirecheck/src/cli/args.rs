@@ -123,6 +123,9 @@ pub struct RunArgs {
     /// Parallel jobs (with --target; default 2).
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
+    /// How simulated time passes (not with --target, which runs in real time).
+    #[arg(long, value_enum, value_name = "PACE")]
+    pub pace: Option<PaceArg>,
     /// Write a JUnit XML report to FILE (one testcase per scenario per target).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -145,6 +148,25 @@ pub enum ShowFormat {
     Json,
 }
 
+/// `--pace`: how the simulation lets time pass. Both give the same trace, byte for byte.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaceArg {
+    /// Jump over stretches in which no host can act.
+    #[default]
+    SkipIdle,
+    /// One 1 ms tick at a time, polling every host (slower; for comparison).
+    EveryTick,
+}
+
+impl From<PaceArg> for wirecheck::world::Pace {
+    fn from(p: PaceArg) -> Self {
+        match p {
+            PaceArg::SkipIdle => wirecheck::world::Pace::SkipIdle,
+            PaceArg::EveryTick => wirecheck::world::Pace::EveryTick,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
     /// The scenario file.
@@ -158,6 +180,9 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: ShowFormat,
+    /// How simulated time passes.
+    #[arg(long, value_enum, value_name = "PACE")]
+    pub pace: Option<PaceArg>,
     /// Not supported: `show` runs the simulation only.
     #[arg(long = "target", value_name = "FILE", hide = true)]
     pub targets: Vec<PathBuf>,

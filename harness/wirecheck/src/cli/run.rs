@@ -183,6 +183,7 @@ fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Case>) {
     let opts = RunOptions {
         seed: args.seed,
         flaws: flaw_set(&args.flaws),
+        pace: args.pace,
     };
     let started = Instant::now();
     let width = selected
@@ -299,6 +300,7 @@ pub(super) fn cmd_show(args: Args, file: &Path, format: ShowFormat) -> ExitCode 
         &RunOptions {
             seed: args.seed,
             flaws: flaw_set(&args.flaws),
+            pace: args.pace,
         },
     );
     if format == ShowFormat::Json {
