@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::broker::{Action, BrokerConfig, BrokerStats, ConnId, SharedBroker};
@@ -115,7 +115,7 @@ impl BrokerServer {
         // Leave room above our own limit so oversized messages reach the state machine and
         // get a `too_large` answer instead of killing the connection.
         let limit = self.opts.config.max_message.saturating_mul(4).max(1 << 16);
-        let ws_config = WebSocketConfig::default()
+        let ws_config = crate::ws::config()
             .max_message_size(Some(limit))
             .max_frame_size(Some(limit));
         let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config));

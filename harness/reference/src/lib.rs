@@ -12,5 +12,6 @@ pub mod observe;
 pub mod rpc_server;
 pub mod serve;
 pub mod time;
+pub mod ws;
 
 pub use observe::{NoObserver, Observer};

@@ -30,7 +30,11 @@ pub(super) async fn connect<C: Connector>(
         .map_err(|e| CallError::SendFailed(format!("connect to {addr}: {e}")))?;
     let (ws, _) = crate::time::timeout(
         limit,
-        tokio_tungstenite::client_async(format!("ws://{addr}/"), stream),
+        tokio_tungstenite::client_async_with_config(
+            format!("ws://{addr}/"),
+            stream,
+            Some(crate::ws::config()),
+        ),
     )
     .await
     .map_err(|_| CallError::Timeout)?

@@ -54,6 +54,10 @@ pub enum Command {
     /// shrunk and written as a YAML scenario that `cargo test` replays.
     #[command(after_help = EXIT_CODES)]
     Fuzz(FuzzArgs),
+    /// Measure speed: the scenario catalog's simulated time per wall and CPU second, jumping
+    /// over idle time and stepping every tick, and the generator's cases per second
+    /// (serial, one core; the figures of BENCHMARKS.md).
+    Bench(BenchArgs),
     /// Print a shell completion script, e.g. `wirecheck completions bash > ~/.local/share/bash-completion/completions/wirecheck`.
     Completions {
         /// The shell.
@@ -208,6 +212,31 @@ pub struct ZooArgs {
     /// With --target: run a failed scenario once more alone; a pass then is FLAKY.
     #[arg(long)]
     pub retry_failed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Scenario files or folders (searched for *.yaml).
+    #[arg(value_name = "PATH", default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// Only scenarios whose name matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out scenarios whose name matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Rounds of the catalog per pace; the fastest round of each is reported.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Generated scenarios to time (0: skip the generator).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub fuzz_cases: u32,
+    /// Seed of the generator (default 20261122, as `fuzz`).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Print Markdown tables (BENCHMARKS.md's) instead.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -3,6 +3,7 @@
 //! [`summary`]: `rules`, `explain`, `zoo`, `fuzz`).
 
 mod args;
+mod bench;
 mod run;
 mod summary;
 mod targets;
@@ -129,6 +130,7 @@ pub fn main() -> ExitCode {
                 Err(e) => usage_error(&e),
             }
         }
+        Command::Bench(a) => bench::cmd_bench(&a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

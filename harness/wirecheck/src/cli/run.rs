@@ -36,7 +36,10 @@ impl Selected {
 }
 
 /// Discovers, loads and selects. `Err` is the exit code of a usage or read error (printed).
-fn select(paths: &[PathBuf], sel: &super::args::Selection) -> Result<Selected, ExitCode> {
+pub(super) fn select(
+    paths: &[PathBuf],
+    sel: &super::args::Selection,
+) -> Result<Selected, ExitCode> {
     let selection = Selection::new(&sel.include, &sel.exclude).map_err(|e| usage_error(&e))?;
     let mut files = Vec::new();
     for root in paths {

@@ -114,7 +114,11 @@ pub(super) fn cmd_fuzz(
     let out = out.unwrap_or_else(|| corpus_root().join("regressions"));
     let seed = seed.unwrap_or(20261122);
     let started = Instant::now();
-    match wirecheck::gen::search(cases, seed, &flaw_set(&args.flaws), &out) {
+    let opts = wirecheck::runner::RunOptions {
+        flaws: flaw_set(&args.flaws),
+        ..Default::default()
+    };
+    match wirecheck::gen::search(cases, seed, &opts, &out) {
         Ok(n) => {
             println!(
                 "{n} generated scenarios, all OK with every checker on ({:.1}s wall, seed {seed})",

@@ -53,6 +53,8 @@ struct Runner<'w> {
     hosts: BTreeMap<String, Host>,
     trace: Trace,
     limit: Duration,
+    /// Steps the world took.
+    steps: u64,
 }
 
 /// Runs `scenario` in the simulated world, to completion (or to its first failing step).
@@ -112,6 +114,7 @@ pub fn run_with(
         hosts,
         trace: trace.clone(),
         limit: scenario.duration,
+        steps: 0,
     };
 
     let mut failures = Vec::new();
@@ -178,6 +181,7 @@ pub fn run_with(
         diagram: String::new(),
         sim_time: r.now(),
         wall_time: Duration::ZERO,
+        steps: r.steps,
     };
     report.diagram = report.text(false);
     report.wall_time = wall.elapsed();
@@ -231,6 +235,7 @@ impl Runner<'_> {
             f.hint = Some("raise `duration:` at the top of the file, or shorten waits".into());
             return Err(f);
         }
+        self.steps += 1;
         match moves {
             Moves::Tick => self.world.step(),
             Moves::Jump => self.world.advance(until.min(self.limit)),

@@ -308,7 +308,12 @@ async fn connection(
     shared: SharedRef,
     ctx: Ctx,
 ) {
-    let mut client_ws = match tokio_tungstenite::accept_async(stream).await {
+    let mut client_ws = match tokio_tungstenite::accept_async_with_config(
+        stream,
+        Some(wirecheck_reference::ws::config()),
+    )
+    .await
+    {
         Ok(ws) => ws,
         Err(e) => {
             ctx.note(format!("handshake with {peer} failed: {e}"));
@@ -321,10 +326,14 @@ async fn connection(
         Ok((s, port)) => {
             // The port the target sees this connection from: names it in our traces.
             upstream_port = port;
-            tokio_tungstenite::client_async(format!("ws://{addr}/"), s)
-                .await
-                .map(|(ws, _)| ws)
-                .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))
+            tokio_tungstenite::client_async_with_config(
+                format!("ws://{addr}/"),
+                s,
+                Some(wirecheck_reference::ws::config()),
+            )
+            .await
+            .map(|(ws, _)| ws)
+            .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))
         }
         Err(e) => Err(format!("connect {addr} failed: {e}")),
     };
