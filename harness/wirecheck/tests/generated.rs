@@ -105,7 +105,22 @@ proptest::proptest! {
         let s = wirecheck::gen::load(&g).map_err(proptest::test_runner::TestCaseError::fail)?;
         let jumping = run(&s, &RunOptions::default());
         let every_tick = run(&s, &RunOptions { pace: Pace::EveryTick, ..RunOptions::default() });
-        proptest::prop_assert_eq!(&jumping.diagram, &every_tick.diagram);
-        proptest::prop_assert!(jumping.events == every_tick.events, "same diagram, different events");
+        if jumping.diagram != every_tick.diagram || jumping.events != every_tick.events {
+            let first = jumping
+                .diagram
+                .lines()
+                .zip(every_tick.diagram.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            let show = |d: &str| d.lines().skip(first.saturating_sub(3)).take(6).collect::<Vec<_>>().join("\n");
+            proptest::prop_assert!(
+                false,
+                "jumping and every-tick runs differ at diagram line {}:\n--- jumping\n{}\n--- every tick\n{}\n--- the scenario (`wirecheck show FILE --pace every-tick`):\n{}",
+                first + 1,
+                show(&jumping.diagram),
+                show(&every_tick.diagram),
+                g.to_yaml("regressions/generated", "A generated scenario.")
+            );
+        }
     }
 }
