@@ -12,5 +12,7 @@ pub mod client;
 pub mod observe;
 pub mod rpc_server;
 pub mod serve;
+pub mod time;
+pub mod ws;
 
 pub use observe::{NoObserver, Observer};
