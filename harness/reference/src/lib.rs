@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod client;
+pub mod handshake;
 pub mod observe;
 pub mod rpc_server;
 pub mod serve;
