@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod broker;
 pub mod client;
+pub mod handshake;
 pub mod observe;
 pub mod rpc_server;
 pub mod serve;

@@ -20,9 +20,7 @@ pub async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(crate::ws::config()))
-        .await
-    {
+    let ws = match crate::handshake::accept(stream).await {
         Ok(ws) => ws,
         Err(e) => return on_note(format!("WebSocket handshake failed: {e}")),
     };

@@ -93,7 +93,7 @@ async fn scripted_server(ctx: Ctx) -> HostResult {
                 let ctx = ctx.clone();
                 let open = open.clone();
                 tokio::spawn(async move {
-                    match tokio_tungstenite::accept_async_with_config(stream, Some(wirecheck_reference::ws::config())).await {
+                    match wirecheck_reference::handshake::accept(stream).await {
                         Ok(ws) => scripted_io(ws, peer, conn, open, ctx).await,
                         Err(e) => ctx.note(format!("handshake with {peer} failed: {e}")),
                     }
