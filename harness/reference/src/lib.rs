@@ -10,10 +10,13 @@
 pub mod bench;
 pub mod broker;
 pub mod client;
+pub mod handshake;
 pub mod log;
 pub mod observe;
 pub mod relay;
 pub mod rpc_server;
 pub mod serve;
+pub mod time;
+pub mod ws;
 
 pub use observe::{NoObserver, Observer};

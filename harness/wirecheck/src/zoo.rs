@@ -122,6 +122,7 @@ pub fn run_zoo_with(
                 let opts = RunOptions {
                     seed: None,
                     flaws: flaw.map(Flaws::one).unwrap_or_default(),
+                    ..RunOptions::default()
                 };
                 let report = run(&corpus[i], &opts);
                 tracing::debug!(

@@ -147,7 +147,13 @@ fn fixture(rel: &str) -> PathBuf {
 /// Runs `file` in simulation with `flaws` and returns its case and report.
 fn simulate(file: &Path, flaws: Flaws) -> (Case, Report) {
     let s = load_file(file).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(&s, &RunOptions { seed: None, flaws });
+    let r = run(
+        &s,
+        &RunOptions {
+            flaws,
+            ..RunOptions::default()
+        },
+    );
     (Case::simulated(file.to_path_buf(), &r), r)
 }
 

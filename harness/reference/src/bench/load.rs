@@ -147,7 +147,7 @@ pub async fn broker_load(
     if let Some(p) = progress {
         let mut next = p.every;
         while tasks.iter().any(|t| !t.is_finished()) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            crate::time::sleep(Duration::from_millis(20)).await;
             let n = done.load(Ordering::Relaxed);
             while n >= next {
                 (p.call)(next);

@@ -112,7 +112,7 @@ pub struct BrokerServer {
     next_conn: AtomicU64,
     observer: Arc<dyn Observer>,
     guesses: Mutex<AuthThrottle<IpAddr>>,
-    started: tokio::time::Instant,
+    started: crate::time::Instant,
 }
 
 impl BrokerServer {
@@ -136,13 +136,13 @@ impl BrokerServer {
             next_conn: AtomicU64::new(1),
             observer,
             guesses: Mutex::new(AuthThrottle::new(max_failures, Duration::from_secs(60))),
-            started: tokio::time::Instant::now(),
+            started: crate::time::Instant::now(),
         });
         if polling {
             // Zoo flaw `polling-receivers`: hand out work on a timer, not on events.
             let weak = Arc::downgrade(&server);
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                let mut tick = crate::time::interval(Duration::from_millis(100));
                 while let Some(server) = {
                     tick.tick().await;
                     weak.upgrade()
@@ -196,7 +196,7 @@ impl BrokerServer {
         let peer = meta.peer;
         let handshake =
             tokio_tungstenite::accept_async_with_config(stream, Some(self.opts.ws_config()));
-        let ws = match tokio::time::timeout(self.opts.handshake_timeout, handshake).await {
+        let ws = match crate::time::timeout(self.opts.handshake_timeout, handshake).await {
             Ok(Ok(ws)) => ws,
             Ok(Err(e)) => {
                 self.observer
@@ -243,7 +243,7 @@ impl BrokerServer {
 
         // Set when the peer broke the WebSocket layer itself: the close says why.
         let mut close_code: Option<(u16, &str)> = None;
-        let register_by = tokio::time::Instant::now() + self.opts.register_timeout;
+        let register_by = crate::time::Instant::now() + self.opts.register_timeout;
         let mut registering = true;
         let (reason, cause) = loop {
             tokio::select! {
@@ -256,12 +256,12 @@ impl BrokerServer {
                     },
                     CloseCause::Local,
                 ),
-                _ = tokio::time::sleep_until(register_by), if registering => {
+                _ = crate::time::sleep_until(register_by), if registering => {
                     registering = false;
                     let actions = self.state.with(|b| b.on_register_deadline(conn));
                     self.apply(actions);
                 }
-                next = tokio::time::timeout(self.opts.idle_timeout, source.next()) => match next {
+                next = crate::time::timeout(self.opts.idle_timeout, source.next()) => match next {
                     Err(_) => break (format!("idle for {:?}", self.opts.idle_timeout), CloseCause::Idle),
                     Ok(None) => break ("connection ended".to_owned(), CloseCause::Peer),
                     Ok(Some(Err(e))) => {

@@ -117,7 +117,7 @@ impl Inbox {
                     (Ws::Close(Some(frame)), 0, true)
                 }
             };
-            let sent = tokio::time::timeout(write_timeout, sink.send(msg)).await;
+            let sent = crate::time::timeout(write_timeout, sink.send(msg)).await;
             self.waiting.fetch_sub(len, Ordering::AcqRel);
             match sent {
                 Err(_) => return WriterEnd::Stalled,
@@ -127,7 +127,7 @@ impl Inbox {
             }
         };
         // A peer that stopped reading must not hold the close either.
-        let _ = tokio::time::timeout(write_timeout, sink.close()).await;
+        let _ = crate::time::timeout(write_timeout, sink.close()).await;
         end
     }
 }

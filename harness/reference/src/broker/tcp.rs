@@ -58,7 +58,7 @@ pub async fn run_tcp_with(
             }
             Err(e) => {
                 observer.note(&format!("accept failed: {e}; retrying in {backoff:?}"));
-                tokio::time::sleep(backoff).await;
+                crate::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }

@@ -324,7 +324,7 @@ impl Client {
         let (mut waiter, frames) = match begin {
             Begin::Fail(e) => return Err(e),
             Begin::Stall => {
-                tokio::time::sleep(limit).await;
+                crate::time::sleep(limit).await;
                 return Err(CallError::Timeout);
             }
             Begin::Send {
@@ -343,7 +343,7 @@ impl Client {
                 break;
             }
         }
-        match tokio::time::timeout(limit, &mut waiter).await {
+        match crate::time::timeout(limit, &mut waiter).await {
             Ok(outcome) => outcome,
             Err(_) => waiter.expire(),
         }
@@ -361,7 +361,7 @@ impl Client {
         for frame in frames {
             self.send(frame).await?;
         }
-        let stolen = tokio::time::timeout(limit, stolen).await;
+        let stolen = crate::time::timeout(limit, stolen).await;
         drop(waiter);
         match stolen {
             Ok(Ok(text)) => Mux::stolen_outcome(&text),

@@ -65,13 +65,12 @@ impl Default for RelayOptions {
 
 impl RelayOptions {
     fn ws_config(&self) -> WebSocketConfig {
-        // tungstenite's default 128 KiB read buffer is zeroed on every read: 9 % of the
-        // relay's CPU under load, and memory per socket. Messages are small; 8 KiB reads
-        // still take a burst of them at once.
-        WebSocketConfig::default()
+        // The reference's settings (8 KiB reads: tungstenite zeroes its whole read buffer
+        // on every read, 9 % of the relay's CPU under load with the default 128 KiB),
+        // capped at the relay's own message limit.
+        crate::ws::config()
             .max_message_size(Some(self.max_message))
             .max_frame_size(Some(self.max_message))
-            .read_buffer_size(8 << 10)
     }
 }
 
@@ -157,7 +156,7 @@ pub struct RelayServer<D: Dialer> {
     sockets: Mutex<Sockets>,
     dialer: D,
     observer: Arc<dyn Observer>,
-    start: tokio::time::Instant,
+    start: crate::time::Instant,
     next_client: AtomicU64,
     /// Links whose reader saw them end, with why and when, not yet handed to the machine.
     losses: Mutex<BTreeMap<LinkNo, (String, Duration)>>,
@@ -175,7 +174,7 @@ impl<D: Dialer> RelayServer<D> {
             sockets: Mutex::new(Sockets::default()),
             dialer,
             observer,
-            start: tokio::time::Instant::now(),
+            start: crate::time::Instant::now(),
             next_client: AtomicU64::new(1),
             losses: Mutex::new(BTreeMap::new()),
             wake: Notify::new(),
@@ -202,7 +201,7 @@ impl<D: Dialer> RelayServer<D> {
 
     /// Time since the relay started (simulated under turmoil).
     fn now(&self) -> Duration {
-        tokio::time::Instant::now() - self.start
+        crate::time::Instant::now() - self.start
     }
 
     fn lock_sockets(&self) -> std::sync::MutexGuard<'_, Sockets> {
@@ -236,7 +235,7 @@ impl<D: Dialer> RelayServer<D> {
     {
         let handshake =
             tokio_tungstenite::accept_async_with_config(stream, Some(self.opts.ws_config()));
-        let ws = match tokio::time::timeout(self.opts.handshake_timeout, handshake).await {
+        let ws = match crate::time::timeout(self.opts.handshake_timeout, handshake).await {
             Ok(Ok(ws)) => ws,
             Ok(Err(e)) => {
                 self.observer
@@ -487,7 +486,7 @@ pub async fn run_tcp(
             }
             Err(e) => {
                 observer.note(&format!("accept failed: {e}; retrying in {backoff:?}"));
-                tokio::time::sleep(backoff).await;
+                crate::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }

@@ -81,7 +81,7 @@ impl<D: Dialer> RelayServer<D> {
             let frame = tokio::select! {
                 biased;
                 _ = killed(&mut kill) => break None,
-                f = tokio::time::timeout(idle, next) => match f {
+                f = crate::time::timeout(idle, next) => match f {
                     Ok(f) => f,
                     Err(_) => break Some((format!("idle for {idle:?}"), CloseCause::Idle)),
                 },
@@ -136,7 +136,7 @@ impl<D: Dialer> RelayServer<D> {
     /// timeout), then read it until it ends or the relay closes it.
     pub(super) async fn link(self: Arc<Self>, link: LinkNo, addr: String) {
         let limit = self.opts.config.connect_timeout;
-        let opened = tokio::time::timeout(limit, async {
+        let opened = crate::time::timeout(limit, async {
             let (stream, port) = self.dialer.dial(&addr).await.map_err(|e| e.to_string())?;
             let url = format!("ws://{addr}/");
             let cfg = Some(self.opts.ws_config());
@@ -290,7 +290,7 @@ impl<D: Dialer> RelayServer<D> {
     /// Probes `backend` (at `addr`): opens a WebSocket to it and closes it again.
     pub(super) async fn probe(self: Arc<Self>, backend: usize, addr: String) {
         let limit = self.opts.config.connect_timeout;
-        let ok = tokio::time::timeout(limit, async {
+        let ok = crate::time::timeout(limit, async {
             let (stream, _) = self.dialer.dial(&addr).await.ok()?;
             let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream)
                 .await
@@ -316,7 +316,7 @@ impl<D: Dialer> RelayServer<D> {
             };
             let sleep = async {
                 match due {
-                    Some(at) => tokio::time::sleep_until(self.start + at).await,
+                    Some(at) => crate::time::sleep_until(self.start + at).await,
                     None => std::future::pending().await,
                 }
             };

@@ -57,13 +57,18 @@ pub enum Command {
     /// Write a commented starting scenario, scenarios/AREA/NAME.yaml, that runs as it is.
     #[command(after_help = EXIT_CODES)]
     New(NewArgs),
-    /// Print the JSON Schema of scenario files (or target files), for editors and linters:
-    /// a scenario file's first line `# yaml-language-server: $schema=PATH` points at it.
+    /// Print the JSON Schema of scenario files (or target files, or the `run --json`
+    /// index), for editors and linters: a scenario file's first line
+    /// `# yaml-language-server: $schema=PATH` points at it.
     Schema {
         /// Which files.
         #[arg(value_enum, default_value_t)]
         of: SchemaOf,
     },
+    /// Measure speed: the scenario catalog's simulated time per wall and CPU second, jumping
+    /// over idle time and stepping every tick, and the generator's cases per second
+    /// (serial, one core; the figures of BENCHMARKS.md).
+    Bench(BenchArgs),
     /// Print a shell completion script, e.g. `wirecheck completions bash > ~/.local/share/bash-completion/completions/wirecheck`.
     Completions {
         /// The shell.
@@ -133,6 +138,9 @@ pub struct RunArgs {
     /// Parallel jobs (with --target; default 2).
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
+    /// How simulated time passes (not with --target, which runs in real time).
+    #[arg(long, value_enum, value_name = "PACE")]
+    pub pace: Option<PaceArg>,
     /// Write a JUnit XML report to FILE (one testcase per scenario per target).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -162,6 +170,25 @@ pub enum ShowFormat {
     Mermaid,
 }
 
+/// `--pace`: how the simulation lets time pass. Both give the same trace, byte for byte.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaceArg {
+    /// Jump over stretches in which no host can act.
+    #[default]
+    SkipIdle,
+    /// One 1 ms tick at a time, polling every host (slower; for comparison).
+    EveryTick,
+}
+
+impl From<PaceArg> for wirecheck::world::Pace {
+    fn from(p: PaceArg) -> Self {
+        match p {
+            PaceArg::SkipIdle => wirecheck::world::Pace::SkipIdle,
+            PaceArg::EveryTick => wirecheck::world::Pace::EveryTick,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
     /// The scenario file.
@@ -175,6 +202,9 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: ShowFormat,
+    /// How simulated time passes.
+    #[arg(long, value_enum, value_name = "PACE")]
+    pub pace: Option<PaceArg>,
     /// Not supported: `show` runs the simulation only.
     #[arg(long = "target", value_name = "FILE", hide = true)]
     pub targets: Vec<PathBuf>,
@@ -186,6 +216,8 @@ pub enum SchemaOf {
     #[default]
     Scenario,
     Target,
+    /// The JSON index `run --json FILE` writes (docs/reports.md).
+    Report,
 }
 
 /// The protocol a new scenario speaks.
@@ -233,6 +265,31 @@ pub struct ZooArgs {
     /// With --target: run a failed scenario once more alone; a pass then is FLAKY.
     #[arg(long)]
     pub retry_failed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Scenario files or folders (searched for *.yaml).
+    #[arg(value_name = "PATH", default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// Only scenarios whose name matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out scenarios whose name matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Rounds of the catalog per pace; the fastest round of each is reported.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Generated scenarios to time (0: skip the generator).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub fuzz_cases: u32,
+    /// Seed of the generator (default 20261122, as `fuzz`).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Print Markdown tables (BENCHMARKS.md's) instead.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(clap::Args, Debug)]

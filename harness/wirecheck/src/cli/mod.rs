@@ -5,6 +5,7 @@
 
 mod args;
 mod authoring;
+mod bench;
 #[cfg(test)]
 mod examples;
 mod logging;
@@ -40,6 +41,8 @@ pub(crate) struct Args {
     all: bool,
     /// With `--target`: run a failed scenario once more alone; a pass then is FLAKY.
     retry_failed: bool,
+    /// How simulated time passes.
+    pace: wirecheck::world::Pace,
 }
 
 impl Args {
@@ -95,6 +98,12 @@ pub fn main() -> ExitCode {
             args.repeat = a.target.repeat as usize;
             args.wall_limit = a.target.wall_limit.map(Duration::from_secs_f64);
             args.retry_failed = a.target.retry_failed;
+            args.pace = a.pace.unwrap_or_default().into();
+            if a.pace.is_some() && !a.target.targets.is_empty() {
+                return usage_error(
+                    "--pace is how simulated time passes; --target runs in real time (drop --pace)",
+                );
+            }
             match args.resolve_flaws() {
                 Ok(args) => run::cmd_run(args, &a),
                 Err(e) => usage_error(&e),
@@ -103,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Show(a) => {
             let mut args = Args::new(a.flaws.clone(), a.targets.clone(), None);
             args.seed = a.seed;
+            args.pace = a.pace.unwrap_or_default().into();
             match args.resolve_flaws() {
                 Ok(args) => run::cmd_show(args, &a.file, a.format),
                 Err(e) => usage_error(&e),
@@ -129,6 +139,7 @@ pub fn main() -> ExitCode {
         }
         Command::New(a) => authoring::cmd_new(&a),
         Command::Schema { of } => authoring::cmd_schema(of),
+        Command::Bench(a) => bench::cmd_bench(&a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -49,7 +49,10 @@ impl Selected {
 }
 
 /// Discovers, loads and selects. `Err` is the exit code of a usage or read error (printed).
-fn select(paths: &[PathBuf], sel: &super::args::Selection) -> Result<Selected, ExitCode> {
+pub(super) fn select(
+    paths: &[PathBuf],
+    sel: &super::args::Selection,
+) -> Result<Selected, ExitCode> {
     let selection = Selection::new(&sel.include, &sel.exclude).map_err(|e| usage_error(&e))?;
     let mut files = Vec::new();
     for root in paths {
@@ -196,6 +199,7 @@ fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Ran>) {
     let opts = RunOptions {
         seed: args.seed,
         flaws: flaw_set(&args.flaws),
+        pace: args.pace,
     };
     let started = Instant::now();
     let width = selected
@@ -366,6 +370,7 @@ pub(super) fn cmd_show(args: Args, file: &Path, format: ShowFormat) -> ExitCode 
         &RunOptions {
             seed: args.seed,
             flaws: flaw_set(&args.flaws),
+            pace: args.pace,
         },
     );
     if format == ShowFormat::Json {

@@ -125,23 +125,19 @@ pub(super) fn cmd_fuzz(
     let out = out.unwrap_or_else(|| corpus_root().join("regressions"));
     let seed = seed.unwrap_or(20261122);
     let started = Instant::now();
+    let opts = wirecheck::runner::RunOptions {
+        flaws: flaw_set(&args.flaws),
+        ..Default::default()
+    };
     let progress = Progress::new("generated scenarios", u64::from(cases));
     let shrinks = std::cell::Cell::new(0u32);
-    let found =
-        wirecheck::gen::search_with(
-            cases,
-            seed,
-            &flaw_set(&args.flaws),
-            &out,
-            &|step| match step {
-                SearchStep::Case => progress.inc(""),
-                SearchStep::Shrink => {
-                    shrinks.set(shrinks.get() + 1);
-                    progress
-                        .set_message(format!("shrinking a failing case: {} runs", shrinks.get()));
-                }
-            },
-        );
+    let found = wirecheck::gen::search_with(cases, seed, &opts, &out, &|step| match step {
+        SearchStep::Case => progress.inc(""),
+        SearchStep::Shrink => {
+            shrinks.set(shrinks.get() + 1);
+            progress.set_message(format!("shrinking a failing case: {} runs", shrinks.get()));
+        }
+    });
     drop(progress);
     match found {
         Ok(n) => {

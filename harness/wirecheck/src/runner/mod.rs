@@ -20,7 +20,7 @@ use crate::model::{Action, Frame, Scenario};
 use crate::render::{fmt_clock, fmt_time};
 use crate::trace::{Event, EventKind, FaultKind, Trace};
 use crate::world::sim::SimWorld;
-use crate::world::World;
+use crate::world::{Pace, World};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Zoo flaws to switch on in every reference host (empty: the correct reference).
     pub flaws: Flaws,
+    /// How the simulated world lets time pass (jumping over idle stretches by default).
+    pub pace: Pace,
 }
 
 /// One host as the runner holds it: its mailbox/reports and its driver.
@@ -53,6 +55,8 @@ struct Runner<'w> {
     limit: Duration,
     /// Names bound by `first` steps: alias → the host that received the message.
     aliases: BTreeMap<String, String>,
+    /// Steps the world took.
+    steps: u64,
 }
 
 /// Runs `scenario` in the simulated world, to completion (or to its first failing step).
@@ -63,6 +67,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
         seed,
         &scenario.network,
         scenario.duration + SETTLE + Duration::from_secs(60),
+        opts.pace,
     );
     run_in(Box::new(world), scenario, seed, opts)
 }
@@ -112,6 +117,7 @@ pub fn run_with(
         trace: trace.clone(),
         limit: scenario.duration,
         aliases: BTreeMap::new(),
+        steps: 0,
     };
 
     let mut failures = Vec::new();
@@ -178,10 +184,20 @@ pub fn run_with(
         diagram: String::new(),
         sim_time: r.now(),
         wall_time: Duration::ZERO,
+        steps: r.steps,
     };
     report.diagram = report.text(false);
     report.wall_time = wall.elapsed();
     report
+}
+
+/// How the runner lets time pass.
+#[derive(Clone, Copy)]
+enum Moves {
+    /// One tick.
+    Tick,
+    /// As far as the world can tell that nothing happens.
+    Jump,
 }
 
 /// What a step returns; failures are boxed to keep the happy path small.
@@ -208,8 +224,9 @@ impl Runner<'_> {
             .ok_or_else(|| fail(self.now(), format!("no host `{name}`")))
     }
 
-    /// One tick of the world.
-    fn tick(&mut self) -> Step<()> {
+    /// Lets time pass towards `until`: one tick, or with `Moves::Jump` as far as the world
+    /// can tell nothing happens (never past `until` or the duration limit).
+    fn tick(&mut self, moves: Moves, until: Duration) -> Step<()> {
         if self.now() >= self.limit {
             let mut f = fail(
                 self.now(),
@@ -221,14 +238,31 @@ impl Runner<'_> {
             f.hint = Some("raise `duration:` at the top of the file, or shorten waits".into());
             return Err(f);
         }
-        self.world
-            .step()
-            .map_err(|e| fail(self.now(), format!("a host's software failed: {}", e.0)))
+        self.steps += 1;
+        match moves {
+            Moves::Tick => self.world.step(),
+            Moves::Jump => self.world.advance(until.min(self.limit)),
+        }
+        .map_err(|e| fail(self.now(), format!("a host's software failed: {}", e.0)))
     }
 
-    /// Ticks until `done` holds (returns true) or time reaches `until` (false).
-    fn advance_until(
+    /// Lets time pass until `done` holds (returns true) or time reaches `until` (false).
+    /// `done` is asked after every step; hosts change only when they act, and the world
+    /// only jumps over time in which none can, so it sees every change a tick-by-tick run
+    /// would.
+    fn advance_until(&mut self, until: Duration, done: impl FnMut(&Self) -> bool) -> Step<bool> {
+        self.pass_time(Moves::Jump, until, done)
+    }
+
+    /// As [`Self::advance_until`], one tick at a time: while a command may still be
+    /// waiting to wake its host, which the world cannot see.
+    fn tick_until(&mut self, until: Duration, done: impl FnMut(&Self) -> bool) -> Step<bool> {
+        self.pass_time(Moves::Tick, until, done)
+    }
+
+    fn pass_time(
         &mut self,
+        moves: Moves,
         until: Duration,
         mut done: impl FnMut(&Self) -> bool,
     ) -> Step<bool> {
@@ -239,7 +273,7 @@ impl Runner<'_> {
             if self.now() >= until {
                 return Ok(false);
             }
-            self.tick()?;
+            self.tick(moves, until)?;
         }
     }
 
@@ -267,7 +301,7 @@ impl Runner<'_> {
                 .command(cmd.clone())
                 .map_err(|e| fail(self.now(), e.to_string()))?;
             let mut reply = None;
-            self.advance_until(until, |_| match ack.try_recv() {
+            self.tick_until(until, |_| match ack.try_recv() {
                 Ok(r) => {
                     reply = Some(r);
                     true
@@ -283,7 +317,7 @@ impl Runner<'_> {
             match reply {
                 Some(Ok(())) => return Ok(()),
                 Some(Err(e)) if e.retryable() && self.now() < until => {
-                    self.tick()?;
+                    self.tick(Moves::Tick, until)?;
                 }
                 Some(Err(e)) => return Err(fail(self.now(), e.to_string())),
                 None => {

@@ -60,6 +60,8 @@ pub struct Report {
     pub diagram: String,
     pub sim_time: Duration,
     pub wall_time: Duration,
+    /// How many times the world let time pass (each a tick, or a jump over idle time).
+    pub steps: u64,
 }
 
 /// Autobahn-style grading of a run.
