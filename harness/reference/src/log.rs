@@ -1,7 +1,7 @@
-//! A bounded log for the reference binaries on real TCP: one line per received message
-//! as a summary (a token is never printed, a body only clipped) and one per lifecycle
-//! event, at most a fixed number of lines a second; what is held back is counted in the
-//! next line that gets through.
+//! A bounded log for the reference binaries on real TCP (broker and relay): one line per
+//! received message as a summary (a token is never printed, a body only clipped) and one
+//! per lifecycle event (the `Observer` default: as a note), at most a fixed number of
+//! lines a second; what is held back is counted in the next line that gets through.
 
 use crate::observe::Observer;
 use std::sync::Mutex;
