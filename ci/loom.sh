@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Loom model checking of wirecheck-core's concurrent structures: the pending map
 # (harness/core/tests/loom_pending.rs), the broker's assignment registry
-# (harness/core/tests/loom_broker.rs) and the multiplexer core shared by the reader,
-# API callers and the removal hook (harness/core/tests/loom_client.rs). Usable locally
+# (harness/core/tests/loom_broker.rs), the multiplexer core shared by the reader,
+# API callers and the removal hook (harness/core/tests/loom_client.rs) and the relay's
+# maps and counts (harness/core/tests/loom_relay.rs). Usable locally
 # and in CI: `bash ci/loom.sh`.
 #
 # Builds in release into its own target dir (target/loom): `--cfg loom` applies to every
@@ -33,7 +34,7 @@ echo "=== loom: build + run (release, target/loom) ($(date -u +%H:%M:%S))"
 status=0
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${LOOM_TARGET_DIR:-target/loom}" \
   cargo test --locked -p wirecheck-core --release \
-  --test loom_pending --test loom_broker --test loom_client \
+  --test loom_pending --test loom_broker --test loom_client --test loom_relay \
   -- --nocapture --test-threads=1 2>&1 | tee "$out" || status=$?
 end=$(date +%s)
 

@@ -21,7 +21,8 @@ shape_defects=(
   empty-hosts first-one-host host-action-without-host jitter-out-of-range jsonrpc-batch-call-timeout
   jsonrpc-empty-batch jsonrpc-unknown-protocol missing-required-field partition-one-host
   proxy-bad-probability proxy-nth-zero proxy-reorder-window-too-small proxy-unknown-action
-  proxy-unknown-corruption step-with-two-keys type-mismatch unknown-action
+  proxy-unknown-corruption relay-duplicate-backend relay-empty-backends
+  relay-max-attempts-zero relay-unknown-field step-with-two-keys type-mismatch unknown-action
   unknown-fails-kind unknown-field-in-client unknown-field-in-host unknown-field-in-step
   unknown-global-step unknown-host-kind unknown-rule-in-expect-violations unknown-rule
   unknown-top-level-field

@@ -15,6 +15,7 @@ pub enum Side {
     Multiplexer,
     Broker,
     Proxy,
+    Relay,
 }
 
 impl Side {
@@ -23,6 +24,7 @@ impl Side {
             Side::Multiplexer => "multiplexer",
             Side::Broker => "broker",
             Side::Proxy => "proxy/failover",
+            Side::Relay => "relay",
         }
     }
 }
@@ -95,6 +97,14 @@ flaws! {
         "A relay whose upstream ends keeps the client's side open instead of closing it.";
     FailoverNoRateLimit "failover-no-rate-limit" Proxy
         "Failing over to the next broker address skips the reconnect rate limit.";
+    RelayTwoReaders "relay-two-readers" Relay
+        "After a failover the new backend's handler starts its own reader of the client's socket while the old one keeps reading for the dead backend, so the two steal the client's messages.";
+    RelayDuplicateHandlers "relay-duplicate-handlers" Relay
+        "Both directions' handlers react to a lost backend and each starts a failover, so a client gets two backend connections at once.";
+    RelayFailoverUnlimited "relay-failover-unlimited" Relay
+        "Failover attempts for a client are not rate limited: they go back to back however often they fail.";
+    RelayStaleState "relay-stale-state" Relay
+        "A closed client's sockets are closed but its tracking map entries and per-backend counts are left behind.";
 }
 
 impl Flaw {

@@ -102,6 +102,20 @@ rules! {
         because "Stale entries leak and make a reconnecting client look still connected."
     "BRK-13" Should "Broker-answered requests (`$info`) go through the ordinary request/response path."
         because "A side channel for broker queries needs its own reader, which reintroduces two readers."
+    "LB-1" Must "A relay reads each client's socket with exactly one task for the connection's whole life, failovers included, and each backend connection with one task."
+        because "A new reader per backend handler leaves two tasks reading one client socket: the old one steals messages and forwards them to a dead backend."
+    "LB-2" Must "A relay gives a client connection at most one backend connection at a time: a lost backend starts one failover per client, however many of its tasks notice."
+        because "Several handlers for one connection each fail it over, opening duplicate backend connections and registrations."
+    "LB-3" Must "A relay rate limits the failover attempts of each client (at most `max_attempts` per `window`, at least `min_gap` apart) and closes the client after `max_attempts` failed attempts in a row."
+        because "Unlimited failover attempts turn a dead or flapping backend into a connection storm against the backends that are left."
+    "LB-4" Must "A relay sends each new client, and each client whose backend is lost, to the first backend in the configured order it holds healthy (each in turn when it holds none healthy), keeping a moved client's connection and replaying its registration and credits; a client it cannot place within its failover limit is closed, never left connected to nothing."
+        because "Clients stranded on a dead primary, or dropped while a secondary is there, turn one backend's death into an outage."
+    "LB-5" Must "When a client's backend is lost, the relay answers each request the client had in flight through it with `error backend_gone` and cancels each request the client was serving, at once."
+        because "Failover that silently drops in-flight work leaves callers waiting for answers that can never come."
+    "LB-6" Must "The relay's per-backend connection counts equal its open backend connections and never go negative, and a closed client leaves nothing in its tracking maps."
+        because "Counts and maps left stale after a close make gone clients look connected, skew balancing and leak memory."
+    "LB-7" Must "When a client closes its side, the relay closes that client's backend connection at once (the first direction to end cancels the other)."
+        because "A backend connection left open for a gone client keeps its registration and credits alive: the backend keeps routing work to nobody."
     "JSONRPC-1" Must "A server answers every request that has an `id` with exactly one response carrying the same `id`, on the connection the request came in on."
         because "A response with a rewritten or missing id reaches the wrong caller or none, and a second one completes a call twice."
     "JSONRPC-2" Must "A server never replies to a notification (a request without `id`), in a batch or alone."
@@ -118,7 +132,8 @@ rules! {
         because "A server must answer a request that has an id: the answer to a notification sent with one arrives as a response nobody waits for, and the server cannot tell that the caller wanted no answer."
 }
 
-/// The protocols a rule is judged under: wirecheck-v1 judges every family but JSONRPC;
+/// The protocols a rule is judged under: wirecheck-v1 judges every family but JSONRPC
+/// (the relay, and so LB, speaks wirecheck-v1 only);
 /// JSON-RPC 2.0 judges the multiplexer's request rules (MUX-1..8, read through the
 /// profile: no serving, so not MUX-9) and the JSONRPC family.
 pub fn judged_under(id: &str, protocol: crate::Protocol) -> bool {
@@ -146,7 +161,7 @@ mod tests {
             assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
             let (prefix, n) = r.id.split_once('-').expect("id has a dash");
             assert!(
-                ["MUX", "AUTH", "CONN", "BRK", "JSONRPC"].contains(&prefix),
+                ["MUX", "AUTH", "CONN", "BRK", "LB", "JSONRPC"].contains(&prefix),
                 "{}",
                 r.id
             );

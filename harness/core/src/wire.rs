@@ -124,6 +124,8 @@ pub mod code {
     pub const QUEUE_FULL: &str = "queue_full";
     pub const TIMEOUT: &str = "timeout";
     pub const NOT_SERVING: &str = "not_serving";
+    /// A relay lost the backend a request was sent through (request-scoped).
+    pub const BACKEND_GONE: &str = "backend_gone";
 }
 
 impl Message {

@@ -23,12 +23,129 @@ pub enum Lifecycle {
     RateLimited { wait: Duration },
     /// Client: gave up for good.
     Stopped { reason: String },
-    /// Broker: the connection from `peer` is gone (all its state has been released).
+    /// Broker or relay: the connection from `peer` is gone (all its state has been
+    /// released).
     ConnClosed {
         peer: String,
         reason: String,
         cause: CloseCause,
     },
+    /// Relay: what it did with a client connection or a backend.
+    Relay(RelayEvent),
+}
+
+/// What a relay did. Clients are named by the address they connected from (`peer`
+/// labels), backends by the address the relay dials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// A task reading `client`'s socket started (`running`) or ended. `reader` numbers
+    /// the readers of that socket from 1.
+    Reader {
+        client: String,
+        reader: u32,
+        running: bool,
+    },
+    /// Dialing `backend` for `client` over link `link`: `attempt` 0 is the client's first
+    /// backend, n ≥ 1 its nth failover attempt.
+    Dial {
+        client: String,
+        link: u64,
+        backend: String,
+        attempt: u32,
+    },
+    /// The link is open; `conn` is the relay's port toward the backend.
+    Linked {
+        client: String,
+        link: u64,
+        backend: String,
+        conn: Option<u16>,
+    },
+    /// `client` is served through `link` (its registration and credits replayed, what it
+    /// sent meanwhile flushed).
+    Ready {
+        client: String,
+        link: u64,
+        backend: String,
+    },
+    /// The link ended.
+    Unlinked {
+        client: String,
+        link: u64,
+        backend: String,
+        end: LinkEnd,
+    },
+    /// The relay now holds `backend` healthy (`up`) or not.
+    Health { backend: String, up: bool },
+    /// The relay gave up on `client` after `attempts` failed failover attempts in a row.
+    GaveUp { client: String, attempts: u32 },
+}
+
+/// How a relay's backend link ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// The dial failed (refused, reset, timed out): it never opened.
+    Failed,
+    /// The backend ended it (closed, crashed, reset).
+    Lost,
+    /// The relay closed it (its client left, a refused replay, superseded).
+    Closed,
+}
+
+impl fmt::Display for RelayEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayEvent::Reader {
+                client,
+                reader,
+                running,
+            } => write!(
+                f,
+                "reader {reader} of {client} {}",
+                if *running { "started" } else { "ended" }
+            ),
+            RelayEvent::Dial {
+                client,
+                link,
+                backend,
+                attempt: 0,
+            } => write!(f, "link {link}: dial {backend} for {client}"),
+            RelayEvent::Dial {
+                client,
+                link,
+                backend,
+                attempt,
+            } => write!(
+                f,
+                "link {link}: dial {backend} for {client} (failover attempt {attempt})"
+            ),
+            RelayEvent::Linked { link, backend, .. } => write!(f, "link {link}: {backend} open"),
+            RelayEvent::Ready {
+                client,
+                link,
+                backend,
+            } => write!(f, "link {link}: {client} served by {backend}"),
+            RelayEvent::Unlinked {
+                link, backend, end, ..
+            } => write!(
+                f,
+                "link {link}: {backend} {}",
+                match end {
+                    LinkEnd::Failed => "dial failed",
+                    LinkEnd::Lost => "lost",
+                    LinkEnd::Closed => "closed by the relay",
+                }
+            ),
+            RelayEvent::Health { backend, up } => {
+                write!(f, "{backend} {}", if *up { "healthy" } else { "down" })
+            }
+            RelayEvent::GaveUp { client, attempts } => {
+                write!(
+                    f,
+                    "gave up on {client} after {attempts} failed failover attempts"
+                )
+            }
+        }
+    }
 }
 
 impl fmt::Display for Lifecycle {
@@ -53,6 +170,7 @@ impl fmt::Display for Lifecycle {
             Lifecycle::ConnClosed { peer, reason, .. } => {
                 write!(f, "connection from {peer} closed: {reason}")
             }
+            Lifecycle::Relay(e) => e.fmt(f),
         }
     }
 }
@@ -77,6 +195,14 @@ pub trait Observer: Send + Sync + 'static {
     /// `broker:7000`). Called before the message is acted on.
     fn received(&self, peer: &str, text: &str) {
         let _ = (peer, text);
+    }
+
+    /// A text message arrived from `peer` on the connection this host opened from local
+    /// port `conn` (a relay's backend link). By default the same as
+    /// [`Observer::received`].
+    fn received_on(&self, peer: &str, conn: Option<u16>, text: &str) {
+        let _ = conn;
+        self.received(peer, text);
     }
 
     /// A lifecycle event. By default rendered as a note.

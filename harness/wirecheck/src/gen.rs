@@ -1,6 +1,7 @@
 //! Generated scenarios: random but valid worlds (receivers, senders, chunked requests,
-//! timeouts, proxy faults, network faults) run in the simulator with every rule checker
-//! on. A failing case is shrunk by proptest and written out as an ordinary YAML scenario
+//! timeouts, proxy faults, network faults, sometimes a failover relay in front of two
+//! brokers whose primary crashes) run in the simulator with every rule checker on. A
+//! failing case is shrunk by proptest and written out as an ordinary YAML scenario
 //! (`scenarios/regressions/`), so a found bug becomes a permanent, readable test.
 //!
 //! Generated scenarios assert nothing themselves: the checkers judge them.
@@ -58,6 +59,16 @@ pub enum GenFault {
     },
 }
 
+/// A relay in front of `broker` (or the proxy in front of it) and a second broker; every
+/// client connects through it. The primary may crash (and come back) while requests flow.
+#[derive(Clone, Debug)]
+pub struct GenRelay {
+    /// Crash `broker` this long after the first request.
+    pub crash_primary_ms: Option<u32>,
+    /// Bounce it this long after the crash.
+    pub back_after_ms: Option<u32>,
+}
+
 #[derive(Clone, Debug)]
 pub struct GenScenario {
     pub seed: u64,
@@ -67,6 +78,7 @@ pub struct GenScenario {
     pub requests: Vec<GenRequest>,
     pub proxy: Vec<GenProxyFault>,
     pub faults: Vec<GenFault>,
+    pub relay: Option<GenRelay>,
 }
 
 fn receiver() -> impl Strategy<Value = GenReceiver> {
@@ -128,6 +140,17 @@ fn fault(receivers: usize, senders: usize) -> impl Strategy<Value = GenFault> {
     ]
 }
 
+fn relay() -> impl Strategy<Value = GenRelay> {
+    (
+        prop::option::weighted(0.8, 0u32..2000),
+        prop::option::weighted(0.5, 200u32..3000),
+    )
+        .prop_map(|(crash_primary_ms, back_after_ms)| GenRelay {
+            crash_primary_ms,
+            back_after_ms,
+        })
+}
+
 /// The strategy for random scenarios.
 pub fn scenarios() -> impl Strategy<Value = GenScenario> {
     (1usize..4, 1usize..4)
@@ -140,17 +163,33 @@ pub fn scenarios() -> impl Strategy<Value = GenScenario> {
                 prop::collection::vec(request(ns), 1..10),
                 prop::collection::vec(proxy_fault(), 0..3),
                 prop::collection::vec(fault(nr, ns), 0..2),
+                prop::option::weighted(0.3, relay()),
             )
         })
         .prop_map(
-            |(seed, max_latency_ms, receivers, senders, requests, proxy, faults)| GenScenario {
-                seed,
-                max_latency_ms,
-                receivers,
-                senders,
-                requests,
-                proxy,
-                faults,
+            |(seed, max_latency_ms, receivers, senders, requests, proxy, faults, relay)| {
+                // A crashed host's sockets reset in an order tokio does not fix (task ids
+                // are process-global), so two runs in one process can see its resets in
+                // different orders. The relay hands its machine the links lost in one
+                // tick in link order, but with random latency each reset draws its delay
+                // in that order, and a proxy reports its upstream connections' resets as
+                // they come: when the relay case crashes its primary, the latency is
+                // fixed (1 ms) and no proxy stands in front of it.
+                let crash = relay
+                    .as_ref()
+                    .is_some_and(|r: &GenRelay| r.crash_primary_ms.is_some());
+                let proxy = if crash { Vec::new() } else { proxy };
+                let max_latency_ms = if crash { 1 } else { max_latency_ms };
+                GenScenario {
+                    seed,
+                    max_latency_ms,
+                    receivers,
+                    senders,
+                    requests,
+                    proxy,
+                    faults,
+                    relay,
+                }
             },
         )
 }
@@ -164,7 +203,15 @@ impl GenScenario {
         for line in wrap(about, 86) {
             let _ = writeln!(y, "  {line}");
         }
-        let _ = writeln!(y, "rules: [MUX-2, MUX-5, MUX-8, BRK-2, BRK-3, BRK-4]");
+        let _ = writeln!(
+            y,
+            "rules: [MUX-2, MUX-5, MUX-8, BRK-2, BRK-3, BRK-4{}]",
+            if self.relay.is_some() {
+                ", LB-4, LB-5, LB-6"
+            } else {
+                ""
+            }
+        );
         let _ = writeln!(y, "seed: {}", self.seed);
         let _ = writeln!(y, "duration: 60s");
         let _ = writeln!(
@@ -193,10 +240,22 @@ impl GenScenario {
             }
             "px"
         };
+        // With a relay every client goes through it, to `via` first, then `standby`.
+        let (via, workers_via) = match &self.relay {
+            None => (via, "broker"),
+            Some(_) => {
+                let _ = writeln!(y, "  standby: {{ broker: {{}} }}");
+                let _ = writeln!(
+                    y,
+                    "  lb: {{ relay: {{ backends: [{via}, standby], connect_timeout: 1s, probe_interval: 500ms, failover: {{ min_gap: 1s }} }} }}"
+                );
+                ("lb", "lb")
+            }
+        };
         for (i, r) in self.receivers.iter().enumerate() {
             let _ = writeln!(
                 y,
-                "  w{i}: {{ client: {{ connect: [broker], heartbeat: {{ interval: 1s, timeout: 3s }}, reconnect: {{ base: 500ms, cap: 2s, min_gap: 500ms, max_attempts: 20 }}, serve: [{{ channel: jobs, reply: echo, delay: {}ms, chunks: {}, concurrency: {} }}] }} }}",
+                "  w{i}: {{ client: {{ connect: [{workers_via}], heartbeat: {{ interval: 1s, timeout: 3s }}, reconnect: {{ base: 500ms, cap: 2s, min_gap: 500ms, max_attempts: 20 }}, serve: [{{ channel: jobs, reply: echo, delay: {}ms, chunks: {}, concurrency: {} }}] }} }}",
                 r.delay_ms, r.chunks, r.concurrency
             );
         }
@@ -245,10 +304,24 @@ impl GenScenario {
                     at_ms,
                     for_ms,
                 } => {
-                    timeline.push((*at_ms, format!("hold: [broker, w{receiver}]")));
-                    timeline.push((at_ms + for_ms, format!("release: [broker, w{receiver}]")));
+                    timeline.push((*at_ms, format!("hold: [{workers_via}, w{receiver}]")));
+                    timeline.push((
+                        at_ms + for_ms,
+                        format!("release: [{workers_via}, w{receiver}]"),
+                    ));
                     last_deadline = last_deadline.max(at_ms + for_ms);
                 }
+            }
+        }
+        if let Some(GenRelay {
+            crash_primary_ms: Some(at_ms),
+            back_after_ms,
+        }) = &self.relay
+        {
+            timeline.push((*at_ms, "crash: broker".to_owned()));
+            if let Some(back) = back_after_ms {
+                timeline.push((at_ms + back, "bounce: broker".to_owned()));
+                last_deadline = last_deadline.max(at_ms + back);
             }
         }
         timeline.sort_by_key(|(at, _)| *at); // stable: equal times keep their order
@@ -424,6 +497,7 @@ pub fn search_with(
                 requests: vec![],
                 proxy: vec![],
                 faults: vec![],
+                relay: None,
             },
             reason: format!("search aborted: {why}"),
             file: PathBuf::new(),

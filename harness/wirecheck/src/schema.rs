@@ -167,6 +167,35 @@ fn proxy_rule() -> Value {
     )
 }
 
+fn relay() -> Value {
+    object(
+        "relay",
+        &[
+            (
+                "backends",
+                json!({ "type": "array", "items": text(), "minItems": 1, "uniqueItems": true }),
+            ),
+            (
+                "failover",
+                object(
+                    "relay.failover",
+                    &[
+                        ("max_attempts", json!({ "type": "integer", "minimum": 1 })),
+                        ("window", duration()),
+                        ("min_gap", duration()),
+                    ],
+                    &[],
+                ),
+            ),
+            ("probe_interval", duration()),
+            ("connect_timeout", duration()),
+            ("buffer", json!({ "type": "integer", "minimum": 1 })),
+            ("idle_timeout", duration()),
+        ],
+        &["backends"],
+    )
+}
+
 /// A host: a one-key map naming its kind.
 fn host() -> Value {
     let one = |key: &str, body: Value, kind: Kind| {
@@ -213,6 +242,7 @@ fn host() -> Value {
             one("scripted", scripted, Kind::ScriptedServer),
             one("proxy", proxy, Kind::Proxy),
             one("rpc-server", empty, Kind::RpcServer),
+            one("relay", relay(), Kind::Relay),
         ]
     })
 }

@@ -269,6 +269,21 @@ fn with_field(path: &str, value: Option<&str>) -> String {
             "",
             "",
         ),
+        ("relay", k) if k.starts_with("failover.") => {
+            let inner = value.map_or(String::new(), |v| {
+                format!("{}: {v}", &k["failover.".len()..])
+            });
+            scenario_debug(
+                &format!("  lb: {{ relay: {{ backends: [b], failover: {{ {inner} }} }} }}\n"),
+                "",
+                "",
+            )
+        }
+        ("relay", _) => scenario_debug(
+            &format!("  lb: {{ relay: {{ backends: [b]{} }} }}\n", set(key)),
+            "",
+            "",
+        ),
         ("connect", _) => scenario_debug(
             "  c: { client: { connect: [b], autoconnect: false } }\n",
             &format!(
@@ -394,6 +409,18 @@ fn the_field_table_is_complete() {
             accepted_fields("  px: { proxy: { target: b, zzz: 1 } }\n", "", ""),
         ),
         (
+            "relay",
+            accepted_fields("  lb: { relay: { backends: [b], zzz: 1 } }\n", "", ""),
+        ),
+        (
+            "relay.failover",
+            accepted_fields(
+                "  lb: { relay: { backends: [b], failover: { zzz: 1 } } }\n",
+                "",
+                "",
+            ),
+        ),
+        (
             "rule",
             accepted_fields(
                 "  px: { proxy: { target: b, rules: [{ action: drop, zzz: 1 }] } }\n",
@@ -493,7 +520,7 @@ fn fail_kinds_are_the_call_error_kinds() {
 /// The counters each driver reports at the end of a run are exactly the vocabulary's.
 #[test]
 fn drivers_report_exactly_the_vocabulary_counters() {
-    let src = "name: t/vocab\nabout: Every host kind.\nrules: [MUX-1]\nhosts:\n  broker: { broker: {} }\n  px: { proxy: { target: broker } }\n  server: { scripted: server }\n  app: { client: { connect: [px] } }\n  probe: { scripted: { client: broker } }\nscript:\n  - app.result: { id: connect, ok: welcome }\n";
+    let src = "name: t/vocab\nabout: Every host kind.\nrules: [MUX-1]\nhosts:\n  broker: { broker: {} }\n  px: { proxy: { target: broker } }\n  lb: { relay: { backends: [broker] } }\n  server: { scripted: server }\n  app: { client: { connect: [px] } }\n  via: { client: { connect: [lb] } }\n  probe: { scripted: { client: broker } }\nscript:\n  - app.result: { id: connect, ok: welcome }\n  - via.result: { id: connect, ok: welcome }\n";
     let s = load_str(src, Path::new("vocab.yaml")).unwrap_or_else(|e| panic!("{e}"));
     let report = wirecheck::runner::run(&s, &wirecheck::runner::RunOptions::default());
     assert_eq!(report.counters.len(), s.hosts.len());

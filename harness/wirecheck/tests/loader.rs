@@ -971,7 +971,7 @@ fn proxy_errors() {
         ("px: { connections: 1,", "px: { received: 1,", "error: unknown counter `received` for proxy `px`", "counters of a proxy: connections, forwarded"),
         ("[MUX-3, BRK-8]", "[MUX-3, BRK-88]", "p.yaml:4:28: error: unknown rule id `BRK-88` in `expect_violations`", ""),
         ("[MUX-3, BRK-8]", "[MUX-3, MUX-3]", "p.yaml:4:28: error: rule `MUX-3` is listed twice in `expect_violations`", "once"),
-        ("hosts:\n", "hosts:\n  nobody: { client: { connect: [app] } }\n", "error: a client cannot connect to `app`: it is a client, not a broker, scripted server or proxy", "px"),
+        ("hosts:\n", "hosts:\n  nobody: { client: { connect: [app] } }\n", "error: a client cannot connect to `app`: it is a client, not a broker, scripted server, proxy or relay", "px"),
     ];
     for (from, to, want, hint) in cases {
         let (head, got_hint) = proxy_error(from, to);

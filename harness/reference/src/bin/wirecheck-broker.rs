@@ -9,10 +9,10 @@
 //!                  [--token CLIENT=TOKEN]... [--quiet]
 //! ```
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use wirecheck_core::wire::{summary, Message};
+use std::sync::Arc;
+use std::time::Duration;
 use wirecheck_reference::broker::{run_tcp_with, BrokerOptions, TcpLimits};
+use wirecheck_reference::log::SummaryLog;
 use wirecheck_reference::{NoObserver, Observer};
 
 const USAGE: &str = "usage: wirecheck-broker [--listen ADDR] [--max-message BYTES] [--queue N] \
@@ -41,54 +41,8 @@ Runs the wirecheck reference broker on TCP (WebSocket, JSON wire protocol v1; se
   --token CLIENT=TOKEN   require this token from CLIENT (repeatable; any token list turns auth on)
   --quiet                do not log connections and received messages";
 
-/// The default log: one line per received message, as a summary (a token is never
-/// printed, a body only clipped), at most [`LINES_PER_SECOND`] lines a second; what is
-/// held back is counted in the next line that gets through.
-struct Log {
-    window: Mutex<(Instant, u32, u64)>,
-}
-
 /// Log lines per second before the rest are counted instead of printed.
 const LINES_PER_SECOND: u32 = 200;
-
-impl Log {
-    fn new() -> Self {
-        Log {
-            window: Mutex::new((Instant::now(), 0, 0)),
-        }
-    }
-
-    fn line(&self, text: String) {
-        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, _, held) = &mut *w;
-        if start.elapsed() >= Duration::from_secs(1) {
-            if *held > 0 {
-                eprintln!("({held} log lines held back in the last second)");
-            }
-            *w = (Instant::now(), 0, 0);
-        }
-        let (_, printed, held) = &mut *w;
-        if *printed < LINES_PER_SECOND {
-            *printed += 1;
-            eprintln!("{text}");
-        } else {
-            *held += 1;
-        }
-    }
-}
-
-impl Observer for Log {
-    fn received(&self, peer: &str, text: &str) {
-        let what = match Message::decode(text) {
-            Ok(m) => summary(&m),
-            Err(_) => format!("undecodable message of {} bytes", text.len()),
-        };
-        self.line(format!("{peer} -> {what}"));
-    }
-    fn note(&self, what: &str) {
-        self.line(what.to_owned());
-    }
-}
 
 fn parse() -> Result<(String, BrokerOptions, TcpLimits, bool), String> {
     let mut limits = TcpLimits::default();
@@ -215,7 +169,7 @@ async fn main() {
     let observer: Arc<dyn Observer> = if quiet {
         Arc::new(NoObserver)
     } else {
-        Arc::new(Log::new())
+        Arc::new(SummaryLog::new(LINES_PER_SECOND))
     };
     tokio::select! {
         r = run_tcp_with(listener, opts, limits, observer) => {

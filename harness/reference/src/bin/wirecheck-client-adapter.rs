@@ -72,7 +72,7 @@ impl Observer for Events {
                 json!({"event": "rate_limited", "wait_ms": wait.as_millis() as u64})
             }
             Lifecycle::Stopped { reason } => json!({"event": "stopped", "reason": reason}),
-            Lifecycle::ConnClosed { .. } => return,
+            Lifecycle::ConnClosed { .. } | Lifecycle::Relay(_) => return,
         };
         let _ = self.out.send(line);
     }

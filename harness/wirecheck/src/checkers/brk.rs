@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use wirecheck_core::wire::{code, Dir, Message};
 
+/// Whose `receive` credit: (receiver, its connection, channel).
+type Credit<'a> = (&'a str, Option<u16>, &'a str);
+
 /// BRK-1: a receiver gets a request only against a `receive` the broker had received when
 /// it sent the request, and gets it as soon as both the request and that `receive` are at
 /// the broker (no polling).
@@ -32,16 +35,28 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
             .filter_map(|x| Some((x.msg.req()?, x.at)))
             .collect();
         // Outstanding `receive`s per (receiver, connection, channel), oldest first.
-        let mut credits: BTreeMap<(&str, Option<u16>, &str), VecDeque<Duration>> = BTreeMap::new();
+        let mut credits: BTreeMap<Credit, VecDeque<Duration>> = BTreeMap::new();
+        // The credits of connections that ended (closed, or the broker crashed), with when:
+        // a push that arrives within one maximum latency after the end was in flight then
+        // (a broker sends nothing on a connection it no longer has) and may use them.
+        let mut ended: BTreeMap<Credit, (Duration, VecDeque<Duration>)> = BTreeMap::new();
+        let in_flight = input.scenario.network.max_latency + SLACK;
         let mut closes = sessions.closes.iter().peekable();
         for r in input.rx() {
             while let Some(c) = closes.peek() {
                 if c.i > r.i {
                     break;
                 }
-                credits.retain(|(h, conn, _), _| {
-                    !(*h == c.host && (c.conn.is_none() || *conn == c.conn))
-                });
+                let gone: Vec<_> = credits
+                    .keys()
+                    .filter(|(h, conn, _)| *h == c.host && (c.conn.is_none() || *conn == c.conn))
+                    .copied()
+                    .collect();
+                for k in gone {
+                    if let Some(q) = credits.remove(&k) {
+                        ended.insert(k, (c.at, q));
+                    }
+                }
                 closes.next();
             }
             match r.msg {
@@ -57,14 +72,23 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
                     dir: Dir::Request,
                     ..
                 } if r.from == b => {
-                    let conn = input.live_conn(b, r.host, r.at);
+                    // The receiver names its connection when it knows it (a proxy or a
+                    // relay with several connections to the broker); else it is the one
+                    // it is registered on.
+                    let conn = r.conn.or_else(|| input.live_conn(b, r.host, r.at));
                     // Judged from the broker's side: it sent the push at least one link
                     // latency before the receiver got it, and only a `receive` that had
                     // reached it by then is a credit it could honour (a later one crossed
                     // the push on the wire).
                     let sent_by = r.at.saturating_sub(min_latency);
-                    let queue = credits.entry((r.host, conn, channel)).or_default();
+                    let key = (r.host, conn, channel.as_str());
+                    let was_in_flight = ended
+                        .get_mut(&key)
+                        .filter(|(at, _)| r.at <= *at + in_flight)
+                        .and_then(|(_, q)| q.pop_front());
+                    let queue = credits.entry(key).or_default();
                     let asked = match queue.front() {
+                        _ if was_in_flight.is_some() => was_in_flight,
                         Some(&t) if t <= sent_by => queue.pop_front(),
                         _ => None,
                     };

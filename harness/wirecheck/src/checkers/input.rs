@@ -3,10 +3,10 @@
 //! (a disturbed host, a faulted link) and the message classes the rules talk about.
 
 use super::verdict::{RuleId, Violation};
-use crate::model::{BrokerSpec, ClientSpec, HostKind, ProxySpec, Scenario};
+use crate::model::{BrokerSpec, ClientSpec, HostKind, ProxySpec, RelaySpec, Scenario};
 use crate::trace::index::{Rx, Sessions, TraceIndex};
 use crate::trace::jsonrpc::Decoded;
-use crate::trace::{Event, EventKind, FaultKind};
+use crate::trace::{Event, EventKind, FaultKind, RelayFacts};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use wirecheck_core::wire::{code, Dir, Message};
@@ -36,6 +36,8 @@ pub struct HostFinal {
     pub broker_requests: Option<Vec<String>>,
     /// Broker: its structural self-check (`Err` names the inconsistency).
     pub broker_invariants: Option<Result<(), String>>,
+    /// Relay: what its tracking maps and counts hold.
+    pub relay: Option<RelayFacts>,
 }
 
 /// Everything a checker may look at.
@@ -107,7 +109,7 @@ impl<'a> Input<'a> {
         })
     }
 
-    /// Relays (the scenario's `proxy` hosts), with their spec.
+    /// Message-level proxies (the scenario's `proxy` hosts), with their spec.
     pub fn proxy_hosts(&self) -> impl Iterator<Item = (&'a str, &'a ProxySpec)> + 'a {
         self.scenario.hosts.iter().filter_map(|h| match &h.kind {
             HostKind::Proxy(p) => Some((h.name.as_str(), p)),
@@ -117,6 +119,20 @@ impl<'a> Input<'a> {
 
     pub fn is_proxy(&self, host: &str) -> bool {
         self.proxy_hosts().any(|(h, _)| h == host)
+    }
+
+    /// The scenario's relays (`relay` hosts), with their spec.
+    pub fn relay_hosts(&self) -> impl Iterator<Item = (&'a str, &'a RelaySpec)> + 'a {
+        self.scenario.hosts.iter().filter_map(|h| match &h.kind {
+            HostKind::Relay(r) => Some((h.name.as_str(), r)),
+            _ => None,
+        })
+    }
+
+    /// Does `host` forward other hosts' messages (a proxy or a relay)? It passes a
+    /// broker's `welcome` on without being a broker.
+    pub fn forwards(&self, host: &str) -> bool {
+        self.is_proxy(host) || self.relay_hosts().any(|(h, _)| h == host)
     }
 
     /// Is `host` an implementation under test (a client or broker driver), as opposed to a
@@ -129,12 +145,13 @@ impl<'a> Input<'a> {
             .any(|h| h.name == host && matches!(h.kind, HostKind::Client(_) | HostKind::Broker(_)))
     }
 
-    /// Hosts acting as brokers: they sent `welcome` to someone, and are not proxies.
+    /// Hosts acting as brokers: they sent `welcome` to someone, and do not just forward
+    /// it (proxies and relays do).
     pub fn broker_hosts(&self) -> BTreeSet<&'a str> {
         self.ix
             .welcomers()
             .into_iter()
-            .filter(|h| !self.is_proxy(h))
+            .filter(|h| !self.forwards(h))
             .collect()
     }
 

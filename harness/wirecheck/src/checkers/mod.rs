@@ -6,9 +6,12 @@
 //! [`Input`]):
 //! - **client rules** (MUX, AUTH-1..3, CONN-1..5) judge the scenario's `client` hosts;
 //! - **broker rules** (BRK, AUTH-4, AUTH-5) judge every host that accepted a registration
-//!   (sent `welcome`) and is not a proxy: brokers under test, and scripted servers playing
-//!   a broker (so a scripted misbehaving broker shows that the checkers fire);
-//! - **relay rules** (CONN-6) judge the scenario's `proxy` hosts.
+//!   (sent `welcome`) and does not just forward it (proxies and relays do): brokers under
+//!   test, and scripted servers playing a broker (so a scripted misbehaving broker shows
+//!   that the checkers fire);
+//! - **proxy rules** (CONN-6) judge the scenario's `proxy` hosts;
+//! - **relay rules** (LB) judge the scenario's `relay` hosts, from their typed relay events
+//!   and end-of-run facts.
 //!
 //! Everything is judged per hop, from `Recv` events: what a host received from a peer is
 //! what that peer sent on that connection (a proxy in between is itself the peer). The
@@ -23,7 +26,8 @@
 //! `input.rs` → `crate::trace::index` → `crate::trace`): `verdict.rs` (violations, rule
 //! ids, skips), `input.rs` (the input, roles and shared helpers), one file per rule family
 //! (`mux.rs`, `auth.rs`, `conn.rs`, `brk.rs`: routing, `brk_state.rs`: what a broker keeps
-//! and frees), unit tests in `tests/`.
+//! and frees, `lb.rs`: a relay's connections, `lb_state.rs`: what a relay holds,
+//! `jsonrpc.rs`), unit tests in `tests/`.
 
 use std::collections::BTreeSet;
 
@@ -41,6 +45,8 @@ mod brk_state;
 mod conn;
 mod input;
 mod jsonrpc;
+mod lb;
+mod lb_state;
 mod mux;
 #[cfg(test)]
 mod tests;
@@ -197,6 +203,41 @@ pub const CHECKERS: &[Checker] = &[
         name: "readers-kept",
         rules: &[rule!("BRK-9")],
         check: brk_state::readers_kept,
+    },
+    Checker {
+        name: "relay-one-reader-per-client",
+        rules: &[rule!("LB-1")],
+        check: lb::one_reader,
+    },
+    Checker {
+        name: "relay-one-link-per-client",
+        rules: &[rule!("LB-2")],
+        check: lb::one_link,
+    },
+    Checker {
+        name: "relay-failover-rate-limit",
+        rules: &[rule!("LB-3")],
+        check: lb::failover_rate,
+    },
+    Checker {
+        name: "relay-placement",
+        rules: &[rule!("LB-4")],
+        check: lb::placement,
+    },
+    Checker {
+        name: "relay-in-flight-answered",
+        rules: &[rule!("LB-5")],
+        check: lb_state::in_flight_answered,
+    },
+    Checker {
+        name: "relay-counts-and-maps",
+        rules: &[rule!("LB-6")],
+        check: lb_state::counts_and_maps,
+    },
+    Checker {
+        name: "relay-close-follows-client",
+        rules: &[rule!("LB-7")],
+        check: lb_state::close_follows_client,
     },
     Checker {
         name: "jsonrpc-ids-echoed",

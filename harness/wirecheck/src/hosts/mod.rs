@@ -1,5 +1,6 @@
 //! Host drivers: the only code that touches an implementation under test. One driver per
-//! host kind ([`broker`], [`client`], [`scripted`], [`proxy`]), each behind [`Driver`].
+//! host kind ([`broker`], [`client`], [`scripted`], [`proxy`], [`rpc_server`], [`relay`]),
+//! each behind [`Driver`].
 //!
 //! The runner talks to a host through its [`HostCtl`] (commands in; call results, the
 //! scripted inbox and start/crash bookkeeping out) and its [`Driver`] (software, counters,
@@ -11,6 +12,7 @@ pub mod client;
 pub mod external;
 mod observer;
 pub mod proxy;
+pub mod relay;
 pub mod rpc_server;
 pub mod scripted;
 
@@ -243,6 +245,8 @@ pub struct Facts {
     pub broker_requests: Option<Vec<String>>,
     /// Broker: structural invariant violation (`Some(Ok(()))`: checked, none).
     pub broker_invariants: Option<Result<(), String>>,
+    /// Relay: what its maps and counts hold.
+    pub relay: Option<crate::trace::RelayFacts>,
 }
 
 /// Counters of a host, by name.
@@ -279,6 +283,7 @@ pub fn driver_for(kind: &HostKind) -> Arc<dyn Driver> {
         }),
         HostKind::Proxy(spec) => Arc::new(proxy::ProxyDriver { spec }),
         HostKind::RpcServer => Arc::new(rpc_server::RpcServerDriver),
+        HostKind::Relay(spec) => Arc::new(relay::RelayDriver::new(spec)),
     }
 }
 

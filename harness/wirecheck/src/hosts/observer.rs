@@ -3,16 +3,21 @@
 
 use super::Ctx;
 use crate::model::{FailKind, Outcome};
-use crate::trace::{CloseCause, Endpoint, EventKind, Lifecycle, Peer, RegError};
+use crate::trace::{
+    CloseCause, Endpoint, EventKind, Lifecycle, LinkEnd, Peer, RegError, RelayLife,
+};
 use crate::world::{addr_of, Net, PORT};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use wirecheck_core::pending::{self, CallError};
-use wirecheck_reference::observe::{CloseCause as RefCause, Lifecycle as RefLife};
+use wirecheck_reference::observe::{
+    CloseCause as RefCause, Lifecycle as RefLife, LinkEnd as RefEnd, RelayEvent,
+};
 use wirecheck_reference::Observer;
 
-/// An observer for `ctx`'s host, which dials `brokers` (host names, in order).
+/// An observer for `ctx`'s host, which dials `brokers` (host names, in order: a client's
+/// brokers, a relay's backends).
 pub(super) fn observer(ctx: &Ctx, brokers: &[String]) -> Arc<dyn Observer> {
     Arc::new(HostObserver {
         ctx: ctx.clone(),
@@ -68,10 +73,87 @@ impl HostObserver {
     }
 }
 
+impl HostObserver {
+    /// A relay's event, with its clients as peers and its backends as hosts.
+    fn relay(&self, e: RelayEvent) -> RelayLife {
+        let backend = |addr: &str| self.endpoint(addr).host;
+        match e {
+            RelayEvent::Reader {
+                client,
+                reader,
+                running,
+            } => RelayLife::Reader {
+                client: self.peer(&client),
+                reader,
+                running,
+            },
+            RelayEvent::Dial {
+                client,
+                link,
+                backend: b,
+                attempt,
+            } => RelayLife::Dial {
+                client: self.peer(&client),
+                link,
+                backend: backend(&b),
+                attempt,
+            },
+            RelayEvent::Linked {
+                client,
+                link,
+                backend: b,
+                conn,
+            } => RelayLife::Linked {
+                client: self.peer(&client),
+                link,
+                backend: backend(&b),
+                conn,
+            },
+            RelayEvent::Ready {
+                client,
+                link,
+                backend: b,
+            } => RelayLife::Ready {
+                client: self.peer(&client),
+                link,
+                backend: backend(&b),
+            },
+            RelayEvent::Unlinked {
+                client,
+                link,
+                backend: b,
+                end,
+            } => RelayLife::Unlinked {
+                client: self.peer(&client),
+                link,
+                backend: backend(&b),
+                end: match end {
+                    RefEnd::Failed => LinkEnd::Failed,
+                    RefEnd::Lost => LinkEnd::Lost,
+                    RefEnd::Closed => LinkEnd::Closed,
+                },
+            },
+            RelayEvent::Health { backend: b, up } => RelayLife::Health {
+                backend: backend(&b),
+                up,
+            },
+            RelayEvent::GaveUp { client, attempts } => RelayLife::GaveUp {
+                client: self.peer(&client),
+                attempts,
+            },
+        }
+    }
+}
+
 impl Observer for HostObserver {
     fn received(&self, peer: &str, text: &str) {
         let p = self.peer(peer);
         self.ctx.received(&p.host, p.conn, text);
+    }
+
+    fn received_on(&self, peer: &str, conn: Option<u16>, text: &str) {
+        let p = self.peer(peer);
+        self.ctx.received(&p.host, conn, text);
     }
 
     fn lifecycle(&self, event: RefLife) {
@@ -105,6 +187,7 @@ impl Observer for HostObserver {
                     RefCause::Error => CloseCause::Error,
                 },
             },
+            RefLife::Relay(e) => Lifecycle::Relay(self.relay(e)),
         };
         self.ctx
             .trace

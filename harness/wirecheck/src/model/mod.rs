@@ -96,6 +96,8 @@ pub enum HostKind {
     Proxy(ProxySpec),
     /// The reference JSON-RPC 2.0 server.
     RpcServer,
+    /// The reference relay in front of `backends`.
+    Relay(RelaySpec),
 }
 
 impl HostKind {
@@ -108,6 +110,7 @@ impl HostKind {
             HostKind::Scripted(ScriptedSpec::Client { .. }) => vocab::Kind::ScriptedClient,
             HostKind::Proxy(_) => vocab::Kind::Proxy,
             HostKind::RpcServer => vocab::Kind::RpcServer,
+            HostKind::Relay(_) => vocab::Kind::Relay,
         }
     }
 
@@ -243,6 +246,43 @@ pub struct ProxySpec {
     /// A broker or scripted server host.
     pub target: String,
     pub rules: Vec<ProxyRule>,
+}
+
+/// A relay: clients connect to it; it forwards each to the first healthy backend and moves
+/// it to the next one when its backend dies (PROTOCOL.md, "The relay").
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelaySpec {
+    /// Broker, scripted server or proxy hosts, in order of preference. At least one.
+    pub backends: Vec<String>,
+    /// At most this many failover attempts per client per `window`; this many failed in a
+    /// row and the relay closes the client.
+    pub max_attempts: u32,
+    pub window: Duration,
+    /// At least this long between two failover attempts for one client.
+    pub min_gap: Duration,
+    /// How often a backend held down is probed.
+    pub probe_interval: Duration,
+    /// A backend dial longer than this fails.
+    pub connect_timeout: Duration,
+    /// Messages held per client while no backend serves it.
+    pub buffer: usize,
+    /// A client connection silent this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for RelaySpec {
+    fn default() -> Self {
+        RelaySpec {
+            backends: Vec::new(),
+            max_attempts: 3,
+            window: Duration::from_secs(60),
+            min_gap: Duration::from_secs(5),
+            probe_interval: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(5),
+            buffer: 64,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Which way a message travels through the proxy.

@@ -1,7 +1,7 @@
 //! Text for typed trace events: the one place where events become prose.
 
 use crate::model::{Corruption, FailKind, Outcome};
-use crate::trace::{Call, Event, EventKind, Lifecycle, ProxyAct, RegError};
+use crate::trace::{Call, Event, EventKind, Lifecycle, LinkEnd, ProxyAct, RegError, RelayLife};
 use std::fmt;
 use std::time::Duration;
 use wirecheck_core::wire::{summary, Message};
@@ -225,6 +225,62 @@ impl fmt::Display for Lifecycle {
             Lifecycle::ConnClosed { peer, reason, .. } => {
                 write!(f, "connection from {peer} closed: {reason}")
             }
+            Lifecycle::Relay(r) => r.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for RelayLife {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayLife::Reader {
+                client,
+                reader,
+                running,
+            } => write!(
+                f,
+                "reader {reader} of {client} {}",
+                if *running { "started" } else { "ended" }
+            ),
+            RelayLife::Dial {
+                client,
+                link,
+                backend,
+                attempt: 0,
+            } => write!(f, "link {link}: dial {backend} for {client}"),
+            RelayLife::Dial {
+                client,
+                link,
+                backend,
+                attempt,
+            } => write!(
+                f,
+                "link {link}: dial {backend} for {client} (failover attempt {attempt})"
+            ),
+            RelayLife::Linked { link, backend, .. } => write!(f, "link {link}: {backend} open"),
+            RelayLife::Ready {
+                client,
+                link,
+                backend,
+            } => write!(f, "link {link}: {client} served by {backend}"),
+            RelayLife::Unlinked {
+                link, backend, end, ..
+            } => write!(
+                f,
+                "link {link}: {backend} {}",
+                match end {
+                    LinkEnd::Failed => "dial failed",
+                    LinkEnd::Lost => "lost",
+                    LinkEnd::Closed => "closed by the relay",
+                }
+            ),
+            RelayLife::Health { backend, up } => {
+                write!(f, "{backend} {}", if *up { "healthy" } else { "down" })
+            }
+            RelayLife::GaveUp { client, attempts } => write!(
+                f,
+                "gave up on {client} after {attempts} failed failover attempts"
+            ),
         }
     }
 }

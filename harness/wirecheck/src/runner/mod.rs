@@ -518,6 +518,7 @@ impl Runner<'_> {
                     pending_ids: facts.pending_ids,
                     broker_requests: facts.broker_requests,
                     broker_invariants: facts.broker_invariants,
+                    relay: facts.relay,
                     counters: counters
                         .iter()
                         .find(|(n, _)| n == &h.name)

@@ -88,13 +88,14 @@ pub(super) enum HostBody {
     Proxy(Box<RawProxy>),
     /// The reference JSON-RPC server (`rpc-server: {}`; no settings).
     RpcServer,
+    Relay(Box<RawRelay>),
     /// A kind key that is not broker, client, scripted or proxy (its value is skipped).
     Unknown,
 }
 
 impl Keyed for HostBody {
     const EXPECTING: &'static str =
-        "a host map: `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }`, `{ proxy: {..} }` or `{ rpc-server: {} }`";
+        "a host map: `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }`, `{ proxy: {..} }`, `{ rpc-server: {} }` or `{ relay: {..} }`";
     fn value<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<Self, A::Error> {
         Ok(match key {
             "broker" => {
@@ -107,6 +108,7 @@ impl Keyed for HostBody {
                 map.next_value::<Option<RawEmpty>>()?;
                 HostBody::RpcServer
             }
+            "relay" => HostBody::Relay(Box::new(map.next_value::<RawRelay>()?)),
             _ => {
                 map.next_value::<IgnoredAny>()?;
                 HostBody::Unknown
@@ -244,6 +246,39 @@ pub(super) struct RawProxy {
     pub(super) target: S<String>,
     #[serde(default)]
     pub(super) rules: Option<Vec<S<RawProxyRule>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a relay map, e.g. `{ backends: [primary, secondary] }`"
+)]
+pub(super) struct RawRelay {
+    pub(super) backends: S<Vec<S<String>>>,
+    #[serde(default)]
+    pub(super) failover: Option<S<RawFailover>>,
+    #[serde(default)]
+    pub(super) probe_interval: Option<S<String>>,
+    #[serde(default)]
+    pub(super) connect_timeout: Option<S<String>>,
+    #[serde(default)]
+    pub(super) buffer: Option<S<usize>>,
+    #[serde(default)]
+    pub(super) idle_timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "failover settings, e.g. `{ max_attempts: 3, window: 60s, min_gap: 5s }`"
+)]
+pub(super) struct RawFailover {
+    #[serde(default)]
+    pub(super) max_attempts: Option<S<u32>>,
+    #[serde(default)]
+    pub(super) window: Option<S<String>>,
+    #[serde(default)]
+    pub(super) min_gap: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -587,6 +622,7 @@ mod tests {
                 "client" => "{ connect: [b] }",
                 "scripted" => "server",
                 "proxy" => "{ target: b }",
+                "relay" => "{ backends: [b] }",
                 _ => "{}",
             };
             match serde_saphyr::from_str::<RawHost>(&format!("{key}: {value}")) {

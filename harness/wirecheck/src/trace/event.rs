@@ -204,10 +204,72 @@ pub enum Lifecycle {
     /// Scripted client: a connection to `to.host` is open; `to.conn` is this side's port
     /// (what the peer sees the connection come from).
     ConnOpened { to: Peer },
-    /// Broker, proxy, scripted peer or JSON-RPC server: the connection with `peer` is gone.
+    /// Broker, proxy, relay, scripted peer or JSON-RPC server: the connection with `peer`
+    /// is gone.
     ConnClosed {
         peer: Peer,
         reason: String,
         cause: CloseCause,
     },
+    /// Relay: what it did with a client connection or a backend.
+    Relay(RelayLife),
+}
+
+/// What a relay did. A client is the peer of an accepted connection (its host and port);
+/// a backend is the host the relay dials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayLife {
+    /// A task reading `client`'s socket started (`running`) or ended; `reader` numbers
+    /// that socket's readers from 1.
+    Reader {
+        client: Peer,
+        reader: u32,
+        running: bool,
+    },
+    /// Dialing `backend` for `client` over link `link` (numbered by the relay, never
+    /// reused): `attempt` 0 is the client's first backend, n ≥ 1 its nth failover attempt.
+    Dial {
+        client: Peer,
+        link: u64,
+        backend: String,
+        attempt: u32,
+    },
+    /// The link is open; `conn` is the relay's port toward the backend (as the backend
+    /// sees the connection).
+    Linked {
+        client: Peer,
+        link: u64,
+        backend: String,
+        conn: Option<u16>,
+    },
+    /// `client` is served through `link`: its registration and credits were replayed (if
+    /// it had any) and what it sent meanwhile was flushed.
+    Ready {
+        client: Peer,
+        link: u64,
+        backend: String,
+    },
+    /// The link ended.
+    Unlinked {
+        client: Peer,
+        link: u64,
+        backend: String,
+        end: LinkEnd,
+    },
+    /// The relay now holds `backend` healthy (`up`) or not.
+    Health { backend: String, up: bool },
+    /// The relay gave up on `client` after `attempts` failed failover attempts in a row
+    /// (it closes the client's connection).
+    GaveUp { client: Peer, attempts: u32 },
+}
+
+/// How a relay's backend link ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// The dial failed (refused, reset, timed out): it never opened.
+    Failed,
+    /// The backend ended it (closed, crashed, reset).
+    Lost,
+    /// The relay closed it (its client left, a refused replay, superseded).
+    Closed,
 }

@@ -6,12 +6,15 @@
 //! draws. Events carry types, never prose that another module would have to parse.
 
 mod event;
+mod facts;
 pub mod index;
 pub mod jsonrpc;
 
 pub use event::{
-    Call, CloseCause, Endpoint, Event, EventKind, FaultKind, Lifecycle, Peer, ProxyAct, RegError,
+    Call, CloseCause, Endpoint, Event, EventKind, FaultKind, Lifecycle, LinkEnd, Peer, ProxyAct,
+    RegError, RelayLife,
 };
+pub use facts::RelayFacts;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

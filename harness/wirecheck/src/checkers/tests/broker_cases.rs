@@ -181,6 +181,33 @@ fn a_push_that_crosses_the_receive_fires_brk1() {
     assert!(v.is_empty(), "{v:#?}");
 }
 
+/// BRK-1 around a crash: b assigned r1 against w's credit and crashed while the push was
+/// on the wire; it reaches w after the crash. The credit was there when b sent it.
+#[test]
+fn a_push_in_flight_when_the_broker_crashed_used_its_credit() {
+    let mut s = broker_sender_receiver();
+    s.hosts[0].kind = HostKind::Scripted(crate::model::ScriptedSpec::Server);
+    s.network.max_latency = ms(20);
+    let mut ev = vec![
+        recv(1, "b", "app", hello("app")),
+        recv(2, "app", "b", welcome("app")),
+        life(2, "app", Lifecycle::Registered { to: ep("b") }),
+        recv(5, "b", "w", hello("w")),
+        recv(10, "w", "b", welcome("w")),
+        recv(12, "b", "w", receive("jobs")),
+        call(13, "app", "r1", req_call(), None),
+        recv(14, "b", "app", start("r1", Dir::Request, "x")),
+        fault(15, "b", FaultKind::Crash, None),
+        recv(25, "w", "b", start("r1", Dir::Request, "x")),
+    ];
+    let quiet = Case::new(s.clone(), ev.clone(), BTreeMap::new()).run();
+    assert!(!rules_of(&quiet).contains(&"BRK-1"), "{quiet:#?}");
+    // Long after the crash no push can have been in flight: the credit is gone with it.
+    ev.last_mut().unwrap().at = ms(500);
+    let late = Case::new(s, ev, BTreeMap::new()).run();
+    assert!(rules_of(&late).contains(&"BRK-1"), "{late:#?}");
+}
+
 /// BRK-9: b closes w's registered connection on its own (a slow-consumer kill) while the
 /// link was healthy and w kept reading.
 pub(super) fn healthy_reader_cut_off() -> Case {

@@ -65,6 +65,20 @@ const CASES: &[(&str, MakeCase)] = &[
     ("push_crosses_receive", || {
         broker_cases::push_crosses_receive(50)
     }),
+    ("clean_move", relay_cases::clean_move),
+    (
+        "second_reader_after_failover",
+        relay_cases::second_reader_after_failover,
+    ),
+    ("second_link", relay_cases::second_link),
+    ("failover_storm", relay_cases::failover_storm),
+    (
+        "sent_to_a_down_backend",
+        relay_cases::sent_to_a_down_backend,
+    ),
+    ("in_flight_dropped", relay_cases::in_flight_dropped),
+    ("stale_counts", relay_cases::stale_counts),
+    ("link_outlives_client", relay_cases::link_outlives_client),
     ("misbehaving_server", jsonrpc_cases::misbehaving_server),
     ("stray_kills_client", jsonrpc_cases::stray_kills_client),
     (

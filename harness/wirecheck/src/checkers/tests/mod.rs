@@ -15,6 +15,7 @@ mod client_cases;
 mod firing;
 mod helpers;
 mod jsonrpc_cases;
+mod relay_cases;
 
 fn scenario(hosts: Vec<(&str, HostKind)>) -> Scenario {
     Scenario {

@@ -146,6 +146,47 @@ pub const FIELDS: &[Field] = &[
         "rules in order: the first matching rule acts; unmatched messages pass",
     ),
     field(
+        "relay.backends",
+        Required,
+        "hosts to forward to (brokers, scripted servers, proxies), in order of preference",
+    ),
+    field(
+        "relay.failover",
+        Is("{}"),
+        "`{ max_attempts, window, min_gap }`: the per-client failover rate limit",
+    ),
+    field(
+        "relay.failover.max_attempts",
+        Is("3"),
+        "at most this many attempts per client per `window`; this many failed in a row and the relay closes the client (at least 1)",
+    ),
+    field("relay.failover.window", Is("60s"), "the rate limit's window"),
+    field(
+        "relay.failover.min_gap",
+        Is("5s"),
+        "at least this long between two attempts for one client",
+    ),
+    field(
+        "relay.probe_interval",
+        Is("1s"),
+        "how often a backend the relay holds down is probed (more than 0s)",
+    ),
+    field(
+        "relay.connect_timeout",
+        Is("5s"),
+        "a backend dial (connect and WebSocket handshake) longer than this fails (more than 0s)",
+    ),
+    field(
+        "relay.buffer",
+        Is("64"),
+        "messages held per client while no backend serves it; one more closes the client (at least 1)",
+    ),
+    field(
+        "relay.idle_timeout",
+        Is("30s"),
+        "a client connection silent this long is closed (more than 0s)",
+    ),
+    field(
         "rule.dir",
         Absent("both"),
         "`up` (client to target) or `down` (target to client)",

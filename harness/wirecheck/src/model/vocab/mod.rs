@@ -4,16 +4,22 @@
 //! The loader checks names against these tables, its hints list them, and README's step,
 //! counter and field tables are generated from them (`crate::docs`). Drivers can use them
 //! too: [`Kind`] is the kind of a host without its settings, [`FailKind`] the failure
-//! names of `fails:`, [`ClientCounter`], [`BrokerCounter`], [`ScriptedCounter`] and
-//! [`ProxyCounter`] name each kind's counters, and each [`Counter`] says whether it is a
+//! names of `fails:`, [`ClientCounter`], [`BrokerCounter`], [`ScriptedCounter`],
+//! [`ProxyCounter`] and [`RelayCounter`] name each kind's counters, and each [`Counter`] says whether it is a
 //! current value or a running total.
 //!
 //! Orders matter: hints list names in table order, and "did you mean" picks the first of
 //! equally close names.
 
+mod counters;
 mod fields;
 mod proxy;
 
+pub use counters::{
+    counter_names, BrokerCounter, ClientCounter, Counter, ProxyCounter, RelayCounter,
+    ScriptedCounter, Value, BROKER_COUNTERS, CLIENT_COUNTERS, PROXY_COUNTERS, RELAY_COUNTERS,
+    SCRIPTED_COUNTERS,
+};
 pub use fields::{Field, FieldDefault, FIELDS};
 pub use proxy::{word_names, Word, CORRUPTIONS, KINDS_WITH_CHANNEL, KINDS_WITH_REQ, PROXY_ACTIONS};
 
@@ -32,20 +38,30 @@ pub enum Kind {
     Proxy,
     /// The reference JSON-RPC 2.0 server.
     RpcServer,
+    /// The reference relay (a failover load balancer in front of brokers).
+    Relay,
 }
 
 /// The keys that name a host's kind in YAML (`app: { client: {..} }`), in hint order.
-pub const HOST_KEYS: &[&str] = &["broker", "client", "scripted", "proxy", "rpc-server"];
+pub const HOST_KEYS: &[&str] = &[
+    "broker",
+    "client",
+    "scripted",
+    "proxy",
+    "rpc-server",
+    "relay",
+];
 
 impl Kind {
     /// Every kind, in the order tables list them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Broker,
         Kind::Client,
         Kind::ScriptedServer,
         Kind::ScriptedClient,
         Kind::Proxy,
         Kind::RpcServer,
+        Kind::Relay,
     ];
 
     /// How messages and tables name the kind: `broker`, `scripted server`, ...
@@ -57,6 +73,7 @@ impl Kind {
             Kind::ScriptedClient => "scripted client",
             Kind::Proxy => "proxy",
             Kind::RpcServer => "rpc server",
+            Kind::Relay => "relay",
         }
     }
 
@@ -69,6 +86,7 @@ impl Kind {
             Kind::ScriptedClient => "{ scripted: { client: host, autoconnect } }",
             Kind::Proxy => "{ proxy: { target: host, rules: [...] } }",
             Kind::RpcServer => "{ rpc-server: {} }",
+            Kind::Relay => "{ relay: { backends: [hosts], failover, probe_interval, connect_timeout, buffer, idle_timeout } }",
         }
     }
 
@@ -81,13 +99,14 @@ impl Kind {
             Kind::ScriptedClient => "connects to a host; the script sends and expects raw frames",
             Kind::Proxy => "message-level chaos proxy: clients connect to it, it opens one connection to `target` per client and applies its rules",
             Kind::RpcServer => "the reference JSON-RPC 2.0 server (`protocol: jsonrpc-2.0` only): `echo`, `sleep [ms, value]`, `fail [code, message]`",
+            Kind::Relay => "the reference relay (wirecheck-v1): clients connect to it as to a broker; it forwards each to the first healthy backend and moves it to the next when that one dies (PROTOCOL.md, \"The relay\")",
         }
     }
 
     /// The `<host>.<step>` steps a host of this kind takes.
     pub const fn steps(self) -> &'static [StepDef] {
         match self {
-            Kind::Broker | Kind::RpcServer => &[COUNTERS],
+            Kind::Broker | Kind::RpcServer | Kind::Relay => &[COUNTERS],
             Kind::Client => CLIENT_STEPS,
             Kind::ScriptedServer => SCRIPTED_SERVER_STEPS,
             Kind::ScriptedClient => SCRIPTED_CLIENT_STEPS,
@@ -102,6 +121,7 @@ impl Kind {
             Kind::Client => CLIENT_COUNTERS,
             Kind::ScriptedServer | Kind::ScriptedClient | Kind::RpcServer => SCRIPTED_COUNTERS,
             Kind::Proxy => PROXY_COUNTERS,
+            Kind::Relay => RELAY_COUNTERS,
         }
     }
 
@@ -118,7 +138,7 @@ impl Kind {
     /// Which run the counters of this kind cover.
     pub const fn counters_cover(self) -> &'static str {
         match self {
-            Kind::Broker | Kind::Client => {
+            Kind::Broker | Kind::Client | Kind::Relay => {
                 "the host's current software: a `bounce` starts them at 0"
             }
             Kind::ScriptedServer | Kind::ScriptedClient | Kind::Proxy | Kind::RpcServer => {
@@ -131,13 +151,18 @@ impl Kind {
     pub const fn listens(self) -> bool {
         matches!(
             self,
-            Kind::Broker | Kind::ScriptedServer | Kind::Proxy | Kind::RpcServer
+            Kind::Broker | Kind::ScriptedServer | Kind::Proxy | Kind::RpcServer | Kind::Relay
         )
     }
 
     /// May sit behind a proxy.
     pub const fn proxyable(self) -> bool {
         matches!(self, Kind::Broker | Kind::ScriptedServer | Kind::RpcServer)
+    }
+
+    /// May be a relay's backend (it speaks wirecheck-v1 as a broker would).
+    pub const fn relayable(self) -> bool {
+        matches!(self, Kind::Broker | Kind::ScriptedServer | Kind::Proxy)
     }
 }
 
@@ -284,176 +309,6 @@ pub fn step_names(steps: &[StepDef]) -> Vec<&'static str> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Counters
-// ---------------------------------------------------------------------------------------
-
-/// What a counter's final value is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Value {
-    /// A size at the end of the run (it can go down).
-    Current,
-    /// A running total: it only goes up.
-    Total,
-}
-
-impl Value {
-    pub const fn label(self) -> &'static str {
-        match self {
-            Value::Current => "current",
-            Value::Total => "total",
-        }
-    }
-}
-
-/// A counter an `expect:` entry can name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Counter {
-    pub name: &'static str,
-    pub value: Value,
-    /// One line: what it counts.
-    pub doc: &'static str,
-}
-
-const fn current(name: &'static str, doc: &'static str) -> Counter {
-    Counter {
-        name,
-        value: Value::Current,
-        doc,
-    }
-}
-
-const fn total(name: &'static str, doc: &'static str) -> Counter {
-    Counter {
-        name,
-        value: Value::Total,
-        doc,
-    }
-}
-
-/// Defines a counter table and an enum naming its entries (`ClientCounter::Pending.name()`)
-/// from one list, so that drivers can name counters without string literals.
-macro_rules! counters {
-    ($(#[$doc:meta])* $enum:ident, $table:ident { $($variant:ident = $def:expr,)* }) => {
-        $(#[$doc])*
-        pub const $table: &[Counter] = &[$($def),*];
-
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $enum {
-            $($variant),*
-        }
-
-        impl $enum {
-            /// Every counter, in table order.
-            pub const ALL: &'static [$enum] = &[$($enum::$variant),*];
-
-            /// The counter's entry in its table.
-            pub const fn counter(self) -> &'static Counter {
-                &$table[self as usize]
-            }
-
-            /// Its name in `expect:`.
-            pub const fn name(self) -> &'static str {
-                self.counter().name
-            }
-        }
-    };
-}
-
-counters! {
-    /// A reference client's counters (of its current software: a `bounce` starts them at 0).
-    ClientCounter, CLIENT_COUNTERS {
-        Pending = current("pending", "calls waiting for their answer (entries in the pending map)"),
-        Completed = total(
-            "completed",
-            "calls answered by the peer: a response, or an `error` reply such as `receiver_gone` (not registrations)",
-        ),
-        TimedOut = total("timed_out", "calls removed by their timeout"),
-        Cancelled = total("cancelled", "calls the caller cancelled"),
-        DuplicatesDropped = total(
-            "duplicates_dropped",
-            "response frames dropped because their call had already completed",
-        ),
-        LateDropped = total(
-            "late_dropped",
-            "frames dropped because their call had timed out, been cancelled or failed",
-        ),
-        UnknownDropped = total(
-            "unknown_dropped",
-            "frames dropped because their id was never pending",
-        ),
-        Reconnects = total(
-            "reconnects",
-            "successful registrations after the first (not attempts)",
-        ),
-        Disconnects = total(
-            "disconnects",
-            "registered connections that ended (lost, or closed by the client)",
-        ),
-        Registrations = total("registrations", "successful registrations (`welcome` received)"),
-        Served = total("served", "incoming requests this client answered as a receiver"),
-    }
-}
-
-counters! {
-    /// The reference broker's counters (of its current software: a `bounce` starts them at 0).
-    BrokerCounter, BROKER_COUNTERS {
-        Connections = current("connections", "open connections"),
-        Clients = current("clients", "registered client ids"),
-        Requests = current("requests", "requests in flight (queued or assigned)"),
-        Queued = current("queued", "requests waiting for a receiver"),
-        Waiting = current("waiting", "receive credits waiting for a request"),
-        Assignments = current("assignments", "requests assigned to a receiver"),
-        Rejected = total(
-            "rejected",
-            "messages answered with an error and not acted on, refused registrations included",
-        ),
-        Wakeups = total(
-            "wakeups",
-            "times the dispatcher looked for work (polling adds idle wake-ups)",
-        ),
-    }
-}
-
-counters! {
-    /// A scripted peer's counters (over the whole run, bounces included).
-    ScriptedCounter, SCRIPTED_COUNTERS {
-        Received = total(
-            "received",
-            "text messages received, over all its connections",
-        ),
-        Connections = total(
-            "connections",
-            "connections accepted (server) or opened (client)",
-        ),
-    }
-}
-
-counters! {
-    /// A proxy's counters (over the whole run, bounces included). Each message the proxy
-    /// receives is counted once: `forwarded`, or the action of the rule that acted on it.
-    ProxyCounter, PROXY_COUNTERS {
-        Connections = total("connections", "client connections accepted"),
-        Forwarded = total("forwarded", "messages passed on unchanged (no rule acted)"),
-        Dropped = total("dropped", "messages a `drop` rule discarded"),
-        Duplicated = total("duplicated", "messages a `duplicate` rule forwarded twice"),
-        Delayed = total("delayed", "messages a `delay` rule forwarded late"),
-        Held = total("held", "messages a `hold` rule kept until `release`"),
-        Reordered = total("reordered", "messages a `reorder` rule collected"),
-        Corrupted = total("corrupted", "messages a `corrupt` rule acted on"),
-        Closed = total(
-            "closed",
-            "connections the proxy closed on both sides: by a `close` rule, or because one side ended"
-        ),
-    }
-}
-
-/// The names of `counters`, in order.
-pub fn counter_names(counters: &[Counter]) -> Vec<&'static str> {
-    counters.iter().map(|c| c.name).collect()
-}
-
-// ---------------------------------------------------------------------------------------
 // Call failures
 // ---------------------------------------------------------------------------------------
 
@@ -569,6 +424,10 @@ mod tests {
             ProxyCounter::ALL.iter().map(|c| c.name()).collect(),
             PROXY_COUNTERS,
         );
+        same(
+            RelayCounter::ALL.iter().map(|c| c.name()).collect(),
+            RELAY_COUNTERS,
+        );
         assert_eq!(ClientCounter::Reconnects.name(), "reconnects");
         assert_eq!(BrokerCounter::Requests.counter().value, Value::Current);
         assert_eq!(ProxyCounter::Connections.name(), "connections");
@@ -600,8 +459,8 @@ mod tests {
         }
         assert_eq!(
             Kind::ALL.iter().filter(|k| k.listens()).count(),
-            4,
-            "broker, scripted server, proxy, rpc server"
+            5,
+            "broker, scripted server, proxy, rpc server, relay"
         );
     }
 }

@@ -13,8 +13,8 @@ use crate::model::{
 };
 use crate::scenario::error::closest;
 use crate::scenario::raw::{
-    HostBody, RawBroker, RawClient, RawHeartbeat, RawHost, RawProxy, RawReconnect, RawReply,
-    RawScriptedClient, RawServe,
+    HostBody, RawBroker, RawClient, RawHeartbeat, RawHost, RawProxy, RawReconnect, RawRelay,
+    RawReply, RawScriptedClient, RawServe,
 };
 use crate::scenario::shapes::{OneKey, OrderedMap, Switch, WordOrMap, S};
 
@@ -84,6 +84,7 @@ impl Checker<'_> {
                 },
                 HostBody::Proxy(p) => Shape::Proxy(p),
                 HostBody::RpcServer => Shape::RpcServer,
+                HostBody::Relay(r) => Shape::Relay(r),
                 HostBody::Unknown => {
                     let hint = match closest(&key.value, HOST_KEYS.iter().copied()) {
                         Some(c) => {
@@ -105,6 +106,7 @@ impl Checker<'_> {
                 Shape::ScriptedClient(_) => Kind::ScriptedClient,
                 Shape::Proxy(_) => Kind::Proxy,
                 Shape::RpcServer => Kind::RpcServer,
+                Shape::Relay(_) => Kind::Relay,
             };
             self.protocol_allows(name, k)?;
             self.hosts.push((name.value.clone(), k));
@@ -126,6 +128,7 @@ impl Checker<'_> {
                 }
                 Shape::Proxy(p) => HostKind::Proxy(self.proxy(&name.value, p)?),
                 Shape::RpcServer => HostKind::RpcServer,
+                Shape::Relay(r) => HostKind::Relay(self.relay(&name.value, r)?),
             };
             out.push(Host {
                 name: name.value.clone(),
@@ -136,12 +139,16 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    /// A broker speaks wirecheck-v1 only, an `rpc-server` JSON-RPC only.
+    /// A broker and a relay speak wirecheck-v1 only, an `rpc-server` JSON-RPC only.
     fn protocol_allows(&self, name: &S<String>, kind: Kind) -> R<()> {
         let wrong = match (self.protocol, kind) {
             (Protocol::JsonRpc2, Kind::Broker) => Some((
                 "a broker speaks wirecheck-v1, and this scenario speaks jsonrpc-2.0",
                 "use `{ rpc-server: {} }` (the reference JSON-RPC server) or `{ scripted: server }`",
+            )),
+            (Protocol::JsonRpc2, Kind::Relay) => Some((
+                "a relay speaks wirecheck-v1 (it replays registrations and credits), and this scenario speaks jsonrpc-2.0",
+                "use a `proxy` host in front of the `rpc-server`, or drop `protocol: jsonrpc-2.0`",
             )),
             (Protocol::WirecheckV1, Kind::RpcServer) => Some((
                 "an rpc-server speaks jsonrpc-2.0, and this scenario speaks wirecheck-v1",
@@ -174,7 +181,7 @@ impl Checker<'_> {
         if !kind.listens() {
             let listeners = self.hosts_where(|k| k.listens());
             let hint = if listeners.is_empty() {
-                "declare a `broker`, a `scripted: server` or a `proxy` host to connect to"
+                "declare a `broker`, a `scripted: server`, a `proxy` or a `relay` host to connect to"
                     .to_string()
             } else {
                 format!("hosts that accept connections: {}", listeners.join(", "))
@@ -182,7 +189,7 @@ impl Checker<'_> {
             return Err(self.err(
                 &target.referenced,
                 format!(
-                    "{who} cannot connect to `{}`: it is a {}, not a broker, scripted server or proxy",
+                    "{who} cannot connect to `{}`: it is a {}, not a broker, scripted server, proxy or relay",
                     target.value,
                     kind.label()
                 ),
@@ -404,10 +411,11 @@ enum Shape<'a> {
     ScriptedClient(&'a RawScriptedClient),
     Proxy(&'a RawProxy),
     RpcServer,
+    Relay(&'a RawRelay),
 }
 
 const HOST_SHAPES: &str =
-    "a host is `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }`, `{ proxy: { target: .. } }` or `{ rpc-server: {} }`";
+    "a host is `{ broker: {} }`, `{ client: {..} }`, `{ scripted: .. }`, `{ proxy: { target: .. } }`, `{ rpc-server: {} }` or `{ relay: { backends: [..] } }`";
 
 fn valid_host_name(name: &str) -> bool {
     let mut chars = name.chars();

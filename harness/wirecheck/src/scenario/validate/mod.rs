@@ -8,6 +8,7 @@ mod hosts;
 mod jsonrpc;
 mod message;
 mod proxy;
+mod relay;
 mod steps;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
