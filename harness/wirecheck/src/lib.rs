@@ -5,6 +5,7 @@
 //! [`trace::Trace`] and renders it ([`render`]) into the report a snapshot holds.
 
 pub mod catalog;
+pub mod chaos;
 pub mod checkers;
 pub mod corpus;
 pub mod docs;
@@ -17,6 +18,7 @@ pub mod runner;
 pub mod scenario;
 pub mod schema;
 pub mod select;
+pub mod sweep;
 pub mod targets;
 pub mod template;
 pub mod trace;

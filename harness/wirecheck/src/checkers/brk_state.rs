@@ -136,6 +136,19 @@ fn peer_loss(input: &Input, receiver_lost: bool, out: &mut Findings) {
                 {
                     continue;
                 }
+                // The other side's own connection had already closed: nobody to tell (a
+                // proxy in between keeps other connections to the broker open).
+                let other_conn = if receiver_lost {
+                    o.sender_conn
+                } else {
+                    o.rcv_conn
+                };
+                let other_gone = input.sessions(b).closes.iter().any(|x| {
+                    x.host == other && x.at <= at && x.conn.is_some() && x.conn == other_conn
+                });
+                if other_gone {
+                    continue;
+                }
                 let told = input.reacted(other, b, at, at + PROMPT, |m| match m {
                     Message::Error {
                         req: Some(q),

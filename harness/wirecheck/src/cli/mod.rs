@@ -6,6 +6,7 @@ mod args;
 mod authoring;
 mod run;
 mod summary;
+mod sweep;
 mod targets;
 
 use args::{Cli, Command};
@@ -118,6 +119,13 @@ pub fn main() -> ExitCode {
             let args = Args::new(a.flaws.clone(), Vec::new(), None);
             match args.resolve_flaws() {
                 Ok(args) => summary::cmd_fuzz(&args, a.cases, a.seed, a.out.clone()),
+                Err(e) => usage_error(&e),
+            }
+        }
+        Command::Sweep(a) => {
+            let args = Args::new(a.flaws.clone(), Vec::new(), a.jobs.map(|j| j as usize));
+            match args.resolve_flaws() {
+                Ok(args) => sweep::cmd_sweep(&args, &a),
                 Err(e) => usage_error(&e),
             }
         }

@@ -66,6 +66,7 @@ impl World for SimWorld<'_> {
             FaultKind::Release => self.sim.release(a, b),
             FaultKind::Crash => self.sim.crash(a),
             FaultKind::Bounce => self.sim.bounce(a),
+            FaultKind::Heal => {}
         }
     }
 }

@@ -65,6 +65,15 @@ const CASES: &[(&str, MakeCase)] = &[
     ("push_crosses_receive", || {
         broker_cases::push_crosses_receive(50)
     }),
+    (
+        "answers_of_other_requests",
+        history_cases::answers_of_other_requests,
+    ),
+    (
+        "request_at_two_receivers",
+        history_cases::request_at_two_receivers,
+    ),
+    ("slow_after_heal", history_cases::slow_after_heal),
     ("misbehaving_server", jsonrpc_cases::misbehaving_server),
     ("stray_kills_client", jsonrpc_cases::stray_kills_client),
     (

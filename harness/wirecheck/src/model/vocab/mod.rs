@@ -181,6 +181,11 @@ pub const GLOBAL_STEPS: &[StepDef] = &[
         "`host`",
         "restart a host (its software starts again)",
     ),
+    step(
+        "heal",
+        "`{ within: 2s }`",
+        "every fault is over: each request started from here on must be answered within `within` (CONN-7)",
+    ),
 ];
 
 const SEND: StepDef = step(

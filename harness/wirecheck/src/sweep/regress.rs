@@ -1,0 +1,62 @@
+//! A shrunk failing seed written as a scripted regression scenario
+//! (`scenarios/regressions/<scenario>-<rule>-<seed>.yaml`), which `cargo test` replays.
+
+use super::shrink::Shrunk;
+use crate::chaos::yaml;
+use crate::model::Scenario;
+use std::path::{Path, PathBuf};
+use wirecheck_core::flaws::Flaws;
+
+/// The file name stem for `base`'s failing `seed` that broke `rule`.
+pub fn stem(base: &Scenario, rule: &str, seed: u64) -> String {
+    let scenario = base.name.rsplit('/').next().unwrap_or(&base.name);
+    format!("{scenario}-{}-{seed}", rule.to_ascii_lowercase())
+}
+
+/// Writes the shrunk case under `dir`; returns the file.
+pub fn write(
+    base: &Scenario,
+    shrunk: &Shrunk,
+    rule: &str,
+    flaws: &Flaws,
+    dir: &Path,
+) -> std::io::Result<PathBuf> {
+    let stem = stem(base, rule, shrunk.plan.seed);
+    let file = dir.join(format!("{stem}.yaml"));
+    let found = if flaws.is_empty() {
+        "on the reference".to_string()
+    } else {
+        format!(
+            "with flaw(s) {}",
+            flaws
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let about = format!(
+        "Seed {} of {} broke {rule} {found} in a sweep; shrunk to these {} steps ({} runs). \
+         The workload and nemesis are written out as script steps, so the file replays the \
+         run without drawing anything. It must pass on the correct reference.",
+        shrunk.plan.seed,
+        base.name,
+        shrunk.plan.steps.len(),
+        shrunk.runs
+    );
+    let mut rules = vec![rule];
+    if rule == super::STEP {
+        rules = vec!["CONN-7"];
+    }
+    let text = crate::schema::header_for(&file).unwrap_or_default()
+        + &yaml::scripted(
+            base,
+            &shrunk.plan,
+            &format!("regressions/{stem}"),
+            &about,
+            &rules,
+        );
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&file, text)?;
+    Ok(file)
+}
