@@ -200,6 +200,7 @@ fn workload() -> Value {
             ("chunks", count_span()),
             ("timeout", latency()),
             ("cancel", probability()),
+            ("info", probability()),
             ("reply_delay", latency()),
             ("reply_chunks", count_span()),
             ("concurrency", count_span()),

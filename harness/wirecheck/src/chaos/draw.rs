@@ -241,15 +241,26 @@ pub fn draw(spec: &ChaosSpec, seed: u64) -> Plan {
             let timeout = rng.time(w.timeout).max(min_timeout);
             let cancel_at = (rng.0.next_f64() < w.cancel && cancel)
                 .then(|| at + ms(rng.below(timeout.as_millis() as u64)));
+            let info = rng.0.next_f64() < w.info && cancel;
             let Some(sender) = up.get(pick).map(|s| (*s).clone()) else {
                 return at;
             };
-            let call = RequestCall {
-                body: format!("{}{}", tag(&sender, &id), "x".repeat(pad)),
-                id: id.clone(),
-                channel: w.channel.clone(),
-                chunks: (0..chunks).map(|c| format!("c{c}")).collect(),
-                timeout: Some(timeout),
+            let call = if info {
+                RequestCall {
+                    body: sender.clone(),
+                    id: id.clone(),
+                    channel: "$info".to_string(),
+                    chunks: Vec::new(),
+                    timeout: Some(timeout),
+                }
+            } else {
+                RequestCall {
+                    body: format!("{}{}", tag(&sender, &id), "x".repeat(pad)),
+                    id: id.clone(),
+                    channel: w.channel.clone(),
+                    chunks: (0..chunks).map(|c| format!("c{c}")).collect(),
+                    timeout: Some(timeout),
+                }
             };
             steps.push(Timed {
                 at,

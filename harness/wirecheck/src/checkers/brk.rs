@@ -71,11 +71,22 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
                     };
                     // Delivered by a `release` of a held link: sent long before, perhaps
                     // on a session that has ended since (a broker crash clears credits).
+                    // Or sent by the broker just before it crashed or restarted (which
+                    // ends its sessions and their credits in the trace).
                     let released = input.ix.faults().any(|(_, f)| {
-                        matches!(&f.kind, EventKind::Fault { fault: FaultKind::Release, other: Some(o) }
-                            if (f.host == b && o == r.host) || (f.host == r.host && o == b))
-                            && f.at <= r.at
-                            && f.at + input.scenario.network.max_latency + SLACK >= r.at
+                        let near = f.at <= r.at
+                            && f.at + input.scenario.network.max_latency + SLACK >= r.at;
+                        near && match &f.kind {
+                            EventKind::Fault {
+                                fault: FaultKind::Release,
+                                other: Some(o),
+                            } => (f.host == b && o == r.host) || (f.host == r.host && o == b),
+                            EventKind::Fault {
+                                fault: FaultKind::Crash | FaultKind::Bounce,
+                                ..
+                            } => f.host == b,
+                            _ => false,
+                        }
                     });
                     if asked.is_none() && released {
                         continue;

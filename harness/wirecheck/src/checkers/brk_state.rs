@@ -335,11 +335,16 @@ fn closed_ids_free(input: &Input, out: &mut Findings) {
             if c != code::CLIENT_ID_TAKEN {
                 continue;
             }
-            // The hello it answered: the latest from that peer before the refusal.
+            // The hello it answered: the latest from that peer before the refusal, on the
+            // same connection when both ends name it (a proxy relays several clients).
             let Some((client, conn)) = input
                 .ix
                 .rx_to(b)
-                .filter(|h| h.from == r.host && h.i < r.i)
+                .filter(|h| {
+                    h.from == r.host
+                        && h.i < r.i
+                        && (h.conn.is_none() || r.conn.is_none() || h.conn == r.conn)
+                })
                 .filter_map(|h| match h.msg {
                     Message::Hello { client, .. } => Some((client.as_str(), h.conn)),
                     _ => None,

@@ -297,27 +297,71 @@ pub(super) fn relay_closes(input: &Input, out: &mut Findings) {
             if upstream != p.target || input.end <= e.at + PROMPT {
                 continue;
             }
-            // Whose connection it was: of the clients whose latest message to the proxy
-            // came on that port, the one that sent last (each host numbers its own ports,
-            // so two clients may use the same port at once; ports are reused).
+            // Whose connection it was: of the clients whose current connection to the
+            // proxy (the one their latest `hello` came on) uses that port, the one that
+            // opened it last. Each host numbers its own ports, so two clients may use the
+            // same port at once, and ports are reused.
             let latest = |client: &str| {
                 input
                     .ix
                     .rx_to(proxy)
-                    .filter(|r| r.host == proxy && r.from == client && r.at <= e.at)
+                    .filter(|r| {
+                        r.host == proxy
+                            && r.from == client
+                            && r.at <= e.at
+                            && matches!(r.msg, wirecheck_core::wire::Message::Hello { .. })
+                    })
                     .last()
                     .map(|r| (r.conn, r.i))
             };
-            let behind = port.and_then(|port| {
-                input
-                    .client_hosts()
-                    .filter_map(|(c, _)| {
-                        latest(c)
-                            .filter(|(conn, _)| *conn == Some(port))
-                            .map(|(_, i)| (i, c))
+            // Best: the target's own close of a connection from the proxy just before,
+            // whose `hello` names the client (the proxy's upstream port is the one the
+            // target saw).
+            let slack = input.scenario.network.max_latency + SLACK;
+            let target_closes: Vec<Option<u16>> = input
+                .of(upstream)
+                .filter_map(|(_, t)| match &t.kind {
+                    EventKind::Life(Lifecycle::ConnClosed { peer, .. })
+                        if peer.host == proxy && t.at <= e.at && t.at + slack >= e.at =>
+                    {
+                        Some(peer.conn)
+                    }
+                    _ => None,
+                })
+                .collect();
+            // The latest: the proxy's close follows its target's by one link latency.
+            let by_target = match target_closes.last() {
+                Some(Some(up)) => input
+                    .ix
+                    .rx_to(upstream)
+                    .filter(|r| r.from == proxy && r.conn == Some(*up) && r.at <= e.at)
+                    .filter_map(|r| match r.msg {
+                        wirecheck_core::wire::Message::Hello { client, .. } => {
+                            Some(client.as_str())
+                        }
+                        _ => None,
                     })
-                    .max()
-                    .map(|(_, c)| c)
+                    .last()
+                    .and_then(|id| {
+                        input
+                            .client_hosts()
+                            .find(|(_, spec)| spec.id == id)
+                            .map(|(h, _)| h)
+                    }),
+                _ => None,
+            };
+            let behind = by_target.or_else(|| {
+                port.and_then(|port| {
+                    input
+                        .client_hosts()
+                        .filter_map(|(c, _)| {
+                            latest(c)
+                                .filter(|(conn, _)| *conn == Some(port))
+                                .map(|(_, i)| (i, c))
+                        })
+                        .max()
+                        .map(|(_, c)| c)
+                })
             });
             for (client, _) in input.client_hosts() {
                 if port.is_some() && behind != Some(client) {
@@ -334,7 +378,11 @@ pub(super) fn relay_closes(input: &Input, out: &mut Findings) {
                         _ => {}
                     }
                 }
-                if !through || input.disturbed(client) {
+                // A cut or held link keeps the proxy's close from the client.
+                if !through
+                    || input.disturbed(client)
+                    || input.link_cut_during(client, proxy, e.at, e.at + PROMPT)
+                {
                     continue;
                 }
                 let noticed = input.of(client).any(|(_, c)| {

@@ -287,8 +287,16 @@ pub(super) fn disconnect_fails_all(input: &Input, out: &mut Findings) {
                 if !in_flight {
                     continue;
                 }
+                // The caller had dropped it already (its result is recorded when the
+                // cancellation takes effect, maybe after the loss's in the same tick).
+                let cancelled_before = input.of(host).any(|(ci, ce)| {
+                    ci < di
+                        && matches!(&ce.kind, EventKind::Call { id: cid, call: Call::Cancel, .. } if cid == id)
+                });
                 match &c.result {
                     Some((_, at, Outcome::Fails(FailKind::Disconnected))) if *at <= e.at + SLACK => {}
+                    Some((_, at, Outcome::Fails(FailKind::Cancelled)))
+                        if cancelled_before && *at <= e.at + SLACK => {}
                     // Called just as the loss happened: a library that saw the loss first
                     // refuses it at once, which is MUX-7's business, not a lost request.
                     Some((_, at, Outcome::Fails(FailKind::NotConnected | FailKind::SendFailed)))

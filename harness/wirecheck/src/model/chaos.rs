@@ -52,6 +52,9 @@ pub struct Workload {
     pub timeout: Span<Duration>,
     /// Probability that a request is cancelled before its timeout.
     pub cancel: f64,
+    /// Probability that a request is a `$info` query to the broker instead (its answer
+    /// is the broker's, not an echo).
+    pub info: f64,
     /// Each receiver's reply delay, drawn once per receiver.
     pub reply_delay: Span<Duration>,
     /// Each receiver's reply chunk count, drawn once per receiver.

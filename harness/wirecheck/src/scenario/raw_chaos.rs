@@ -36,6 +36,8 @@ pub(super) struct RawWorkload {
     #[serde(default)]
     pub(super) cancel: Option<S<f64>>,
     #[serde(default)]
+    pub(super) info: Option<S<f64>>,
+    #[serde(default)]
     pub(super) reply_delay: Option<S<RawSpan>>,
     #[serde(default)]
     pub(super) reply_chunks: Option<S<RawSpan>>,

@@ -294,6 +294,11 @@ pub const FIELDS: &[Field] = &[
         "probability that the sender cancels a request before its timeout",
     ),
     field(
+        "workload.info",
+        Is("0.0"),
+        "probability that a request is a `$info` query to the broker instead (body: the sender's id)",
+    ),
+    field(
         "workload.reply_delay",
         Is("{ min: 0ms, max: 50ms }"),
         "each receiver's delay before answering (drawn once per receiver)",

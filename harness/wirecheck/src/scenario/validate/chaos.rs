@@ -173,6 +173,7 @@ impl Checker<'_> {
                 },
             )?,
             cancel: self.probability(&w.cancel, "cancel", 0.0)?,
+            info: self.probability(&w.info, "info", 0.0)?,
             reply_delay: self.time_span(
                 &w.reply_delay,
                 "reply_delay",
