@@ -36,7 +36,8 @@ pub fn reconnect() -> ReconnectSpec {
         jitter: 0.0,
         max_attempts: 20,
         window: ms(10_000),
-        min_gap: ms(100),
+        // Above `base`, so the rate limit binds on the first retries (CONN-3).
+        min_gap: ms(250),
     }
 }
 
@@ -334,7 +335,8 @@ fn entry_of(client: &str, entry: &str, broker: &str) -> String {
 
 /// The chaos proxy: one rule per message fault and frame kind (drop and corrupt: `start`,
 /// `end`; duplicate: `start`, `chunk`, `end`; reorder: `start`; delay and close: any
-/// message; reorder and the `wrong_id` corruption downstream only), each acting with
+/// message; reorder and the `wrong_id` corruption downstream only; with corrupt, also
+/// `welcome` made invalid JSON), each acting with
 /// probability `rate` until `until`. No rule loses, alters or holds back a `chunk`: the
 /// stream would still end, and nobody could tell (TCP never loses one), so no rule could
 /// judge it.
@@ -389,6 +391,14 @@ fn proxy(
             MessageFault::Close => (&[], false, ProxyAction::Close),
         };
         let dir = down_only.then_some(ProxyDir::Down);
+        if *a == MessageFault::Corrupt {
+            // A registering client must not take garbage for `welcome` (AUTH-1).
+            rules.push(rule(
+                Some("welcome"),
+                Some(ProxyDir::Down),
+                ProxyAction::Corrupt(Corruption::InvalidJson),
+            ));
+        }
         if kinds.is_empty() {
             rules.push(rule(None, dir, action));
         } else {

@@ -55,9 +55,10 @@ pub fn scripted(base: &Scenario, plan: &Plan, name: &str, about: &str, rules: &[
                 let _ = writeln!(y, "  {}: {{ client: {} }}", h.name, client(c));
             }
             HostKind::Proxy(p) => {
+                let empty = if p.rules.is_empty() { " []" } else { "" };
                 let _ = writeln!(
                     y,
-                    "  {}:\n    proxy:\n      target: {}\n      rules:",
+                    "  {}:\n    proxy:\n      target: {}\n      rules:{empty}",
                     h.name, p.target
                 );
                 for r in &p.rules {

@@ -123,19 +123,15 @@ pub fn shrink(
         }
     }
     // Proxy rules, one by one.
+    let rules_of = |p: &Plan| {
+        p.hosts.iter().enumerate().find_map(|(i, h)| match &h.kind {
+            HostKind::Proxy(spec) => Some((i, spec.rules.len())),
+            _ => None,
+        })
+    };
     let mut r = 0;
-    loop {
-        let Some(px) = plan
-            .hosts
-            .iter()
-            .position(|h| matches!(h.kind, HostKind::Proxy(_)))
-        else {
-            break;
-        };
-        let HostKind::Proxy(spec) = &plan.hosts[px].kind else {
-            break;
-        };
-        if r >= spec.rules.len() || runs >= budget {
+    while let Some((px, n)) = rules_of(&plan) {
+        if r >= n || runs >= budget {
             break;
         }
         let mut candidate = plan.clone();
