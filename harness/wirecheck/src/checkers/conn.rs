@@ -350,8 +350,10 @@ pub(super) fn relay_closes(input: &Input, out: &mut Findings) {
                     }),
                 _ => None,
             };
+            // A target close with no `hello` on it: that connection never registered.
+            let target_saw = matches!(target_closes.last(), Some(Some(_)));
             let behind = by_target.or_else(|| {
-                port.and_then(|port| {
+                port.filter(|_| !target_saw).and_then(|port| {
                     input
                         .client_hosts()
                         .filter_map(|(c, _)| {

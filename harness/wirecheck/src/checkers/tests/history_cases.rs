@@ -284,3 +284,37 @@ fn a_receiver_loss_after_the_senders_own_connection_closed_is_excused() {
     let other = Case::new(s, ev(8), BTreeMap::new());
     assert_eq!(rules_of(&other.findings(checker).violations), vec!["BRK-6"]);
 }
+
+/// A `welcome` the broker sent just before it restarted, delivered after, belongs to the
+/// ended life: it registers nobody, so the next registration is no takeover (AUTH-5).
+#[test]
+fn a_welcome_from_before_a_restart_registers_nobody() {
+    let s = senders_and_receivers();
+    let ev = |bounce: bool| {
+        let mut ev = vec![recv_on(1, "b", "s0", 1, hello("s0"))];
+        if bounce {
+            ev.push(fault(10, "b", FaultKind::Bounce, None));
+        }
+        ev.extend([
+            recv_on(10, "s0", "b", 1, welcome("s0")),
+            recv_on(20, "b", "s0", 2, hello("s0")),
+            recv_on(21, "s0", "b", 2, welcome("s0")),
+        ]);
+        ev
+    };
+    let checker = CHECKERS
+        .iter()
+        .find(|c| c.name == "no-client-id-takeover")
+        .unwrap();
+    let after = Case::new(s.clone(), ev(true), BTreeMap::new());
+    assert!(
+        after.findings(checker).violations.is_empty(),
+        "{:#?}",
+        after.findings(checker).violations
+    );
+    let without = Case::new(s, ev(false), BTreeMap::new());
+    assert_eq!(
+        rules_of(&without.findings(checker).violations),
+        vec!["AUTH-5"]
+    );
+}
