@@ -31,6 +31,9 @@ cargo run --release --locked -p wirecheck -- run scenarios
 step "JSON Schemas against the corpus and the target files (ci/schema.sh)"
 bash ci/schema.sh
 
+step "HTML report in headless Chromium (ci/html-report.sh)"
+bash ci/html-report.sh
+
 step "black-box fixtures in Python and Node (ci/targets.sh)"
 bash ci/targets.sh
 

@@ -2,7 +2,9 @@
 # The JSON-RPC 2.0 profile against real libraries (called by ci/check.sh):
 # 1. each adapter's own loopback tests (pytest, node --test, cargo test of the jsonrpsee
 #    workspace), which pin what each library does;
-# 2. the matrix: every target × scenarios/jsonrpc. The reference client and server must
+# 2. the matrix: every target × scenarios/jsonrpc (the rows of versions public reports were
+#    filed against only on the scenarios of their reports: FILED_SAMPLE in jsonrpc-env.sh;
+#    `bash ci/jsonrpc-matrix.sh` runs every cell). The reference client and server must
 #    pass every applicable scenario; no cell may be ERROR (a broken adapter or target);
 #    the libraries' FAILED cells are findings, compared with docs/jsonrpc-matrix.md and
 #    reported (a changed verdict is printed, not fatal: library behaviour under real time
@@ -10,7 +12,7 @@
 source "$(dirname "$0")/jsonrpc-env.sh"
 
 step "JSON-RPC adapters' own tests: Python (pytest)"
-(cd fixtures/targets/jsonrpc/python && .venv/bin/python -m pytest -q -p no:cacheprovider test_adapters.py)
+(cd fixtures/targets/jsonrpc/python && .venv/bin/python -m pytest -q -p no:cacheprovider test_adapters.py test_web3_6_and_mcp.py)
 
 step "JSON-RPC adapters' own tests: Node (node --test)"
 (cd fixtures/targets/jsonrpc/node && npm test --silent)
@@ -19,10 +21,11 @@ step "JSON-RPC adapters' own tests: Rust (jsonrpsee workspace)"
 cargo test --release --locked -q --manifest-path fixtures/targets/jsonrpc/rust/Cargo.toml \
   --target-dir "${JSONRPSEE_TARGET_DIR:-fixtures/targets/jsonrpc/rust/target}"
 
-step "the JSON-RPC matrix (${#TARGETS[@]} targets × scenarios/jsonrpc)"
+step "the JSON-RPC matrix ($(( ${#TARGETS[@]} - ${#FILED_TARGETS[@]} )) targets × scenarios/jsonrpc; ${#FILED_TARGETS[@]} filed-version targets × their reports' scenarios)"
 out="$(mktemp -d)"
 set +e
-"$WC" run scenarios/jsonrpc "${TARGET_ARGS[@]}" --jobs 2 >"$out/run.txt" 2>"$out/explain.txt"
+"$WC" run scenarios/jsonrpc "${CURRENT_TARGET_ARGS[@]}" --jobs 2 >"$out/run.txt" 2>"$out/explain.txt"
+"$WC" run scenarios/jsonrpc "${FILED_TARGET_ARGS[@]}" "${FILED_SAMPLE[@]}" --jobs 2 >>"$out/run.txt" 2>>"$out/explain.txt"
 set -e
 # (the matrix's own "N passed, N failed" line is left out: its FAILED cells are findings, not CI failures)
 grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$out/run.txt"

@@ -8,10 +8,11 @@
 # Builds in release into its own target dir (target/loom): `--cfg loom` applies to every
 # crate of the build, so it must not share the normal target dir. Each model prints one
 # line with its threads, preemption bound, interleavings explored and wall time; the
-# summary at the end repeats them. Bounds are set per model in the tests (see
-# docs/loom.md); exporting LOOM_MAX_PREEMPTIONS overrides them all, for experiments.
+# summary at the end repeats them. Every model is exhaustive (see docs/loom.md);
+# exporting LOOM_MAX_PREEMPTIONS bounds them all, for experiments.
 # LOOM_TARGET_DIR, when set, replaces target/loom (e.g. a target dir shared by worktrees).
-# About 2.5 minutes on a 2-core machine from a cold target dir, most of it the build.
+# About 2 minutes on a 2-core machine from a cold target dir, most of it the build; the
+# models take about 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never

@@ -16,7 +16,7 @@ py="$venv/bin/python"
 # rest (unknown hosts, ids used before they are defined, ...) only the loader can judge.
 shape_defects=(
   bad-duration duplicate-host duplicate-rule-in-expect-violations duration-without-unit
-  empty-hosts host-action-without-host jitter-out-of-range jsonrpc-batch-call-timeout
+  empty-hosts first-one-host host-action-without-host jitter-out-of-range jsonrpc-batch-call-timeout
   jsonrpc-empty-batch jsonrpc-unknown-protocol missing-required-field partition-one-host
   proxy-bad-probability proxy-nth-zero proxy-reorder-window-too-small proxy-unknown-action
   proxy-unknown-corruption step-with-two-keys type-mismatch unknown-action

@@ -121,6 +121,7 @@ pub mod code {
     pub const UNKNOWN_CLIENT: &str = "unknown_client";
     pub const DUPLICATE_REQUEST: &str = "duplicate_request";
     pub const SLOW_CONSUMER: &str = "slow_consumer";
+    pub const QUEUE_FULL: &str = "queue_full";
     pub const TIMEOUT: &str = "timeout";
     pub const NOT_SERVING: &str = "not_serving";
 }

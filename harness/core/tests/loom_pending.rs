@@ -129,14 +129,14 @@ fn complete_duplicate_and_timeout() {
 /// Disconnect (`fail_all`) racing completions, a blocked waiter and a cancellation.
 ///
 /// Main inserts `a` and `b`. Threads: caller of `a` blocks in `wait()`; the reader
-/// completes `a` then `b`; the connection drops (`fail_all(Disconnected)`); the caller of
-/// `b` gives up (drops its waiter = cancel).
+/// completes `a` then `b`; the connection drops (`fail_all(Disconnected)`); and main,
+/// racing them, is the caller of `b` giving up (drops its waiter = cancel).
 #[test]
 fn disconnect_all_with_completion_and_cancel() {
     explore(
         "pending/disconnect_all_with_completion_and_cancel",
         4,
-        Some(3),
+        None,
         || {
             let (map, hook) = hooked_map();
             let wa = map.insert("a").unwrap();
@@ -150,11 +150,11 @@ fn disconnect_all_with_completion_and_cancel() {
                 )
             });
             let disconnect = thread::spawn(move || md.fail_all(CallError::Disconnected));
-            let caller_b = thread::spawn(move || drop(wb));
+            // Main is the caller of `b`, racing the three threads.
+            drop(wb);
             let out_a = caller_a.join().unwrap();
             let (da, db) = reader.join().unwrap();
             let failed = disconnect.join().unwrap();
-            caller_b.join().unwrap();
 
             let s = map.stats();
             assert_empty(&map);
@@ -269,25 +269,25 @@ fn streamed_response_vs_timeout_and_duplicate() {
 /// Threads: caller 1 `insert(r)` then times out (`expire`); caller 2 `insert(r)` (a
 /// `DuplicateId`, or a fresh entry once the first left the map: ids are reused, as the
 /// registration map's `$hello` is) then cancels (drops its waiter); the reader
-/// `complete(r)` (possibly before any insert: `Unknown`); the connection drops
-/// (`fail_all`), before, between or after the inserts.
+/// `complete(r)` (possibly before any insert: `Unknown`); and main, racing them, is the
+/// connection dropping (`fail_all`), before, between or after the inserts.
 #[test]
 fn insert_races_reused_id_completion_and_disconnect() {
     explore(
         "pending/insert_races_reused_id_completion_and_disconnect",
         4,
-        Some(3),
+        None,
         || {
             let (map, hook) = hooked_map();
-            let (m1, m2, mr, md) = (map.clone(), map.clone(), map.clone(), map.clone());
+            let (m1, m2, mr) = (map.clone(), map.clone(), map.clone());
             let c1 = thread::spawn(move || m1.insert("r").map(|w| w.expire()));
             let c2 = thread::spawn(move || m2.insert("r").map(drop));
             let reader = thread::spawn(move || mr.complete("r", Ok("v".into())));
-            let disconnect = thread::spawn(move || md.fail_all(CallError::Disconnected));
+            // Main is the connection dropping, racing the three threads.
+            let failed = map.fail_all(CallError::Disconnected);
             let out1 = c1.join().unwrap();
             let out2 = c2.join().unwrap();
             let dr = reader.join().unwrap();
-            let failed = disconnect.join().unwrap();
 
             let s = map.stats();
             assert_empty(&map);

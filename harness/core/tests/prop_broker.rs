@@ -10,7 +10,9 @@
 //! receiver or from anyone else (spoof), `cancel`, `ping`/`pong`/`welcome`/connection
 //! `error`; malformed and oversized text, binary messages, and events for connections
 //! that are closed or never existed. A `Close` action is carried out at once, as the
-//! driver does (`on_disconnect`).
+//! driver does (`on_disconnect`). A generated config may set small bounds on parked work
+//! (the sender's or the channel's binding first), so `queue_full` on a `start` and on a
+//! `chunk` happen; the model counts parked requests and bytes afresh from its own state.
 //!
 //! The reference model keeps the registry, the per-channel FIFO queues and waiting
 //! receivers, the requests with their buffered frames, and the `rejected` counter, and
@@ -46,7 +48,7 @@ use proptest::prelude::*;
 use proptest::strategy::Union;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use wirecheck_core::broker::{
-    valid_client_id, Action, Broker, BrokerConfig, BrokerStats, ConnId, INFO_CHANNEL,
+    valid_client_id, Action, Broker, BrokerConfig, BrokerStats, ConnId, ParkLimits, INFO_CHANNEL,
 };
 use wirecheck_core::wire::{code, Dir, Message};
 
@@ -60,10 +62,22 @@ const REQS: &[&str] = &["r1", "r2", "r3"];
 const NEVER_CONN: ConnId = 9_999;
 /// The small `max_message` a generated config may use.
 const SMALL_MAX: usize = 150;
-
-// ---------------------------------------------------------------------------------------
-// Variants: the correct model, one that generates the token bug trigger, wrong ones.
-// ---------------------------------------------------------------------------------------
+/// Small bounds on parked work a generated config may use, so `queue_full` happens: one
+/// where the sender's bounds bind first, one where the channel's do.
+const SMALL_PARK: [ParkLimits; 2] = [
+    ParkLimits {
+        per_client_requests: 2,
+        per_client_bytes: 5,
+        per_channel_requests: 3,
+        per_channel_bytes: 40,
+    },
+    ParkLimits {
+        per_client_requests: 5,
+        per_client_bytes: 40,
+        per_channel_requests: 2,
+        per_channel_bytes: 5,
+    },
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mutant {
@@ -154,6 +168,8 @@ impl Counts {
 struct Model {
     tokens: bool,
     max_message: usize,
+    /// Bounds on parked work (`None`: the defaults, which these runs never reach).
+    park: Option<ParkLimits>,
     slots: [Option<ConnId>; SLOTS],
     next_conn: ConnId,
     last_closed: Option<ConnId>,
@@ -176,10 +192,11 @@ struct Model {
 }
 
 impl Model {
-    fn new(tokens: bool, max_message: usize, mutant: Mutant) -> Self {
+    fn new(tokens: bool, max_message: usize, park: Option<ParkLimits>, mutant: Mutant) -> Self {
         Model {
             tokens,
             max_message,
+            park,
             slots: [None; SLOTS],
             next_conn: 1,
             last_closed: None,
@@ -207,8 +224,40 @@ impl Model {
             } else {
                 BTreeMap::new()
             },
+            parked: self.park.unwrap_or_default(),
             ..BrokerConfig::default()
         }
+    }
+
+    /// Whether parking `bytes` more (and `new` more requests) from `conn` on `channel`
+    /// passes a bound: counted afresh from the unassigned requests.
+    fn over_park(&self, conn: ConnId, channel: &str, bytes: usize, new: usize) -> bool {
+        let Some(l) = self.park else {
+            return false;
+        };
+        let load = |keep: &dyn Fn(&Req) -> bool| {
+            let parked: Vec<&Req> = self
+                .requests
+                .values()
+                .filter(|r| r.receiver.is_none() && keep(r))
+                .collect();
+            let bytes: usize = parked
+                .iter()
+                .flat_map(|r| &r.buffered)
+                .map(|m| match m {
+                    Message::Start { body, .. } => body.len(),
+                    Message::Chunk { data, .. } => data.len(),
+                    _ => 0,
+                })
+                .sum();
+            (parked.len(), bytes)
+        };
+        let (mine, mine_bytes) = load(&|r| r.sender == conn);
+        let (chan, chan_bytes) = load(&|r| r.channel == channel);
+        mine + new > l.per_client_requests
+            || mine_bytes + bytes > l.per_client_bytes
+            || chan + new > l.per_channel_requests
+            || chan_bytes + bytes > l.per_channel_bytes
     }
 
     fn counts(&self) -> Counts {
@@ -394,6 +443,23 @@ impl Model {
                     }
                     return;
                 }
+                let parked_on = match self.requests.get(&req) {
+                    Some(r) if r.sender == conn && r.receiver.is_none() => Some(r.channel.clone()),
+                    _ => None,
+                };
+                if let Some(channel) = parked_on {
+                    let bytes = match &m {
+                        Message::Chunk { data, .. } => data.len(),
+                        _ => 0,
+                    };
+                    if self.over_park(conn, &channel, bytes, 0) {
+                        self.remove_request(&req);
+                        if !last {
+                            self.ended_early.insert(key);
+                        }
+                        return self.reject(conn, Some(&req), code::QUEUE_FULL);
+                    }
+                }
                 match self.requests.get_mut(&req) {
                     Some(r) if r.sender == conn => {
                         r.sender_done |= last;
@@ -486,6 +552,11 @@ impl Model {
             if channel != INFO_CHANNEL {
                 return self.reject(conn, Some(&req), code::UNKNOWN_CHANNEL);
             }
+            // With a token table, only about oneself.
+            let asker = self.conns.get(&conn).cloned().flatten();
+            if self.tokens && asker.as_deref() != Some(body.as_str()) {
+                return self.reject(conn, Some(&req), code::UNKNOWN_CLIENT);
+            }
             let Some(&target) = self.clients.get(&body) else {
                 return self.reject(conn, Some(&req), code::UNKNOWN_CLIENT);
             };
@@ -522,6 +593,9 @@ impl Model {
                     end: true,
                 },
             );
+        }
+        if self.over_park(conn, &channel, body.len(), 1) {
+            return self.reject(conn, Some(&req), code::QUEUE_FULL);
         }
         self.ended_early.remove(&(conn, req.clone()));
         let start = Message::Start {
@@ -746,8 +820,12 @@ impl<V: Variant> ReferenceStateMachine for BrokerRef<V> {
     type Transition = T;
 
     fn init_state() -> BoxedStrategy<Model> {
-        (any::<bool>(), prop_oneof![Just(64 * 1024), Just(SMALL_MAX)])
-            .prop_map(|(tokens, max)| Model::new(tokens, max, V::MUTANT))
+        (
+            any::<bool>(),
+            prop_oneof![Just(64 * 1024), Just(SMALL_MAX)],
+            prop_oneof![2 => Just(None), 1 => Just(Some(SMALL_PARK[0])), 1 => Just(Some(SMALL_PARK[1]))],
+        )
+            .prop_map(|(tokens, max, park)| Model::new(tokens, max, park, V::MUTANT))
             .boxed()
     }
 

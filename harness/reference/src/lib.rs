@@ -6,10 +6,14 @@
 //! turn their events into calls on the core's state machines and carry out the actions
 //! those return.
 
+pub mod bench;
 pub mod broker;
 pub mod client;
+pub mod handshake;
 pub mod observe;
 pub mod rpc_server;
 pub mod serve;
+pub mod time;
+pub mod ws;
 
 pub use observe::{NoObserver, Observer};

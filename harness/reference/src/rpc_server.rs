@@ -20,7 +20,7 @@ pub async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let ws = match tokio_tungstenite::accept_async(stream).await {
+    let ws = match crate::handshake::accept(stream).await {
         Ok(ws) => ws,
         Err(e) => return on_note(format!("WebSocket handshake failed: {e}")),
     };
@@ -54,7 +54,7 @@ pub async fn serve_connection<S>(
             let tx = tx.clone();
             delayed.retain(|h| !h.is_finished());
             delayed.push(tokio::spawn(async move {
-                tokio::time::sleep(a.after).await;
+                crate::time::sleep(a.after).await;
                 let _ = tx.send(a.text);
             }));
         }
@@ -89,7 +89,7 @@ pub async fn run_tcp(listener: tokio::net::TcpListener, quiet: bool) {
             }
             Err(e) => {
                 eprintln!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                crate::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
     }

@@ -42,7 +42,7 @@ pub fn serve(client: &Client, spec: Serve, on_failure: impl Fn(String) + Clone +
             let on_failure = on_failure.clone();
             tokio::spawn(async move {
                 if !spec.delay.is_zero() {
-                    tokio::time::sleep(spec.delay).await;
+                    crate::time::sleep(spec.delay).await;
                 }
                 let answer = match &spec.reply {
                     Reply::Echo => Answer::Parts(split(&inc.body, spec.chunks)),

@@ -27,41 +27,7 @@ fn start_broker(extra: &[&str]) -> Broker {
     Broker { _proc: proc_, addr }
 }
 
-type Ws_ =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn send(ws: &mut Ws_, m: &Message) {
-    ws.send(Ws::Text(m.encode().into())).await.unwrap();
-}
-
-async fn recv(ws: &mut Ws_) -> Message {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("no frame within 10s")
-            .expect("stream ended")
-            .expect("read error");
-        if let Ws::Text(t) = frame {
-            return Message::decode(t.as_str()).expect("broker sent a valid message");
-        }
-    }
-}
-
-async fn register(addr: &str, id: &str) -> Ws_ {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
-        .await
-        .expect("connect");
-    send(
-        &mut ws,
-        &Message::Hello {
-            client: id.into(),
-            token: None,
-        },
-    )
-    .await;
-    assert_eq!(recv(&mut ws).await, Message::Welcome { client: id.into() });
-    ws
-}
+use support::raw::{recv, register, send};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_clients_register_and_round_trip_through_the_binary() {

@@ -13,6 +13,7 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     walk(root, &mut out)?;
     out.sort();
+    tracing::debug!(root = %root.display(), files = out.len(), "discovered scenario files");
     Ok(out)
 }
 

@@ -6,13 +6,12 @@
 //! Generated scenarios assert nothing themselves: the checkers judge them.
 
 use crate::model::Scenario;
-use crate::runner::{run, Report, RunOptions};
+use crate::runner::{run, RunOptions};
 use crate::scenario::load_str;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-use wirecheck_core::flaws::Flaws;
 
 /// A receiver: serves `jobs`, echoing after `delay_ms`, answering in `chunks` chunks.
 #[derive(Clone, Debug)]
@@ -287,27 +286,21 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// Loads and runs a generated scenario; `Err` explains a failure.
-pub fn check(g: &GenScenario, flaws: &Flaws) -> Result<(), String> {
+/// A generated scenario as a loaded one (named `regressions/generated`).
+pub fn load(g: &GenScenario) -> Result<Scenario, String> {
     let yaml = g.to_yaml("regressions/generated", "A generated scenario.");
-    let s = load_str(&yaml, Path::new("regressions/generated.yaml"))
-        .map_err(|e| format!("the generator wrote an invalid scenario:\n{e}\n{yaml}"))?;
-    let report = run_with(&s, flaws);
+    load_str(&yaml, Path::new("regressions/generated.yaml"))
+        .map_err(|e| format!("the generator wrote an invalid scenario:\n{e}\n{yaml}"))
+}
+
+/// Loads and runs a generated scenario; `Err` explains a failure.
+pub fn check(g: &GenScenario, opts: &RunOptions) -> Result<(), String> {
+    let report = run(&load(g)?, opts);
     if report.passed() {
         Ok(())
     } else {
         Err(report.explain())
     }
-}
-
-fn run_with(s: &Scenario, flaws: &Flaws) -> Report {
-    run(
-        s,
-        &RunOptions {
-            seed: None,
-            flaws: flaws.clone(),
-        },
-    )
 }
 
 /// Result of a search.
@@ -320,10 +313,35 @@ pub struct Found {
     pub file: PathBuf,
 }
 
-/// Runs `cases` random scenarios (from `rng_seed`); on failure shrinks it and writes it to
-/// `out_dir/<name>.yaml` as `regressions/<name>`. Returns the number of cases run, or the
-/// failure.
-pub fn search(cases: u32, rng_seed: u64, flaws: &Flaws, out_dir: &Path) -> Result<u32, Box<Found>> {
+/// Runs `cases` random scenarios (from `rng_seed`) with `opts`; on failure shrinks it and
+/// writes it to `out_dir/<name>.yaml` as `regressions/<name>`. Returns the number of cases
+/// run, or the failure.
+pub fn search(
+    cases: u32,
+    rng_seed: u64,
+    opts: &RunOptions,
+    out_dir: &Path,
+) -> Result<u32, Box<Found>> {
+    search_with(cases, rng_seed, opts, out_dir, &|_| {})
+}
+
+/// A run of [`search_with`]: a generated case, or (after the first failure) a smaller
+/// variant tried while shrinking it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchStep {
+    Case,
+    Shrink,
+}
+
+/// [`search`], calling `progress` after every scenario it runs.
+pub fn search_with(
+    cases: u32,
+    rng_seed: u64,
+    opts: &RunOptions,
+    out_dir: &Path,
+    progress: &dyn Fn(SearchStep),
+) -> Result<u32, Box<Found>> {
+    let flaws = &opts.flaws;
     let config = Config {
         cases,
         failure_persistence: None,
@@ -339,8 +357,24 @@ pub fn search(cases: u32, rng_seed: u64, flaws: &Flaws, out_dir: &Path) -> Resul
             &seed_bytes,
         ),
     );
+    // Every run after the first failure is a shrinking step.
+    let failed = std::cell::Cell::new(false);
     let result = runner.run(&scenarios(), |g| {
-        check(&g, flaws).map_err(TestCaseError::fail)
+        let step = if failed.get() {
+            SearchStep::Shrink
+        } else {
+            SearchStep::Case
+        };
+        let r = check(&g, opts);
+        if let Err(why) = &r {
+            if !failed.replace(true) {
+                let first = why.lines().next().unwrap_or_default();
+                tracing::info!(seed = g.seed, "generated case failed, shrinking: {first}");
+            }
+        }
+        tracing::trace!(?step, seed = g.seed, ok = r.is_ok(), "generated case");
+        progress(step);
+        r.map_err(TestCaseError::fail)
     });
     match result {
         Ok(()) => Ok(cases),

@@ -4,6 +4,7 @@
 //! builds a turmoil world of host drivers ([`world`]), executes the script, records a
 //! [`trace::Trace`] and renders it ([`render`]) into the report a snapshot holds.
 
+pub mod bench;
 pub mod catalog;
 pub mod chaos;
 pub mod checkers;

@@ -370,6 +370,18 @@ fn step_args(name: &str) -> Value {
             "additionalProperties": uint(),
             "minProperties": 1,
         }),
+        "first" => object(
+            "first",
+            &[
+                (
+                    "of",
+                    json!({ "type": "array", "items": text(), "minItems": 2 }),
+                ),
+                ("expect", message),
+                ("as", text()),
+            ],
+            &["of", "expect", "as"],
+        ),
         "send" | "expect" => message,
         _ => empty, // `disconnect`, `close`, a proxy's `release`, a scripted `connect`
     }

@@ -89,6 +89,22 @@ fn wakeups(r: &Report) -> u64 {
 
 /// Runs the corpus against the reference and each of `flaws` on `jobs` threads.
 pub fn run_zoo(corpus: &[Scenario], flaws: &[Flaw], jobs: usize) -> Zoo {
+    run_zoo_with(corpus, flaws, jobs, &|_| {})
+}
+
+/// How many runs [`run_zoo`] makes: each scenario on the reference and with each flaw.
+pub fn zoo_runs(corpus: &[Scenario], flaws: &[Flaw]) -> usize {
+    corpus.len() * (flaws.len() + 1)
+}
+
+/// [`run_zoo`], calling `progress` after each run with what it ran (the flaw, `None`
+/// for the correct reference) and its report.
+pub fn run_zoo_with(
+    corpus: &[Scenario],
+    flaws: &[Flaw],
+    jobs: usize,
+    progress: &(dyn Fn(ZooRun) + Sync),
+) -> Zoo {
     let mut work: Vec<(Option<Flaw>, usize)> = Vec::new();
     for i in 0..corpus.len() {
         work.push((None, i));
@@ -106,8 +122,19 @@ pub fn run_zoo(corpus: &[Scenario], flaws: &[Flaw], jobs: usize) -> Zoo {
                 let opts = RunOptions {
                     seed: None,
                     flaws: flaw.map(Flaws::one).unwrap_or_default(),
+                    ..RunOptions::default()
                 };
                 let report = run(&corpus[i], &opts);
+                tracing::debug!(
+                    scenario = %report.name,
+                    flaw = flaw.map_or("none", |f| f.name()),
+                    verdict = report.verdict(),
+                    "zoo run"
+                );
+                progress(ZooRun {
+                    flaw,
+                    report: &report,
+                });
                 results
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -126,6 +153,12 @@ pub fn run_zoo(corpus: &[Scenario], flaws: &[Flaw], jobs: usize) -> Zoo {
         })
         .collect();
     tally(corpus.len(), flaws, &runs)
+}
+
+/// One run of the zoo, as [`run_zoo_with`] reports it when it ends.
+pub struct ZooRun<'a> {
+    pub flaw: Option<Flaw>,
+    pub report: &'a Report,
 }
 
 /// What the kill matrix needs of one run.

@@ -300,6 +300,7 @@ fn every_subcommand_has_help_and_the_exit_codes_are_documented() {
         "explain",
         "zoo",
         "fuzz",
+        "bench",
         "completions",
     ] {
         let (code, out, err) = wirecheck(&root, &[sub, "--help"]);
@@ -319,6 +320,12 @@ fn every_subcommand_has_help_and_the_exit_codes_are_documented() {
     assert_eq!(code, 2, "no subcommand is a usage error: {err}");
     let (code, _, err) = wirecheck(&root, &["run", "--repeat", "0"]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = wirecheck(
+        &root,
+        &["run", "--pace", "every-tick", "--target", "t.yaml"],
+    );
+    assert_eq!(code, 2, "--pace has no meaning in real time: {err}");
+    assert!(err.contains("--pace") && err.contains("real time"), "{err}");
     let (code, out, _) = wirecheck(&root, &["completions", "bash"]);
     assert_eq!(code, 0);
     assert!(

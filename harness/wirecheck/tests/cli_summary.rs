@@ -1,5 +1,6 @@
 //! `wirecheck rules` and `wirecheck explain` answer even when a corpus file is broken,
-//! and name the broken file (they used to exit 2 with no output).
+//! and name the broken file (they used to exit 2 with no output); `wirecheck bench`
+//! measures only a whole catalog.
 
 use std::path::{Path, PathBuf};
 #[path = "support/cli.rs"]
@@ -10,7 +11,12 @@ use std::process::Command;
 /// A scratch working directory whose `scenarios/` holds one good scenario (a frozen copy
 /// under fixtures/cli/) and one file that does not load.
 fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wirecheck-cli-summary-{}", std::process::id()));
+    scratch_named("summary")
+}
+
+/// [`scratch`] under its own name: tests run in parallel.
+fn scratch_named(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wirecheck-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let root = dir.join("scenarios");
     std::fs::create_dir_all(root.join("mux")).unwrap();
@@ -77,4 +83,39 @@ fn failing_show_prints_the_diagram_once() {
         stdout.lines().any(|l| l.starts_with("    0 ")),
         "numbered:\n{stdout}"
     );
+}
+
+#[test]
+fn bench_measures_both_paces_and_refuses_a_catalog_with_broken_files() {
+    let dir = scratch_named("bench");
+    // The broken file makes the figures not those of the whole catalog: refused.
+    let (code, out, err) = wirecheck(&dir, &["bench", "--rounds", "1", "--fuzz-cases", "0"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("mux/broken.yaml") && err.contains("--exclude"),
+        "{err}"
+    );
+    let (code, out, err) = wirecheck(
+        &dir,
+        &[
+            "bench",
+            "--rounds",
+            "1",
+            "--fuzz-cases",
+            "1",
+            "--exclude",
+            "mux/broken",
+            "--markdown",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Scripted catalog: 1 scenarios"), "{out}");
+    for row in ["| `every-tick` |", "| `skip-idle` |"] {
+        assert_eq!(
+            out.matches(row).count(),
+            2,
+            "a catalog and a generator row: {out}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -194,3 +194,34 @@ fn dependencies_point_one_way() {
     }
     assert!(hits.is_empty(), "{hits:#?}");
 }
+
+/// Host software in the simulation (the reference and the harness's hosts) takes its
+/// timers from `wirecheck_reference::time`, which announces them to the world: a timer
+/// taken from `tokio::time` directly would be jumped over when the world skips idle time.
+/// It spawns with `tokio::spawn`, never `spawn_local`: a host's `LocalSet` must hold only
+/// its software task, whose scheduling a jump does not reproduce (`world/sim/clock.rs`).
+/// The binaries and the external hosts run in real time only.
+#[test]
+fn host_software_announces_its_timers_and_spawns_on_the_runtime() {
+    let mut hits = Vec::new();
+    let mut files = files_under("harness/reference/src");
+    files.extend(files_under("harness/wirecheck/src/hosts"));
+    for f in files {
+        let p = f.to_string_lossy().replace('\\', "/");
+        if p.ends_with("reference/src/time.rs")
+            || p.contains("/bin/")
+            || p.contains("/hosts/external/")
+        {
+            continue;
+        }
+        for (n, line) in code_lines(&f) {
+            if line.contains("tokio::time") || line.contains("spawn_local") {
+                hits.push(format!("{}:{n}: {}", f.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "take timers from wirecheck_reference::time (sleep, sleep_until, timeout, interval, Instant) and spawn with tokio::spawn: {hits:#?}"
+    );
+}

@@ -120,3 +120,42 @@ fn a_result_comes_before_the_duplicate_that_follows_it() {
         r.diagram
     );
 }
+
+/// `first` binds whichever scripted receiver got r1, so one script holds for every seed:
+/// across seeds both receivers win, and every run passes.
+#[test]
+fn first_binds_whichever_receiver_got_the_request() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/broker/whichever-receiver.yaml");
+    let s = wirecheck::scenario::load_file(&file).expect("loads");
+    let mut winners = std::collections::BTreeSet::new();
+    for seed in 0..8 {
+        let r = run(
+            &s,
+            &RunOptions {
+                seed: Some(seed),
+                ..RunOptions::default()
+            },
+        );
+        assert!(r.failures.is_empty(), "seed {seed}: {}", r.explain());
+        // The receiver that got r1 is the one that answered it.
+        let answered = r
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                wirecheck::trace::EventKind::Recv { from, text, .. }
+                    if e.host == "broker" && text.contains("\"response\"") =>
+                {
+                    Some(from.clone())
+                }
+                _ => None,
+            })
+            .expect("an answer reached the broker");
+        winners.insert(answered);
+    }
+    assert_eq!(
+        winners.into_iter().collect::<Vec<_>>(),
+        ["w1", "w2"],
+        "both receivers should win some seed"
+    );
+}

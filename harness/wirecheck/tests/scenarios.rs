@@ -1,11 +1,14 @@
 //! Every `scenarios/**/*.yaml` as its own test, named by its path below `scenarios/`
 //! (`cargo test -- broker/` filters). Each scenario test loads, runs, checks the verdict and
 //! compares the trace diagram with its insta snapshot under `snapshots/`. A second trial per
-//! scenario, `determinism::<name>`, runs it twice and requires byte-identical traces.
+//! scenario, `determinism::<name>`, runs it twice, once jumping over idle time (as every
+//! run does) and once stepping every tick, and requires byte-identical traces: the runs
+//! are deterministic, and the jumps change no event's time or order.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use wirecheck::runner::{run, RunOptions};
+use wirecheck::world::Pace;
 use wirecheck::{corpus, scenario};
 
 fn root() -> PathBuf {
@@ -56,8 +59,15 @@ fn scenario_trial(path: PathBuf) -> Result<(), Failed> {
 fn determinism_trial(path: PathBuf) -> Result<(), Failed> {
     let s = load(&path)?;
     let a = run(&s, &RunOptions::default());
-    let b = run(&s, &RunOptions::default());
-    if a.diagram != b.diagram || a.events != b.events {
+    let b = run(
+        &s,
+        &RunOptions {
+            pace: Pace::EveryTick,
+            ..RunOptions::default()
+        },
+    );
+    let hint = "hint: either the run is not deterministic, or a host timer was not announced to the world (host software takes its timers from wirecheck_reference::time)";
+    if a.diagram != b.diagram {
         let line = a
             .diagram
             .lines()
@@ -65,12 +75,28 @@ fn determinism_trial(path: PathBuf) -> Result<(), Failed> {
             .position(|(x, y)| x != y)
             .unwrap_or(0);
         return Err(format!(
-            "two runs of {} with seed {} differ (first difference at diagram line {}):\n  run 1: {}\n  run 2: {}",
+            "two runs of {} with seed {} differ (first difference at diagram line {}):\n  skipping idle time: {}\n  every tick:         {}\n{hint}",
             s.name,
             a.seed,
             line + 1,
             a.diagram.lines().nth(line).unwrap_or(""),
             b.diagram.lines().nth(line).unwrap_or("")
+        )
+        .into());
+    }
+    if a.events != b.events {
+        let n = a
+            .events
+            .iter()
+            .zip(&b.events)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.events.len().min(b.events.len()));
+        return Err(format!(
+            "two runs of {} with seed {} draw the same diagram but differ at trace event #{n}:\n  skipping idle time: {:?}\n  every tick:         {:?}\n{hint}",
+            s.name,
+            a.seed,
+            a.events.get(n),
+            b.events.get(n)
         )
         .into());
     }

@@ -1,7 +1,7 @@
 //! Observing the broker: its counters and sizes, lookups by connection and request, and
 //! the structural invariants listed in the module docs.
 
-use super::{Broker, ConnId};
+use super::{Broker, ConnId, Request};
 
 /// Counters and sizes, for scenario expectations and leak checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,22 +64,73 @@ impl Broker {
             }
         }
         for (id, r) in &self.requests {
-            if !self.conns.contains_key(&r.sender) {
+            let Some(sender) = self.conns.get(&r.sender) else {
                 return Err(format!("request `{id}` has dead sender {}", r.sender));
+            };
+            if !sender.sent.contains(id) {
+                return Err(format!("request `{id}` missing from its sender's index"));
             }
-            let queued = self
-                .channels
-                .get(&r.channel)
-                .is_some_and(|ch| ch.queue.contains(id));
+            let queued = r.queued.and_then(|seq| {
+                self.channels
+                    .get(&r.channel)
+                    .and_then(|ch| ch.queue.get(&seq))
+            });
+            if r.queued.is_some() && queued != Some(id) {
+                return Err(format!("request `{id}` is not where its queue entry says"));
+            }
             match r.receiver {
                 Some(rx) if !self.conns.contains_key(&rx) => {
                     return Err(format!("request `{id}` assigned to dead conn {rx}"))
                 }
-                Some(_) if queued => return Err(format!("request `{id}` assigned and queued")),
-                None if !queued => {
+                Some(rx) if !self.conns[&rx].assigned.contains(id) => {
+                    return Err(format!("request `{id}` missing from its receiver's index"))
+                }
+                Some(_) if queued.is_some() => {
+                    return Err(format!("request `{id}` assigned and queued"))
+                }
+                None if queued.is_none() => {
                     return Err(format!("request `{id}` neither assigned nor queued"))
                 }
                 _ => {}
+            }
+        }
+        for (conn, c) in &self.conns {
+            let parked: Vec<&Request> = c
+                .sent
+                .iter()
+                .filter_map(|id| self.requests.get(id))
+                .filter(|r| r.queued.is_some())
+                .collect();
+            let bytes: usize = parked.iter().map(|r| r.parked_bytes).sum();
+            if c.sent
+                .iter()
+                .any(|id| self.requests.get(id).is_none_or(|r| r.sender != *conn))
+                || c.assigned.iter().any(|id| {
+                    self.requests
+                        .get(id)
+                        .is_none_or(|r| r.receiver != Some(*conn))
+                })
+            {
+                return Err(format!("conn {conn} indexes a request that is not its own"));
+            }
+            if (c.parked.requests, c.parked.bytes) != (parked.len(), bytes) {
+                return Err(format!(
+                    "conn {conn} counts {:?} parked, holds {} requests of {bytes} bytes",
+                    c.parked,
+                    parked.len()
+                ));
+            }
+            for (channel, seq) in &c.credits {
+                if self
+                    .channels
+                    .get(channel)
+                    .and_then(|ch| ch.waiting.get(seq))
+                    != Some(conn)
+                {
+                    return Err(format!(
+                        "conn {conn} holds a credit on `{channel}` its channel does not"
+                    ));
+                }
             }
         }
         for conn in self.ended_early.keys() {
@@ -90,14 +141,34 @@ impl Broker {
             }
         }
         for (name, ch) in &self.channels {
-            for q in &ch.queue {
+            if ch.is_empty() {
+                return Err(format!("channel `{name}` is empty and kept"));
+            }
+            for q in ch.queue.values() {
                 if !self.requests.contains_key(q) {
                     return Err(format!("channel `{name}` queues unknown request `{q}`"));
                 }
             }
-            for w in &ch.waiting {
-                if self.conns.get(w).is_none_or(|c| c.client.is_none()) {
-                    return Err(format!("channel `{name}` has dead waiting receiver {w}"));
+            let bytes: usize = ch
+                .queue
+                .values()
+                .filter_map(|q| self.requests.get(q))
+                .map(|r| r.parked_bytes)
+                .sum();
+            if bytes != ch.parked_bytes {
+                return Err(format!(
+                    "channel `{name}` counts {} parked bytes, holds {bytes}",
+                    ch.parked_bytes
+                ));
+            }
+            for (seq, w) in &ch.waiting {
+                match self.conns.get(w) {
+                    Some(c) if c.client.is_some() && c.credits.contains(&(name.clone(), *seq)) => {}
+                    _ => {
+                        return Err(format!(
+                            "channel `{name}` has dead or unindexed waiting receiver {w}"
+                        ))
+                    }
                 }
             }
             if !ch.queue.is_empty() && !ch.waiting.is_empty() {

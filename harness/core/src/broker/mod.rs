@@ -11,21 +11,35 @@
 //! - a client id maps to exactly one live connection, and that connection maps back;
 //! - nothing of a closed connection remains (registry, waiting lists, requests).
 //!
+//! - every index agrees with the requests it points at: a connection's `sent`, `assigned`
+//!   and `credits`, a channel's queue and waiting list, the parked counts and bytes.
+//!
+//! Cost: every event costs time in proportion to what it touches, never to other
+//! clients' state. A disconnect walks only the closed connection's own requests and
+//! credits; removing a queued request or a credit is a keyed removal (queues and waiting
+//! lists are ordered maps keyed by arrival number, not vectors scanned with `retain`).
+//!
 //! Layout: this file holds the types and the event entry points; `registry` registration
-//! and `$info`, `requests` the request and response paths and the dispatcher, `check` the
-//! counters and invariants, `shared` [`SharedBroker`].
+//! and `$info`, `requests` the request and response paths and the dispatcher, `parked`
+//! the limits on work waiting for a receiver, `check` the counters and invariants,
+//! `shared` [`SharedBroker`], `throttle` the per-origin limit on failed registrations
+//! (kept by the driver, which knows addresses and time).
 
 use crate::flaws::{Flaw, Flaws};
 use crate::wire::{code, Dir, Message};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 mod check;
+mod parked;
 mod registry;
 mod requests;
 mod shared;
+mod throttle;
 pub use check::BrokerStats;
+pub use parked::ParkLimits;
 pub use registry::INFO_CHANNEL;
 pub use shared::SharedBroker;
+pub use throttle::AuthThrottle;
 
 /// Identifies one accepted connection. Chosen by the driver, never reused.
 pub type ConnId = u64;
@@ -44,6 +58,8 @@ pub struct BrokerConfig {
     pub max_message: usize,
     /// When non-empty, `hello` must carry the token listed for its client id.
     pub tokens: BTreeMap<String, String>,
+    /// Bounds on requests waiting for a receiver (answered `queue_full` beyond them).
+    pub parked: ParkLimits,
     /// Zoo flaws to switch on (empty: the correct broker).
     pub flaws: Flaws,
 }
@@ -53,22 +69,43 @@ impl Default for BrokerConfig {
         BrokerConfig {
             max_message: 64 * 1024,
             tokens: BTreeMap::new(),
+            parked: ParkLimits::default(),
             flaws: Flaws::none(),
         }
     }
 }
 
+/// Arrival number of a queued request or a `receive` credit: orders a channel's queue
+/// and waiting list, and lets either entry be removed by key.
+type Seq = u64;
+
 #[derive(Default)]
 struct Conn {
     client: Option<String>,
+    /// Requests in flight that this connection sent (queued or assigned).
+    sent: BTreeSet<String>,
+    /// Requests assigned to this connection as their receiver.
+    assigned: BTreeSet<String>,
+    /// This connection's waiting `receive` credits: channel and arrival number.
+    credits: BTreeSet<(String, Seq)>,
+    /// Its requests still waiting for a receiver.
+    parked: parked::Load,
 }
 
 #[derive(Default)]
 struct Channel {
-    /// Requests waiting for a receiver, oldest first.
-    queue: VecDeque<String>,
-    /// Receivers waiting for a request, one entry per `receive`, oldest first.
-    waiting: VecDeque<ConnId>,
+    /// Requests waiting for a receiver, by arrival (oldest first).
+    queue: BTreeMap<Seq, String>,
+    /// Receivers waiting for a request, one entry per `receive`, by arrival.
+    waiting: BTreeMap<Seq, ConnId>,
+    /// Body and data bytes of the queued requests.
+    parked_bytes: usize,
+}
+
+impl Channel {
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.waiting.is_empty()
+    }
 }
 
 struct Request {
@@ -81,6 +118,10 @@ struct Request {
     buffered: Vec<Message>,
     /// The sender has sent the request's last frame (`start` with `end`, or `end`).
     sender_done: bool,
+    /// While queued: its key in the channel's queue.
+    queued: Option<Seq>,
+    /// While queued: body and data bytes of `buffered`.
+    parked_bytes: usize,
 }
 
 /// The broker. Single-threaded; wrap it in [`SharedBroker`] to share it between tasks.
@@ -98,6 +139,7 @@ pub struct Broker {
     ended_early: BTreeMap<ConnId, BTreeSet<String>>,
     rejected: u64,
     wakeups: u64,
+    next_seq: Seq,
 }
 
 impl Broker {
@@ -121,24 +163,25 @@ impl Broker {
             return out;
         };
         self.ended_early.remove(&conn);
-        if let Some(client) = c.client {
-            if self.clients.get(&client) == Some(&conn) && !self.flaw(Flaw::StaleRegistry) {
-                self.clients.remove(&client);
+        if let Some(client) = &c.client {
+            if self.clients.get(client) == Some(&conn) && !self.flaw(Flaw::StaleRegistry) {
+                self.clients.remove(client);
             }
         }
-        for ch in self.channels.values_mut() {
-            ch.waiting.retain(|&w| w != conn);
+        for (channel, seq) in &c.credits {
+            self.drop_credit(channel, *seq);
         }
-        let ids: Vec<String> = self.requests.keys().cloned().collect();
+        // Only this connection's own requests, in id order.
+        let ids: BTreeSet<&String> = c.sent.iter().chain(&c.assigned).collect();
         for id in ids {
-            let Some(r) = self.requests.get(&id) else {
+            let Some(r) = self.requests.get(id) else {
                 continue;
             };
             if r.sender == conn {
                 if let Some(rx) = r.receiver {
                     out.push(Action::Send(rx, Message::Cancel { req: id.clone() }));
                 }
-                self.remove_request(&id);
+                self.remove_request(id);
             } else if r.receiver == Some(conn) {
                 let sender = r.sender;
                 if !r.sender_done {
@@ -151,18 +194,36 @@ impl Broker {
                     out.push(Action::Send(
                         sender,
                         Message::error(
-                            Some(&id),
+                            Some(id),
                             code::RECEIVER_GONE,
                             "the receiver of this request disconnected",
                         ),
                     ));
                 }
-                self.remove_request(&id);
+                self.remove_request(id);
             }
         }
-        self.channels
-            .retain(|_, ch| !ch.queue.is_empty() || !ch.waiting.is_empty());
         out
+    }
+
+    /// The registration deadline of `conn` passed (the driver keeps the time, counted from
+    /// the accept, whatever the peer sent meanwhile, pings included): a connection still
+    /// without `welcome` is told so and closed. A registered one is left alone.
+    pub fn on_register_deadline(&mut self, conn: ConnId) -> Vec<Action> {
+        match self.conns.get(&conn) {
+            Some(c) if c.client.is_none() => vec![
+                Action::Send(
+                    conn,
+                    Message::error(
+                        None,
+                        code::NOT_REGISTERED,
+                        "no `hello` accepted within the registration deadline: closing",
+                    ),
+                ),
+                Action::Close(conn, "registration deadline passed".into()),
+            ],
+            _ => Vec::new(),
+        }
     }
 
     /// A text message arrived on `conn`: size check, decode, then [`Broker::on_message`].
@@ -234,11 +295,15 @@ impl Broker {
             Message::Ping { nonce } => vec![Action::Send(conn, Message::Pong { nonce })],
             Message::Pong { .. } => Vec::new(),
             Message::Receive { channel } => {
+                let seq = self.next_seq();
                 self.channels
                     .entry(channel.clone())
                     .or_default()
                     .waiting
-                    .push_back(conn);
+                    .insert(seq, conn);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.credits.insert((channel.clone(), seq));
+                }
                 self.dispatch(&channel)
             }
             Message::Start {
@@ -300,6 +365,21 @@ impl Broker {
     }
     fn flaw(&self, f: Flaw) -> bool {
         self.config.flaws.has(f)
+    }
+
+    fn next_seq(&mut self) -> Seq {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Removes one waiting credit from its channel (and the channel, once empty).
+    fn drop_credit(&mut self, channel: &str, seq: Seq) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.waiting.remove(&seq);
+            if ch.is_empty() {
+                self.channels.remove(channel);
+            }
+        }
     }
 }
 

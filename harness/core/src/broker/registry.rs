@@ -1,7 +1,7 @@
 //! Registration (`hello`: token check, one live connection per client id) and the
 //! broker-answered `$info` channel (BRK-13).
 
-use super::{Action, Broker, ConnId};
+use super::{Action, Broker, Conn, ConnId};
 use crate::flaws::Flaw;
 use crate::wire::{code, Dir, Message};
 
@@ -66,7 +66,11 @@ impl Broker {
                 format!("`{channel}` is not a broker channel (only `{INFO_CHANNEL}` is)"),
             );
         }
-        let Some(&target) = self.clients.get(&body) else {
+        // With a token table a client may ask only about itself: about anyone else the
+        // answer is the same whether they are connected or not.
+        let asker = self.conns.get(&conn).and_then(|c| c.client.as_deref());
+        let allowed = self.config.tokens.is_empty() || asker == Some(body.as_str());
+        let (Some(&target), true) = (self.clients.get(&body), allowed) else {
             return self.reject(
                 conn,
                 Some(req),
@@ -74,22 +78,14 @@ impl Broker {
                 format!("no client `{body}` is connected"),
             );
         };
-        let serving: Vec<&str> = self
-            .channels
-            .iter()
-            .filter(|(_, ch)| ch.waiting.contains(&target))
-            .map(|(name, _)| name.as_str())
-            .collect();
-        let sent = self
-            .requests
-            .values()
-            .filter(|r| r.sender == target)
-            .count();
-        let assigned = self
-            .requests
-            .values()
-            .filter(|r| r.receiver == Some(target))
-            .count();
+        // (Zoo flaw `stale-registry` keeps ids of closed connections: nothing to count.)
+        let empty = Conn::default();
+        let target = self.conns.get(&target).unwrap_or(&empty);
+        // Its credits are ordered by channel: each channel once, sorted.
+        let mut serving: Vec<&str> = target.credits.iter().map(|(ch, _)| ch.as_str()).collect();
+        serving.dedup();
+        let sent = target.sent.len();
+        let assigned = target.assigned.len();
         let info = serde_json::json!({
             "client": body,
             "connected": true,

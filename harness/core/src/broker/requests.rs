@@ -2,7 +2,7 @@
 //! assigned receiver only, response frames back to the sender only, `cancel`, and the
 //! dispatcher that pairs queued requests with waiting receivers.
 
-use super::{Action, Broker, ConnId, Request};
+use super::{Action, Broker, ConnId, Request, Seq};
 use crate::flaws::Flaw;
 use crate::wire::{code, Dir, Message};
 
@@ -26,7 +26,11 @@ impl Broker {
         if channel.starts_with('$') {
             return self.broker_request(conn, req, channel, body);
         }
+        if let Some(why) = self.over_park_limit(conn, &channel, body.len(), true) {
+            return self.reject(conn, Some(req), code::QUEUE_FULL, why);
+        }
         self.forget_ended(conn, &req);
+        let bytes = body.len();
         let start = Message::Start {
             req: req.clone(),
             channel: channel.clone(),
@@ -34,6 +38,7 @@ impl Broker {
             body,
             end,
         };
+        let seq = self.next_seq();
         self.requests.insert(
             req.clone(),
             Request {
@@ -43,13 +48,19 @@ impl Broker {
                 also: Vec::new(),
                 buffered: vec![start],
                 sender_done: end,
+                queued: Some(seq),
+                parked_bytes: bytes,
             },
         );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.sent.insert(req.clone());
+        }
         self.channels
             .entry(channel.clone())
             .or_default()
             .queue
-            .push_back(req);
+            .insert(seq, req);
+        self.park(conn, &channel, bytes, true);
         self.dispatch(&channel)
     }
 
@@ -66,26 +77,54 @@ impl Broker {
         self.wakeups += 1;
         let broadcast = self.flaw(Flaw::Broadcast);
         let mut out = Vec::new();
-        let Some(ch) = self.channels.get_mut(channel) else {
-            return out;
-        };
-        while !ch.queue.is_empty() && !ch.waiting.is_empty() {
-            let (Some(req), Some(rx)) = (ch.queue.pop_front(), ch.waiting.pop_front()) else {
+        loop {
+            let Some(ch) = self.channels.get_mut(channel) else {
+                return out;
+            };
+            if ch.queue.is_empty() || ch.waiting.is_empty() {
+                break;
+            }
+            let (Some((_, req)), Some((credit, rx))) =
+                (ch.queue.pop_first(), ch.waiting.pop_first())
+            else {
                 break;
             };
-            if let Some(r) = self.requests.get_mut(&req) {
-                r.receiver = Some(rx);
-                if broadcast {
-                    // Zoo flaw: every other waiting receiver gets the frames too.
-                    for other in ch.waiting.drain(..).filter(|&o| o != rx) {
-                        out.extend(r.buffered.iter().cloned().map(|m| Action::Send(other, m)));
-                        r.also.push(other);
-                    }
+            // Zoo flaw `broadcast`: every other waiting receiver gets the frames too.
+            let others: Vec<(Seq, ConnId)> = if broadcast {
+                std::mem::take(&mut ch.waiting).into_iter().collect()
+            } else {
+                Vec::new()
+            };
+            for (seq, c) in std::iter::once((credit, rx)).chain(others.iter().copied()) {
+                if let Some(c) = self.conns.get_mut(&c) {
+                    c.credits.remove(&(channel.to_owned(), seq));
                 }
-                out.extend(r.buffered.drain(..).map(|m| Action::Send(rx, m)));
+            }
+            let Some(r) = self.requests.get_mut(&req) else {
+                continue;
+            };
+            let (sender, bytes) = (r.sender, r.parked_bytes);
+            r.receiver = Some(rx);
+            r.queued = None;
+            r.parked_bytes = 0;
+            for &(_, other) in others.iter().filter(|&&(_, o)| o != rx) {
+                out.extend(r.buffered.iter().cloned().map(|m| Action::Send(other, m)));
+                r.also.push(other);
+            }
+            out.extend(r.buffered.drain(..).map(|m| Action::Send(rx, m)));
+            // Already off the queue: `unpark` only moves the load.
+            if let Some(c) = self.conns.get_mut(&sender) {
+                c.parked.requests -= 1;
+                c.parked.bytes -= bytes;
+            }
+            if let Some(ch) = self.channels.get_mut(channel) {
+                ch.parked_bytes -= bytes;
+            }
+            if let Some(c) = self.conns.get_mut(&rx) {
+                c.assigned.insert(req);
             }
         }
-        if ch.queue.is_empty() && ch.waiting.is_empty() {
+        if self.channels.get(channel).is_some_and(|ch| ch.is_empty()) {
             self.channels.remove(channel);
         }
         out
@@ -107,6 +146,31 @@ impl Broker {
                 self.forget_ended(conn, &req);
             }
             return Vec::new();
+        }
+        let parked = match self.requests.get(&req) {
+            Some(r) if r.sender == conn && r.receiver.is_none() => Some(r.channel.clone()),
+            _ => None,
+        };
+        if let Some(channel) = parked {
+            let bytes = match &msg {
+                Message::Chunk { data, .. } => data.len(),
+                _ => 0,
+            };
+            if let Some(why) = self.over_park_limit(conn, &channel, bytes, false) {
+                // The request is dropped; the rest of its upload is dropped quietly.
+                self.remove_request(&req);
+                if !last {
+                    self.ended_early
+                        .entry(conn)
+                        .or_default()
+                        .insert(req.clone());
+                }
+                return self.reject(conn, Some(req), code::QUEUE_FULL, why);
+            }
+            self.park(conn, &channel, bytes, false);
+            if let Some(r) = self.requests.get_mut(&req) {
+                r.parked_bytes += bytes;
+            }
         }
         match self.requests.get_mut(&req) {
             Some(r) if r.sender == conn => {
@@ -188,15 +252,26 @@ impl Broker {
         }
     }
 
+    /// Removes a request and every index entry pointing at it: its sender's and
+    /// receiver's sets, its place in the channel's queue (a keyed removal).
     pub(super) fn remove_request(&mut self, req: &str) {
-        if let Some(r) = self.requests.remove(req) {
-            if r.receiver.is_none() {
-                if let Some(ch) = self.channels.get_mut(&r.channel) {
-                    ch.queue.retain(|q| q != req);
-                    if ch.queue.is_empty() && ch.waiting.is_empty() {
-                        self.channels.remove(&r.channel);
-                    }
-                }
+        let Some(r) = self.requests.remove(req) else {
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(&r.sender) {
+            c.sent.remove(req);
+        }
+        if let Some(c) = r.receiver.and_then(|rx| self.conns.get_mut(&rx)) {
+            c.assigned.remove(req);
+        }
+        if let Some(seq) = r.queued {
+            self.unpark(r.sender, &r.channel, seq, r.parked_bytes);
+            if self
+                .channels
+                .get(&r.channel)
+                .is_some_and(|ch| ch.is_empty())
+            {
+                self.channels.remove(&r.channel);
             }
         }
     }

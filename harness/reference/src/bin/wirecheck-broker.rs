@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! wirecheck-broker [--listen 127.0.0.1:7300] [--max-message BYTES] [--queue N]
-//!                  [--idle-timeout SECS] [--handshake-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
+//!                  [--idle-timeout SECS] [--handshake-timeout SECS] [--register-timeout SECS]
+//!                  [--write-timeout SECS] [--max-connections N] [--max-auth-failures N]
+//!                  [--max-parked-per-client N] [--max-parked-per-channel N]
+//!                  [--max-parked-bytes-per-client BYTES] [--max-parked-bytes-per-channel BYTES]
+//!                  [--token CLIENT=TOKEN]... [--quiet]
 //! ```
 
 use std::sync::{Arc, Mutex};
@@ -12,15 +16,28 @@ use wirecheck_reference::broker::{run_tcp_with, BrokerOptions, TcpLimits};
 use wirecheck_reference::{NoObserver, Observer};
 
 const USAGE: &str = "usage: wirecheck-broker [--listen ADDR] [--max-message BYTES] [--queue N] \
-[--idle-timeout SECS] [--handshake-timeout SECS] [--max-connections N] [--token CLIENT=TOKEN]... [--quiet]
+[--idle-timeout SECS] [--handshake-timeout SECS] [--register-timeout SECS] [--write-timeout SECS] \
+[--max-connections N] [--max-auth-failures N] [--max-parked-per-client N] [--max-parked-per-channel N] \
+[--max-parked-bytes-per-client BYTES] [--max-parked-bytes-per-channel BYTES] [--token CLIENT=TOKEN]... [--quiet]
 
 Runs the wirecheck reference broker on TCP (WebSocket, JSON wire protocol v1; see PROTOCOL.md).
   --listen ADDR          address to listen on (default 127.0.0.1:7300)
   --max-message BYTES    largest accepted message (default 65536)
-  --queue N              outbound queue per connection, in messages (default 64)
+  --queue N              outbound budget per connection, in messages of --max-message bytes:
+                         a peer with more waiting for it is closed as a slow consumer (default 64)
   --idle-timeout SECS    close connections silent this long (default 30)
   --handshake-timeout SECS  close connections whose WebSocket handshake is not done by then (default 10)
+  --register-timeout SECS   close connections not registered (welcome) by then, pings or not (default 10)
+  --write-timeout SECS   a write to a peer that makes no progress this long closes it as a
+                         slow consumer (default 10)
   --max-connections N    connections served at once; more are closed at once (default 10000)
+  --max-auth-failures N  failed registrations per address a minute before that address is
+                         refused at once (default 30; 0: no limit)
+  --max-parked-per-client N         requests one client may have waiting for a receiver (default 1000)
+  --max-parked-per-channel N        requests one channel may hold waiting for a receiver (default 10000)
+  --max-parked-bytes-per-client BYTES   their body and chunk bytes, per client (default 16777216)
+  --max-parked-bytes-per-channel BYTES  their body and chunk bytes, per channel (default 67108864)
+                         (beyond these a request is answered `error queue_full`)
   --token CLIENT=TOKEN   require this token from CLIENT (repeatable; any token list turns auth on)
   --quiet                do not log connections and received messages";
 
@@ -101,6 +118,38 @@ fn parse() -> Result<(String, BrokerOptions, TcpLimits, bool), String> {
                     .map_err(|e| format!("--handshake-timeout: {e}"))?;
                 opts.handshake_timeout = Duration::from_secs(secs);
             }
+            "--register-timeout" => {
+                opts.register_timeout = secs(value("--register-timeout")?, "--register-timeout")?
+            }
+            "--write-timeout" => {
+                opts.write_timeout = secs(value("--write-timeout")?, "--write-timeout")?
+            }
+            "--max-auth-failures" => {
+                limits.max_auth_failures =
+                    num(value("--max-auth-failures")?, "--max-auth-failures")?
+            }
+            "--max-parked-per-client" => {
+                opts.config.parked.per_client_requests =
+                    num(value("--max-parked-per-client")?, "--max-parked-per-client")?
+            }
+            "--max-parked-per-channel" => {
+                opts.config.parked.per_channel_requests = num(
+                    value("--max-parked-per-channel")?,
+                    "--max-parked-per-channel",
+                )?
+            }
+            "--max-parked-bytes-per-client" => {
+                opts.config.parked.per_client_bytes = num(
+                    value("--max-parked-bytes-per-client")?,
+                    "--max-parked-bytes-per-client",
+                )?
+            }
+            "--max-parked-bytes-per-channel" => {
+                opts.config.parked.per_channel_bytes = num(
+                    value("--max-parked-bytes-per-channel")?,
+                    "--max-parked-bytes-per-channel",
+                )?
+            }
             "--max-connections" => {
                 limits.max_connections = value("--max-connections")?
                     .parse()
@@ -130,6 +179,16 @@ fn parse() -> Result<(String, BrokerOptions, TcpLimits, bool), String> {
         }
     }
     Ok((listen, opts, limits, quiet))
+}
+
+fn num(v: String, flag: &str) -> Result<usize, String> {
+    v.parse().map_err(|e| format!("{flag}: {e}"))
+}
+
+fn secs(v: String, flag: &str) -> Result<Duration, String> {
+    v.parse()
+        .map(Duration::from_secs)
+        .map_err(|e| format!("{flag}: {e}"))
 }
 
 #[tokio::main]

@@ -2,11 +2,11 @@
 //! registration through that reader (AUTH-1..3).
 
 use super::{Client, Connector, Link, Out, Payload};
+use crate::time::Instant;
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::jsonrpc::codec;
 use wirecheck_core::mux::ConnNo;
@@ -24,13 +24,17 @@ pub(super) async fn connect<C: Connector>(
 ) -> Result<tokio::task::JoinHandle<String>, CallError> {
     let inner = &client.inner;
     let limit = inner.config.register_timeout;
-    let stream = tokio::time::timeout(limit, connector.connect(addr))
+    let stream = crate::time::timeout(limit, connector.connect(addr))
         .await
         .map_err(|_| CallError::Timeout)?
         .map_err(|e| CallError::SendFailed(format!("connect to {addr}: {e}")))?;
-    let (ws, _) = tokio::time::timeout(
+    let (ws, _) = crate::time::timeout(
         limit,
-        tokio_tungstenite::client_async(format!("ws://{addr}/"), stream),
+        tokio_tungstenite::client_async_with_config(
+            format!("ws://{addr}/"),
+            stream,
+            Some(crate::ws::config()),
+        ),
     )
     .await
     .map_err(|_| CallError::Timeout)?
@@ -102,7 +106,7 @@ pub(super) async fn connect<C: Connector>(
             inner.act(|m| m.on_hello_failed(no, e.clone()));
             reg_rx.try_recv().unwrap_or(Err(e))
         }
-        Ok(()) => match tokio::time::timeout(limit, &mut reg_rx).await {
+        Ok(()) => match crate::time::timeout(limit, &mut reg_rx).await {
             Ok(o) => o.unwrap_or(Err(CallError::NotConnected)),
             Err(_) => {
                 inner.act(|m| m.on_register_deadline(no));
@@ -187,11 +191,11 @@ where
                 // that follows it, not after.
                 tokio::task::yield_now().await;
             }
-            _ = tokio::time::sleep_until(next_ping), if hb.is_some() && !inner.mux.with(|m| m.is_registering()) => {
+            _ = crate::time::sleep_until(next_ping), if hb.is_some() && !inner.mux.with(|m| m.is_registering()) => {
                 next_ping += hb.as_ref().map_or(far, |h| h.interval);
                 inner.act(|m| m.on_ping_due(no));
             }
-            _ = tokio::time::sleep_until(dead_at), if hb.is_some() => {
+            _ = crate::time::sleep_until(dead_at), if hb.is_some() => {
                 let timeout = hb.as_ref().map_or(far, |h| h.timeout);
                 if let Some(why) = inner.act(|m| m.on_silence(no, timeout)) {
                     return why;

@@ -324,7 +324,7 @@ impl Client {
         let (mut waiter, frames) = match begin {
             Begin::Fail(e) => return Err(e),
             Begin::Stall => {
-                tokio::time::sleep(limit).await;
+                crate::time::sleep(limit).await;
                 return Err(CallError::Timeout);
             }
             Begin::Send {
@@ -337,13 +337,13 @@ impl Client {
         // The deadline runs from the call. A write can hang on a dead connection (a
         // partitioned stream whose buffer is full): the caller then still ends when the
         // connection is declared lost (MUX-6) or at its deadline (MUX-8), whichever is first.
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = crate::time::Instant::now() + limit;
         for frame in frames {
             let sent = tokio::select! {
                 biased;
                 outcome = &mut waiter => return outcome,
                 sent = self.send(frame) => sent,
-                () = tokio::time::sleep_until(deadline) => return waiter.expire(),
+                () = crate::time::sleep_until(deadline) => return waiter.expire(),
             };
             if let Err(e) = sent {
                 if inner.mux.with(|m| m.on_send_failed(&req.id, e)) {
@@ -353,7 +353,8 @@ impl Client {
                 break;
             }
         }
-        match tokio::time::timeout_at(deadline, &mut waiter).await {
+        let left = deadline.saturating_duration_since(crate::time::Instant::now());
+        match crate::time::timeout(left, &mut waiter).await {
             Ok(outcome) => outcome,
             Err(_) => waiter.expire(),
         }
@@ -371,7 +372,7 @@ impl Client {
         for frame in frames {
             self.send(frame).await?;
         }
-        let stolen = tokio::time::timeout(limit, stolen).await;
+        let stolen = crate::time::timeout(limit, stolen).await;
         drop(waiter);
         match stolen {
             Ok(Ok(text)) => Mux::stolen_outcome(&text),

@@ -50,7 +50,7 @@ impl Client {
                     Begin::Fail(e) => done(Err(e)),
                     // Zoo flaw `swallow-send-errors`: wait out the timeout.
                     Begin::Stall => Box::pin(async move {
-                        tokio::time::sleep(limit).await;
+                        crate::time::sleep(limit).await;
                         Err(CallError::Timeout)
                     }) as CallFuture,
                     // `steal` (zoo flaw `second-reader`) is about `$` channels, which
@@ -63,7 +63,7 @@ impl Client {
                         frames.extend(f);
                         sent.push(req.id.clone());
                         Box::pin(async move {
-                            match tokio::time::timeout(limit, &mut waiter).await {
+                            match crate::time::timeout(limit, &mut waiter).await {
                                 Ok(outcome) => outcome,
                                 Err(_) => waiter.expire(),
                             }

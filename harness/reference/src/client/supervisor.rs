@@ -4,8 +4,8 @@
 
 use super::{conn, Client, Connector, State};
 use crate::observe::Lifecycle;
+use crate::time::Instant;
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 use wirecheck_core::mux::Supervisor;
 use wirecheck_core::pending::{CallError, Outcome};
 
@@ -34,7 +34,7 @@ pub(super) async fn supervise<C: Connector>(
         };
         if !wait.is_zero() {
             inner.life(Lifecycle::RateLimited { wait });
-            tokio::time::sleep(wait).await;
+            crate::time::sleep(wait).await;
         }
         let attempt = plan.attempt(origin.elapsed());
         let (addr, no) = (attempt.addr, attempt.conn);
@@ -80,7 +80,7 @@ pub(super) async fn supervise<C: Connector>(
             Err(reason) => break reason,
             Ok(Some(delay)) => {
                 inner.life(Lifecycle::Backoff { delay });
-                tokio::time::sleep(delay).await;
+                crate::time::sleep(delay).await;
             }
             Ok(None) => {}
         }

@@ -41,3 +41,109 @@ pub fn spawn_broker(mut cmd: Command) -> (Proc, String) {
         .to_owned();
     (Proc { child }, url)
 }
+
+/// `ws://127.0.0.1:PORT/` → `127.0.0.1:PORT`.
+#[allow(dead_code)]
+pub fn addr_of(url: &str) -> String {
+    url.trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A raw WebSocket client of the broker, speaking the protocol's messages.
+#[allow(dead_code)]
+pub mod raw {
+    use futures_util::{SinkExt, StreamExt};
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    use wirecheck_core::wire::{Dir, Message};
+
+    pub type Conn = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    pub async fn send(ws: &mut Conn, m: &Message) {
+        ws.send(Ws::Text(m.encode().into())).await.unwrap();
+    }
+
+    /// Queues `m` without flushing (a burst goes out in one `flush`).
+    pub async fn feed(ws: &mut Conn, m: &Message) {
+        ws.feed(Ws::Text(m.encode().into())).await.unwrap();
+    }
+
+    /// The next protocol message, or `None` when the connection ends (or errs) first;
+    /// panics when nothing comes within 10 s.
+    pub async fn next(ws: &mut Conn) -> Option<Message> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("no frame within 10s");
+            match frame {
+                Some(Ok(Ws::Text(t))) => {
+                    return Some(Message::decode(t.as_str()).expect("a valid message"))
+                }
+                Some(Ok(Ws::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    pub async fn recv(ws: &mut Conn) -> Message {
+        next(ws).await.expect("the connection ended")
+    }
+
+    pub async fn connect(addr: &str) -> Conn {
+        tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .expect("connect")
+            .0
+    }
+
+    pub async fn register(addr: &str, id: &str) -> Conn {
+        let mut ws = connect(addr).await;
+        send(
+            &mut ws,
+            &Message::Hello {
+                client: id.into(),
+                token: None,
+            },
+        )
+        .await;
+        assert_eq!(recv(&mut ws).await, Message::Welcome { client: id.into() });
+        ws
+    }
+
+    pub fn start(req: &str, channel: &str, body: &str, end: bool) -> Message {
+        Message::Start {
+            req: req.into(),
+            channel: channel.into(),
+            dir: Dir::Request,
+            body: body.into(),
+            end,
+        }
+    }
+
+    pub fn receive(channel: &str) -> Message {
+        Message::Receive {
+            channel: channel.into(),
+        }
+    }
+
+    /// Whether the connection still answers a ping (it was not closed by the broker).
+    pub async fn alive(ws: &mut Conn) -> bool {
+        if ws
+            .send(Ws::Text(Message::Ping { nonce: 77 }.encode().into()))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        loop {
+            match next(ws).await {
+                Some(Message::Pong { nonce: 77 }) => return true,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+    }
+}

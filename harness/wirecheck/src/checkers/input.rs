@@ -294,6 +294,7 @@ pub const REFUSALS: &[&str] = &[
     code::TOO_LARGE,
     code::UNKNOWN_CHANNEL,
     code::UNKNOWN_CLIENT,
+    code::QUEUE_FULL,
 ];
 
 pub fn is_response_frame(m: &Message) -> bool {

@@ -68,6 +68,10 @@ pub enum Command {
         #[arg(value_enum, default_value_t)]
         of: SchemaOf,
     },
+    /// Measure speed: the scenario catalog's simulated time per wall and CPU second, jumping
+    /// over idle time and stepping every tick, and the generator's cases per second
+    /// (serial, one core; the figures of BENCHMARKS.md).
+    Bench(BenchArgs),
     /// Print a shell completion script, e.g. `wirecheck completions bash > ~/.local/share/bash-completion/completions/wirecheck`.
     Completions {
         /// The shell.
@@ -137,6 +141,9 @@ pub struct RunArgs {
     /// Parallel jobs (with --target; default 2).
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
+    /// How simulated time passes (not with --target, which runs in real time).
+    #[arg(long, value_enum, value_name = "PACE")]
+    pub pace: Option<PaceArg>,
     /// Write a JUnit XML report to FILE (one testcase per scenario per target).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -144,6 +151,11 @@ pub struct RunArgs {
     /// seed, diagnosis (shape in docs/reports.md).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write a static HTML report into DIR (created if missing): index.html, the matrix
+    /// of scenarios × targets, and a page per case with its sequence diagram as SVG,
+    /// violations, counters and scenario file (see docs/reports.md).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub select: Selection,
     #[command(flatten)]
@@ -157,6 +169,27 @@ pub enum ShowFormat {
     Text,
     /// The result as JSON: verdict, rules broken, failures, violations, counters, diagram.
     Json,
+    /// The trace as a Mermaid sequenceDiagram (for Markdown), violations highlighted.
+    Mermaid,
+}
+
+/// `--pace`: how the simulation lets time pass. Both give the same trace, byte for byte.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaceArg {
+    /// Jump over stretches in which no host can act.
+    #[default]
+    SkipIdle,
+    /// One 1 ms tick at a time, polling every host (slower; for comparison).
+    EveryTick,
+}
+
+impl From<PaceArg> for wirecheck::world::Pace {
+    fn from(p: PaceArg) -> Self {
+        match p {
+            PaceArg::SkipIdle => wirecheck::world::Pace::SkipIdle,
+            PaceArg::EveryTick => wirecheck::world::Pace::EveryTick,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -172,6 +205,9 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: ShowFormat,
+    /// How simulated time passes.
+    #[arg(long, value_enum, value_name = "PACE")]
+    pub pace: Option<PaceArg>,
     /// Not supported: `show` runs the simulation only.
     #[arg(long = "target", value_name = "FILE", hide = true)]
     pub targets: Vec<PathBuf>,
@@ -230,6 +266,31 @@ pub struct ZooArgs {
     /// With --target: run a failed scenario once more alone; a pass then is FLAKY.
     #[arg(long)]
     pub retry_failed: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Scenario files or folders (searched for *.yaml).
+    #[arg(value_name = "PATH", default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// Only scenarios whose name matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out scenarios whose name matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Rounds of the catalog per pace; the fastest round of each is reported.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Generated scenarios to time (0: skip the generator).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub fuzz_cases: u32,
+    /// Seed of the generator (default 20261122, as `fuzz`).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Print Markdown tables (BENCHMARKS.md's) instead.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,9 +1,15 @@
 //! The `wirecheck` command line: clap parses ([`args`]), each command lives in its own
 //! file ([`run`]: `run` and `show`; [`targets`]: runs against external targets;
-//! [`summary`]: `rules`, `explain`, `zoo`, `fuzz`).
+//! [`summary`]: `rules`, `explain`, `zoo`, `fuzz`); [`progress`] draws progress on
+//! stderr, [`logging`] routes `tracing` diagnostics there (`RUST_LOG`).
 
 mod args;
 mod authoring;
+mod bench;
+#[cfg(test)]
+mod examples;
+mod logging;
+mod progress;
 mod run;
 mod summary;
 mod sweep;
@@ -36,6 +42,8 @@ pub(crate) struct Args {
     all: bool,
     /// With `--target`: run a failed scenario once more alone; a pass then is FLAKY.
     retry_failed: bool,
+    /// How simulated time passes.
+    pace: wirecheck::world::Pace,
 }
 
 impl Args {
@@ -79,6 +87,7 @@ pub(crate) fn usage_error(msg: &str) -> ExitCode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init();
     match cli.command {
         Command::Run(a) => {
             let mut args = Args::new(a.flaws.clone(), a.target.targets.clone(), a.jobs);
@@ -90,6 +99,12 @@ pub fn main() -> ExitCode {
             args.repeat = a.target.repeat as usize;
             args.wall_limit = a.target.wall_limit.map(Duration::from_secs_f64);
             args.retry_failed = a.target.retry_failed;
+            args.pace = a.pace.unwrap_or_default().into();
+            if a.pace.is_some() && !a.target.targets.is_empty() {
+                return usage_error(
+                    "--pace is how simulated time passes; --target runs in real time (drop --pace)",
+                );
+            }
             match args.resolve_flaws() {
                 Ok(args) => run::cmd_run(args, &a),
                 Err(e) => usage_error(&e),
@@ -98,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Show(a) => {
             let mut args = Args::new(a.flaws.clone(), a.targets.clone(), None);
             args.seed = a.seed;
+            args.pace = a.pace.unwrap_or_default().into();
             match args.resolve_flaws() {
                 Ok(args) => run::cmd_show(args, &a.file, a.format),
                 Err(e) => usage_error(&e),
@@ -131,6 +147,7 @@ pub fn main() -> ExitCode {
         }
         Command::New(a) => authoring::cmd_new(&a),
         Command::Schema { of } => authoring::cmd_schema(of),
+        Command::Bench(a) => bench::cmd_bench(&a),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

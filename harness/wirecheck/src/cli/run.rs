@@ -2,6 +2,7 @@
 //! `wirecheck show`.
 
 use super::args::{RunArgs, ShowFormat};
+use super::progress::Progress;
 use super::{flaw_set, targets, usage_error, Args};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,21 @@ use std::process::ExitCode;
 use std::time::Instant;
 use wirecheck::model::Scenario;
 use wirecheck::reports::{self, Case, CaseVerdict, REFERENCE};
-use wirecheck::runner::{clock, run, RunOptions};
+use wirecheck::runner::{clock, run, Report, RunOptions};
 use wirecheck::select::Selection;
 use wirecheck::{corpus, scenario};
+
+/// One case of a run and, when it ran, the report its HTML page draws.
+pub(super) struct Ran {
+    pub case: Case,
+    pub report: Option<Report>,
+}
+
+impl Ran {
+    pub fn new(case: Case, report: Option<Report>) -> Ran {
+        Ran { case, report }
+    }
+}
 
 /// A selected file that did not load: its derived name, the file, the error.
 pub(super) struct Invalid {
@@ -36,7 +49,10 @@ impl Selected {
 }
 
 /// Discovers, loads and selects. `Err` is the exit code of a usage or read error (printed).
-fn select(paths: &[PathBuf], sel: &super::args::Selection) -> Result<Selected, ExitCode> {
+pub(super) fn select(
+    paths: &[PathBuf],
+    sel: &super::args::Selection,
+) -> Result<Selected, ExitCode> {
     let selection = Selection::new(&sel.include, &sel.exclude).map_err(|e| usage_error(&e))?;
     let mut files = Vec::new();
     for root in paths {
@@ -118,12 +134,12 @@ pub(super) fn cmd_run(args: Args, a: &RunArgs) -> ExitCode {
     if a.select.list || a.select.dry_run {
         return list(&args, &selected, a.select.dry_run);
     }
-    let (code, cases) = if args.targets.is_empty() {
+    let (code, ran) = if args.targets.is_empty() {
         simulate(&args, &selected)
     } else {
         targets::cmd_run_targets(&args, &selected)
     };
-    if let Err(e) = write_reports(&cases, a) {
+    if let Err(e) = write_reports(&ran, a) {
         eprintln!("{e}");
         return ExitCode::from(2);
     }
@@ -179,10 +195,11 @@ fn list(args: &Args, selected: &Selected, dry_run: bool) -> ExitCode {
     }
 }
 
-fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Case>) {
+fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Ran>) {
     let opts = RunOptions {
         seed: args.seed,
         flaws: flaw_set(&args.flaws),
+        pace: args.pace,
     };
     let started = Instant::now();
     let width = selected
@@ -199,35 +216,49 @@ fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Case>) {
     );
     let mut cases = Vec::new();
     let mut failed = Vec::new();
+    let progress = Progress::new("scenarios", selected.scenarios.len() as u64);
     for (file, s) in &selected.scenarios {
+        progress.set_message(s.name.clone());
         let report = run(s, &opts);
-        println!(
+        tracing::debug!(
+            scenario = %s.name,
+            seed = report.seed,
+            verdict = report.verdict(),
+            sim_ms = report.sim_time.as_millis() as u64,
+            wall_ms = report.wall_time.as_millis() as u64,
+            events = report.events.len(),
+            "ran in simulation"
+        );
+        progress.println(&format!(
             "{:<width$}  {:<10}  {:>9}  {:>7}ms  {}",
             s.name,
             report.verdict(),
             clock(report.sim_time).trim(),
             report.wall_time.as_millis(),
             report.broken_rules().join(" ")
-        );
+        ));
         if args.verbose {
-            println!("{}", report.diagram);
+            progress.println(&report.diagram);
         }
+        progress.inc(&s.name);
         if !report.passed() {
             failed.push(report.explain());
         }
-        cases.push(Case::simulated(file.clone(), &report));
+        cases.push(Ran::new(
+            Case::simulated(file.clone(), &report),
+            Some(report),
+        ));
     }
+    drop(progress);
     for i in &selected.invalid {
         println!(
             "{:<width$}  {:<10}  {:>9}  {:>9}",
             i.name, "INVALID", "-", "-"
         );
         failed.push(i.error.clone());
-        cases.push(Case::invalid(
-            REFERENCE,
-            i.name.clone(),
-            i.file.clone(),
-            i.error.clone(),
+        cases.push(Ran::new(
+            Case::invalid(REFERENCE, i.name.clone(), i.file.clone(), i.error.clone()),
+            None,
         ));
     }
     let total = cases.len();
@@ -236,7 +267,7 @@ fn simulate(args: &Args, selected: &Selected) -> (ExitCode, Vec<Case>) {
         started.elapsed().as_secs_f64()
     );
     // The plain closing line CI tools read.
-    let bad = cases.iter().filter(|c| sim_bad(c.verdict)).count();
+    let bad = cases.iter().filter(|c| sim_bad(c.case.verdict)).count();
     println!("{} passed, {bad} failed", total - bad);
     for f in &failed {
         eprintln!("\n{f}");
@@ -252,17 +283,17 @@ fn sim_bad(v: CaseVerdict) -> bool {
 
 /// 2 when a file did not load (a load error, even though the others ran), else 1 when a
 /// case is `bad`, else 0.
-pub(super) fn exit_code(cases: &[Case], bad: fn(CaseVerdict) -> bool) -> ExitCode {
-    if cases.iter().any(|c| c.verdict == CaseVerdict::Invalid) {
+pub(super) fn exit_code(cases: &[Ran], bad: fn(CaseVerdict) -> bool) -> ExitCode {
+    if cases.iter().any(|c| c.case.verdict == CaseVerdict::Invalid) {
         ExitCode::from(2)
-    } else if cases.iter().any(|c| bad(c.verdict)) {
+    } else if cases.iter().any(|c| bad(c.case.verdict)) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
 }
 
-fn write_reports(cases: &[Case], a: &RunArgs) -> Result<(), String> {
+fn write_reports(ran: &[Ran], a: &RunArgs) -> Result<(), String> {
     let write = |path: &Path, text: String, what: &str| {
         std::fs::write(path, text).map_err(|e| {
             format!(
@@ -271,11 +302,51 @@ fn write_reports(cases: &[Case], a: &RunArgs) -> Result<(), String> {
             )
         })
     };
+    let cases: Vec<Case> = ran.iter().map(|r| r.case.clone()).collect();
     if let Some(p) = &a.junit {
-        write(p, reports::junit::render(cases), "JUnit")?;
+        write(p, reports::junit::render(&cases), "JUnit")?;
     }
     if let Some(p) = &a.json {
-        write(p, reports::json::render(cases), "JSON")?;
+        write(p, reports::json::render(&cases), "JSON")?;
+    }
+    if let Some(dir) = &a.html {
+        write_html(dir, ran)?;
+        eprintln!("HTML report: {}", dir.join("index.html").display());
+    }
+    Ok(())
+}
+
+/// The HTML report into `dir`: pages for every case, with the scenario files' text.
+fn write_html(dir: &Path, ran: &[Ran]) -> Result<(), String> {
+    let mut sources: BTreeMap<&Path, Option<String>> = BTreeMap::new();
+    for r in ran {
+        let file = r.case.file.as_path();
+        sources
+            .entry(file)
+            .or_insert_with(|| std::fs::read_to_string(file).ok());
+    }
+    let entries: Vec<reports::html::Entry> = ran
+        .iter()
+        .map(|r| reports::html::Entry {
+            case: &r.case,
+            report: r.report.as_ref(),
+            source: sources
+                .get(r.case.file.as_path())
+                .and_then(|s| s.as_deref()),
+        })
+        .collect();
+    for f in reports::html::render(&entries) {
+        let path = dir.join(&f.path);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, f.text));
+        written.map_err(|e| {
+            format!(
+                "error: cannot write the HTML report to {}: {e}\nhint: --html takes a folder; check that it can be created and written",
+                path.display()
+            )
+        })?;
     }
     Ok(())
 }
@@ -299,10 +370,13 @@ pub(super) fn cmd_show(args: Args, file: &Path, format: ShowFormat) -> ExitCode 
         &RunOptions {
             seed: args.seed,
             flaws: flaw_set(&args.flaws),
+            pace: args.pace,
         },
     );
     if format == ShowFormat::Json {
         println!("{}", wirecheck::reports::json::report(&report));
+    } else if format == ShowFormat::Mermaid {
+        print!("{}", wirecheck::reports::mermaid::report(&report));
     } else if report.passed() {
         println!("{}", report.diagram);
         println!("verdict: OK");

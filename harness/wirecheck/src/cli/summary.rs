@@ -1,9 +1,11 @@
 //! `wirecheck rules`, `explain`, `zoo` and `fuzz`: commands over the whole corpus.
 
+use super::progress::Progress;
 use super::{flaw_set, targets, Args};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use wirecheck::gen::SearchStep;
 use wirecheck::{catalog, corpus, scenario, zoo};
 use wirecheck_core::flaws::Flaw;
 
@@ -87,7 +89,16 @@ pub(super) fn cmd_zoo(args: Args) -> ExitCode {
         args.flaws.clone()
     };
     let started = Instant::now();
-    let z = zoo::run_zoo(&corpus, &flaws, args.jobs);
+    let progress = Progress::new("zoo runs", zoo::zoo_runs(&corpus, &flaws) as u64);
+    let z = zoo::run_zoo_with(&corpus, &flaws, args.jobs, &|r| {
+        let flaw = r.flaw.map_or("reference", |f| f.name());
+        progress.inc(&format!(
+            "{} × {flaw}: {}",
+            r.report.name,
+            r.report.verdict()
+        ));
+    });
+    drop(progress);
     if args.markdown {
         print!("{}", zoo::render_markdown(&z));
     } else {
@@ -114,7 +125,21 @@ pub(super) fn cmd_fuzz(
     let out = out.unwrap_or_else(|| corpus_root().join("regressions"));
     let seed = seed.unwrap_or(20261122);
     let started = Instant::now();
-    match wirecheck::gen::search(cases, seed, &flaw_set(&args.flaws), &out) {
+    let opts = wirecheck::runner::RunOptions {
+        flaws: flaw_set(&args.flaws),
+        ..Default::default()
+    };
+    let progress = Progress::new("generated scenarios", u64::from(cases));
+    let shrinks = std::cell::Cell::new(0u32);
+    let found = wirecheck::gen::search_with(cases, seed, &opts, &out, &|step| match step {
+        SearchStep::Case => progress.inc(""),
+        SearchStep::Shrink => {
+            shrinks.set(shrinks.get() + 1);
+            progress.set_message(format!("shrinking a failing case: {} runs", shrinks.get()));
+        }
+    });
+    drop(progress);
+    match found {
         Ok(n) => {
             println!(
                 "{n} generated scenarios, all OK with every checker on ({:.1}s wall, seed {seed})",

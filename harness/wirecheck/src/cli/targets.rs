@@ -1,13 +1,14 @@
 //! `wirecheck run --target FILE`: the scenarios against external targets in real time.
 
-use super::run::Selected;
+use super::progress::Progress;
+use super::run::{Ran, Selected};
 use super::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use wirecheck::model::Scenario;
-use wirecheck::reports::{Case, CaseVerdict};
+use wirecheck::reports::{shown_run, Case, CaseVerdict};
 use wirecheck::targets::run::{retry_failed, run_matrix, Grade, TargetOptions};
 use wirecheck::targets::{self, flaws, table};
 
@@ -21,7 +22,7 @@ pub(super) fn run_options(args: &Args) -> (TargetOptions, usize) {
     (opts, if args.jobs_set { args.jobs } else { 2 })
 }
 
-pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Vec<Case>) {
+pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Vec<Ran>) {
     let fail = |code: u8| (ExitCode::from(code), Vec::new());
     if !args.flaws.is_empty() {
         eprintln!(
@@ -56,17 +57,23 @@ pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Ve
     let (opts, jobs) = run_options(args);
     let started = Instant::now();
     let verbose = args.verbose;
+    let runs = scenarios.len() * targets.len() * args.repeat.max(1);
+    let progress = Progress::new("runs", runs as u64);
     let mut cells = run_matrix(&scenarios, &targets, &opts, jobs, args.repeat, &|r| {
+        let line = format!(
+            "{} × {}: {} ({:.2}s)",
+            r.scenario,
+            r.target,
+            r.grade.label(),
+            r.wall.as_secs_f64()
+        );
+        tracing::debug!(scenario = %r.scenario, target = %r.target, grade = r.grade.label(), wall_ms = r.wall.as_millis() as u64, "target run");
         if verbose {
-            eprintln!(
-                "  {} × {}: {} ({:.2}s)",
-                r.scenario,
-                r.target,
-                r.grade.label(),
-                r.wall.as_secs_f64()
-            );
+            progress.eprintln(&format!("  {line}"));
         }
+        progress.inc(&line);
     });
+    drop(progress);
     let flaky = if args.retry_failed {
         retry_failed(&scenarios, &targets, &mut cells, &opts)
     } else {
@@ -103,24 +110,21 @@ pub(super) fn cmd_run_targets(args: &Args, selected: &Selected) -> (ExitCode, Ve
         }
     }
     let files = selected.file_of();
-    let mut cases: Vec<Case> = cells
+    let mut cases: Vec<Ran> = cells
         .iter()
         .filter_map(|runs| {
             let file = runs
                 .first()
                 .and_then(|r| files.get(r.scenario.as_str()))
                 .map_or_else(PathBuf::new, |f| f.to_path_buf());
-            Case::from_target(file, runs)
+            let report = shown_run(runs).and_then(|r| r.report.clone());
+            Some(Ran::new(Case::from_target(file, runs)?, report))
         })
         .collect();
     for t in &targets {
         for i in &selected.invalid {
-            cases.push(Case::invalid(
-                &t.name,
-                i.name.clone(),
-                i.file.clone(),
-                i.error.clone(),
-            ));
+            let case = Case::invalid(&t.name, i.name.clone(), i.file.clone(), i.error.clone());
+            cases.push(Ran::new(case, None));
         }
     }
     (super::run::exit_code(&cases, CaseVerdict::is_bad), cases)
@@ -174,14 +178,16 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
         }
         let target = Arc::new(target);
         let started = Instant::now();
+        let progress = Progress::new("runs of the correct target", scenarios.len() as u64);
         let mut baseline = run_matrix(
             &scenarios,
             std::slice::from_ref(&target),
             &opts,
             jobs,
             1,
-            &|_| {},
+            &|r| progress.inc(&format!("{}: {}", r.scenario, r.grade.label())),
         );
+        drop(progress);
         if args.retry_failed {
             for f in retry_failed(
                 &scenarios,
@@ -193,6 +199,7 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
             }
         }
         let sum = table::summary(&baseline);
+        let progress = Progress::new("runs with a flaw", 0);
         let rows = flaws::flaw_matrix(
             &scenarios,
             &baseline,
@@ -200,8 +207,16 @@ pub(super) fn cmd_zoo_targets(args: &Args, root: &Path) -> ExitCode {
             &opts,
             jobs,
             !args.all,
-            &|_| {},
+            &|r| {
+                progress.inc(&format!(
+                    "{} × {}: {}",
+                    r.scenario,
+                    r.target,
+                    r.grade.label()
+                ))
+            },
         );
+        drop(progress);
         if args.markdown {
             print!("{}", flaws::markdown(&target, &rows));
         } else {

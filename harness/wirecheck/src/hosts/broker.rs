@@ -35,6 +35,7 @@ impl Driver for BrokerDriver {
                     max_message: spec.max_message,
                     tokens: spec.tokens.clone(),
                     flaws: ctx.flaws.clone(),
+                    ..BrokerConfig::default()
                 },
                 queue: spec.queue,
                 idle_timeout: spec.idle_timeout,

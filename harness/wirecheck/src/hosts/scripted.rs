@@ -93,7 +93,7 @@ async fn scripted_server(ctx: Ctx) -> HostResult {
                 let ctx = ctx.clone();
                 let open = open.clone();
                 tokio::spawn(async move {
-                    match tokio_tungstenite::accept_async(stream).await {
+                    match wirecheck_reference::handshake::accept(stream).await {
                         Ok(ws) => scripted_io(ws, peer, conn, open, ctx).await,
                         Err(e) => ctx.note(format!("handshake with {peer} failed: {e}")),
                     }
@@ -143,7 +143,13 @@ async fn connect_scripted(target: &str, open: &SharedConns, ctx: &Ctx) {
             return;
         }
     };
-    match tokio_tungstenite::client_async(format!("ws://{addr}/"), stream).await {
+    match tokio_tungstenite::client_async_with_config(
+        format!("ws://{addr}/"),
+        stream,
+        Some(wirecheck_reference::ws::config()),
+    )
+    .await
+    {
         Ok((ws, _)) => {
             ctx.trace.host_event(
                 &ctx.ctl.name,

@@ -125,7 +125,7 @@ impl HostKind {
 pub struct BrokerSpec {
     /// Largest accepted message, in bytes.
     pub max_message: usize,
-    /// Capacity of each connection's outbound queue, in messages.
+    /// Outbound budget of each connection, in messages of `max_message` bytes.
     pub queue: usize,
     /// A connection silent for this long is closed.
     pub idle_timeout: Duration,
@@ -403,6 +403,14 @@ pub enum Action {
     Counters {
         expect: Expectation,
         within: Duration,
+    },
+    /// Wait until one of the scripted hosts `of` receives a message matching `pattern`;
+    /// from then on `alias` names that host.
+    First {
+        of: Vec<String>,
+        pattern: FramePattern,
+        within: Duration,
+        alias: String,
     },
     /// Scripted client connects to its target / scripted peer closes its connection.
     ScriptedConnect {

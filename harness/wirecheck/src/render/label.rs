@@ -47,6 +47,19 @@ pub fn label(e: &Event) -> String {
     }
 }
 
+/// The event's text as every picture of the trace shows it beside the lanes: the label,
+/// after `host: ` for the events a host does or notes itself (calls, results, notes,
+/// lifecycle), since their lane alone does not name who acted.
+pub fn line_label(e: &Event) -> String {
+    match &e.kind {
+        EventKind::Call { .. }
+        | EventKind::Result { .. }
+        | EventKind::Note(_)
+        | EventKind::Life(_) => format!("{}: {}", e.host, label(e)),
+        _ => label(e),
+    }
+}
+
 /// Control characters (a NUL in a client id, a newline) escaped, so one event stays one
 /// line of the diagram.
 fn printable(s: &str) -> String {
@@ -83,7 +96,7 @@ impl fmt::Display for Call {
                 timeout,
                 batch,
             } => {
-                write!(f, "request {channel} {body:?}")?;
+                write!(f, "request {channel} {}", Clipped(body))?;
                 if *chunks > 0 {
                     write!(f, " +{chunks} chunks")?;
                 }
@@ -98,7 +111,7 @@ impl fmt::Display for Call {
             Call::Notify { method, params } if params.is_empty() => {
                 write!(f, "notify {method}")
             }
-            Call::Notify { method, params } => write!(f, "notify {method} {params:?}"),
+            Call::Notify { method, params } => write!(f, "notify {method} {}", Clipped(params)),
             Call::Cancel => f.write_str("cancel (caller drops the request)"),
             Call::Disconnect => f.write_str("close the connection, no reconnect"),
         }
@@ -113,14 +126,26 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // A huge body (a 512 KiB reply) is clipped so that one event stays one
-            // readable line; its size is kept.
-            Outcome::Ok(b) if b.len() > CLIP_BODY => {
-                let head: String = b.chars().take(64).collect();
-                write!(f, "ok {head:?}… ({} bytes)", b.len())
-            }
-            Outcome::Ok(b) => write!(f, "ok {b:?}"),
+            // readable line; its size is kept (a call's body likewise).
+            Outcome::Ok(b) => write!(f, "ok {}", Clipped(b)),
             Outcome::Error(c) => write!(f, "error {c}"),
             Outcome::Fails(k) => write!(f, "fails {k}"),
+        }
+    }
+}
+
+/// A body as a quoted string, clipped to its first 64 characters and its size when
+/// longer than [`CLIP_BODY`] (calls and results alike).
+struct Clipped<'a>(&'a str);
+
+impl fmt::Display for Clipped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        if b.len() > CLIP_BODY {
+            let head: String = b.chars().take(64).collect();
+            write!(f, "{head:?}… ({} bytes)", b.len())
+        } else {
+            write!(f, "{b:?}")
         }
     }
 }
@@ -206,5 +231,39 @@ impl fmt::Display for Lifecycle {
                 write!(f, "connection from {peer} closed: {reason}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call line clips a huge body as a result line does (it printed 2,000 bytes in
+    /// full while the arrows and results were clipped).
+    #[test]
+    fn calls_and_results_clip_huge_bodies_alike() {
+        let big = "x".repeat(2000);
+        let call = Call::Request {
+            channel: "jobs".into(),
+            body: big.clone(),
+            chunks: 0,
+            timeout: None,
+            batch: None,
+        };
+        let line = call.to_string();
+        assert!(
+            line.len() < 120 && line.ends_with("… (2000 bytes)"),
+            "{line}"
+        );
+        let res = Outcome::Ok(big).to_string();
+        assert!(res.len() < 120 && res.ends_with("… (2000 bytes)"), "{res}");
+        let small = Call::Request {
+            channel: "jobs".into(),
+            body: "ping".into(),
+            chunks: 0,
+            timeout: None,
+            batch: None,
+        };
+        assert_eq!(small.to_string(), "request jobs \"ping\"");
     }
 }

@@ -11,7 +11,7 @@
 
 mod label;
 
-pub use label::{corruption_name, fmt_time, label};
+pub use label::{corruption_name, fmt_time, label, line_label};
 
 use crate::trace::{Event, EventKind};
 use std::fmt::Write;
@@ -84,16 +84,7 @@ impl Diagram {
             }
         }
         let lanes: String = cells.into_iter().collect();
-        let who = match &e.kind {
-            EventKind::Call { .. }
-            | EventKind::Result { .. }
-            | EventKind::Note(_)
-            | EventKind::Life(_) => {
-                format!("{}: ", e.host)
-            }
-            _ => String::new(),
-        };
-        format!("{}  {lanes}{who}{}", fmt_clock(e.at), label(e))
+        format!("{}  {lanes}{}", fmt_clock(e.at), line_label(e))
             .trim_end()
             .to_owned()
     }

@@ -1,12 +1,16 @@
-//! Machine-readable results of `wirecheck run`: one [`Case`] per scenario per target,
-//! written as JUnit XML ([`junit`]) or as a JSON index ([`json`]) for CI dashboards.
+//! Results of `wirecheck run` as files: one [`Case`] per scenario per target, written as
+//! JUnit XML ([`junit`]) or a JSON index ([`json`]) for CI dashboards, or as a static
+//! HTML report ([`html`]) for people; and one run as JSON or as a Mermaid diagram
+//! ([`mermaid`]) for `wirecheck show`.
 //!
 //! A case is built from what the runner produced (a simulation [`Report`] or a target
 //! cell's [`TargetRun`]s) and holds only what the report files say, so both writers see
 //! the same verdicts as the table on stdout.
 
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod mermaid;
 
 use crate::runner::{Report, Verdict};
 use crate::targets::run::{flaky, Grade, TargetRun};
@@ -154,10 +158,7 @@ impl Case {
     /// One cell of a target run: its repeats, FLAKY when they differ.
     pub fn from_target(file: PathBuf, runs: &[TargetRun]) -> Option<Case> {
         let first = runs.first()?;
-        let shown = runs
-            .iter()
-            .find(|r| r.grade.is_bad() || r.grade == Grade::NonStrict)
-            .unwrap_or(first);
+        let shown = shown_run(runs)?;
         let verdict = if flaky(runs) {
             CaseVerdict::Flaky
         } else {
@@ -185,6 +186,14 @@ impl Case {
             diagnosis,
         })
     }
+}
+
+/// The run of a (repeated) cell that its case reports: the first bad or NON-STRICT run,
+/// else the first.
+pub fn shown_run(runs: &[TargetRun]) -> Option<&TargetRun> {
+    runs.iter()
+        .find(|r| r.grade.is_bad() || r.grade == Grade::NonStrict)
+        .or(runs.first())
 }
 
 fn rules_of(r: &Report) -> Vec<String> {

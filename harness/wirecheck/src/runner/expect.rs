@@ -51,21 +51,55 @@ impl Runner<'_> {
         pattern: &FramePattern,
         within: Duration,
     ) -> Step<()> {
-        let ctl = self.host(host)?.ctl.clone();
+        self.expect_any(&[host.to_owned()], pattern, within)
+            .map(|_| ())
+    }
+
+    /// Ticks until one of `hosts` (in their order, tick by tick) has received a message
+    /// matching `pattern`, takes it from that host's inbox and returns the host.
+    pub(super) fn expect_any(
+        &mut self,
+        hosts: &[String],
+        pattern: &FramePattern,
+        within: Duration,
+    ) -> Step<String> {
+        let ctls = hosts
+            .iter()
+            .map(|h| Ok((h.clone(), self.host(h)?.ctl.clone())))
+            .collect::<Step<Vec<_>>>()?;
         let until = self.now() + within;
+        let mut winner = None;
         let found = self.advance_until(until, |_| {
-            let mut st = ctl.state();
-            let hit = st.inbox.iter().position(|(_, t)| matches(pattern, t));
-            if let Some(i) = hit {
-                st.inbox.remove(i);
+            for (name, ctl) in &ctls {
+                let mut st = ctl.state();
+                if let Some(i) = st.inbox.iter().position(|(_, t)| matches(pattern, t)) {
+                    st.inbox.remove(i);
+                    winner = Some(name.clone());
+                    return true;
+                }
             }
-            hit.is_some()
+            false
         })?;
-        if found {
-            return Ok(());
+        if let (true, Some(w)) = (found, winner) {
+            return Ok(w);
         }
-        let st = ctl.state();
-        let seen: Vec<String> = st.inbox.iter().map(|(_, t)| t.clone()).collect();
+        let seen: Vec<String> = ctls
+            .iter()
+            .flat_map(|(name, ctl)| {
+                let st = ctl.state();
+                let of_many = ctls.len() > 1;
+                st.inbox
+                    .iter()
+                    .map(|(_, t)| {
+                        if of_many {
+                            format!("{name}: {t}")
+                        } else {
+                            t.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let mut f = fail(
             self.now(),
             format!(

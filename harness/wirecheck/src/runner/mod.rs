@@ -20,7 +20,7 @@ use crate::model::{Action, Frame, Scenario};
 use crate::render::{fmt_clock, fmt_time};
 use crate::trace::{Event, EventKind, FaultKind, Trace};
 use crate::world::sim::SimWorld;
-use crate::world::World;
+use crate::world::{Pace, World};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Zoo flaws to switch on in every reference host (empty: the correct reference).
     pub flaws: Flaws,
+    /// How the simulated world lets time pass (jumping over idle stretches by default).
+    pub pace: Pace,
 }
 
 /// One host as the runner holds it: its mailbox/reports and its driver.
@@ -51,6 +53,10 @@ struct Runner<'w> {
     hosts: BTreeMap<String, Host>,
     trace: Trace,
     limit: Duration,
+    /// Names bound by `first` steps: alias → the host that received the message.
+    aliases: BTreeMap<String, String>,
+    /// Steps the world took.
+    steps: u64,
 }
 
 /// Runs `scenario` in the simulated world, to completion (or to its first failing step).
@@ -61,6 +67,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
         seed,
         &scenario.network,
         scenario.duration + SETTLE + Duration::from_secs(60),
+        opts.pace,
     );
     run_in(Box::new(world), scenario, seed, opts)
 }
@@ -112,6 +119,8 @@ pub fn run_with(
         hosts,
         trace: trace.clone(),
         limit: scenario.duration,
+        aliases: BTreeMap::new(),
+        steps: 0,
     };
 
     let mut failures = Vec::new();
@@ -179,10 +188,20 @@ pub fn run_with(
         sim_time: r.now(),
         wall_time: Duration::ZERO,
         drawn: plan.map(|p| p.describe()).unwrap_or_default(),
+        steps: r.steps,
     };
     report.diagram = report.text(false);
     report.wall_time = wall.elapsed();
     report
+}
+
+/// How the runner lets time pass.
+#[derive(Clone, Copy)]
+enum Moves {
+    /// One tick.
+    Tick,
+    /// As far as the world can tell that nothing happens.
+    Jump,
 }
 
 /// What a step returns; failures are boxed to keep the happy path small.
@@ -209,8 +228,9 @@ impl Runner<'_> {
             .ok_or_else(|| fail(self.now(), format!("no host `{name}`")))
     }
 
-    /// One tick of the world.
-    fn tick(&mut self) -> Step<()> {
+    /// Lets time pass towards `until`: one tick, or with `Moves::Jump` as far as the world
+    /// can tell nothing happens (never past `until` or the duration limit).
+    fn tick(&mut self, moves: Moves, until: Duration) -> Step<()> {
         if self.now() >= self.limit {
             let mut f = fail(
                 self.now(),
@@ -222,14 +242,31 @@ impl Runner<'_> {
             f.hint = Some("raise `duration:` at the top of the file, or shorten waits".into());
             return Err(f);
         }
-        self.world
-            .step()
-            .map_err(|e| fail(self.now(), format!("a host's software failed: {}", e.0)))
+        self.steps += 1;
+        match moves {
+            Moves::Tick => self.world.step(),
+            Moves::Jump => self.world.advance(until.min(self.limit)),
+        }
+        .map_err(|e| fail(self.now(), format!("a host's software failed: {}", e.0)))
     }
 
-    /// Ticks until `done` holds (returns true) or time reaches `until` (false).
-    fn advance_until(
+    /// Lets time pass until `done` holds (returns true) or time reaches `until` (false).
+    /// `done` is asked after every step; hosts change only when they act, and the world
+    /// only jumps over time in which none can, so it sees every change a tick-by-tick run
+    /// would.
+    fn advance_until(&mut self, until: Duration, done: impl FnMut(&Self) -> bool) -> Step<bool> {
+        self.pass_time(Moves::Jump, until, done)
+    }
+
+    /// As [`Self::advance_until`], one tick at a time: while a command may still be
+    /// waiting to wake its host, which the world cannot see.
+    fn tick_until(&mut self, until: Duration, done: impl FnMut(&Self) -> bool) -> Step<bool> {
+        self.pass_time(Moves::Tick, until, done)
+    }
+
+    fn pass_time(
         &mut self,
+        moves: Moves,
         until: Duration,
         mut done: impl FnMut(&Self) -> bool,
     ) -> Step<bool> {
@@ -240,7 +277,7 @@ impl Runner<'_> {
             if self.now() >= until {
                 return Ok(false);
             }
-            self.tick()?;
+            self.tick(moves, until)?;
         }
     }
 
@@ -268,7 +305,7 @@ impl Runner<'_> {
                 .command(cmd.clone())
                 .map_err(|e| fail(self.now(), e.to_string()))?;
             let mut reply = None;
-            self.advance_until(until, |_| match ack.try_recv() {
+            self.tick_until(until, |_| match ack.try_recv() {
                 Ok(r) => {
                     reply = Some(r);
                     true
@@ -284,7 +321,7 @@ impl Runner<'_> {
             match reply {
                 Some(Ok(())) => return Ok(()),
                 Some(Err(e)) if e.retryable() && self.now() < until => {
-                    self.tick()?;
+                    self.tick(Moves::Tick, until)?;
                 }
                 Some(Err(e)) => return Err(fail(self.now(), e.to_string())),
                 None => {
@@ -298,7 +335,8 @@ impl Runner<'_> {
     }
 
     fn execute(&mut self, action: &Action) -> Step<()> {
-        match action {
+        let resolved = self.resolve(action);
+        match &resolved {
             Action::Wait(d) => {
                 let until = self.now() + *d;
                 self.advance_until(until, |_| false).map(|_| ())
@@ -374,6 +412,53 @@ impl Runner<'_> {
                 within,
             } => self.expect_frame(host, pattern, *within),
             Action::Counters { expect, within } => self.await_counters(expect, *within),
+            Action::First {
+                of,
+                pattern,
+                within,
+                alias,
+            } => {
+                let host = self.expect_any(of, pattern, *within)?;
+                self.aliases.insert(alias.clone(), host);
+                Ok(())
+            }
+        }
+    }
+
+    /// `action` with the names `first` steps bound replaced by their hosts (only scripted
+    /// peers' steps can name an alias: the loader checks it).
+    fn resolve(&self, action: &Action) -> Action {
+        let r = |h: &String| self.aliases.get(h).unwrap_or(h).clone();
+        match action {
+            Action::Send { host, frame } => Action::Send {
+                host: r(host),
+                frame: frame.clone(),
+            },
+            Action::SendTo { host, to, frame } => Action::SendTo {
+                host: r(host),
+                to: r(to),
+                frame: frame.clone(),
+            },
+            Action::Expect {
+                host,
+                pattern,
+                within,
+            } => Action::Expect {
+                host: r(host),
+                pattern: pattern.clone(),
+                within: *within,
+            },
+            Action::ScriptedClose { host } => Action::ScriptedClose { host: r(host) },
+            Action::ScriptedConnect { host } => Action::ScriptedConnect { host: r(host) },
+            Action::Counters { expect, within } => {
+                let mut expect = expect.clone();
+                expect.host = r(&expect.host);
+                Action::Counters {
+                    expect,
+                    within: *within,
+                }
+            }
+            other => other.clone(),
         }
     }
 

@@ -63,6 +63,8 @@ pub struct Report {
     /// What a chaos scenario's workload and nemesis drew for this seed, one parameter a
     /// line (empty for a scripted scenario).
     pub drawn: Vec<String>,
+    /// How many times the world let time pass (each a tick, or a jump over idle time).
+    pub steps: u64,
 }
 
 /// Autobahn-style grading of a run.

@@ -27,6 +27,9 @@ pub fn step_label(a: &Action) -> String {
         Action::Result { host, id, .. } => format!("{host}.result {id}"),
         Action::Send { host, .. } => format!("{host}.send"),
         Action::Expect { host, pattern, .. } => format!("{host}.expect {}", pattern.kind),
+        Action::First {
+            of, pattern, alias, ..
+        } => format!("first of {} {} as {alias}", of.join(","), pattern.kind),
         Action::Counters { expect, .. } => format!("{}.counters", expect.host),
         Action::ScriptedConnect { host } => format!("{host}.connect"),
         Action::ScriptedClose { host } => format!("{host}.close"),

@@ -326,6 +326,8 @@ pub(super) enum Body {
     Target(S<String>),
     Connect(RawConnect),
     Request(Box<RawRequest>),
+    /// `first: { of: [a, b], expect: {..}, as: name }`.
+    First(Box<RawFirst>),
     Batch(Box<RawBatch>),
     Notify(Box<RawNotify>),
     Cancel(RawCancel),
@@ -361,6 +363,7 @@ impl Keyed for Body {
             "heal" => Body::Heal(map.next_value()?),
             "connect" => Body::Connect(map.next_value::<Option<RawConnect>>()?.unwrap_or_default()),
             "request" => Body::Request(map.next_value()?),
+            "first" if !on_host => Body::First(map.next_value()?),
             "batch" => Body::Batch(map.next_value()?),
             "notify" => Body::Notify(map.next_value()?),
             "cancel" => Body::Cancel(map.next_value()?),
@@ -407,6 +410,18 @@ pub(super) struct RawRequest {
     pub(super) chunks: Option<Vec<String>>,
     #[serde(default)]
     pub(super) timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a first map, e.g. `{ of: [w1, w2], expect: { start: { req: r1 } }, as: worker }`"
+)]
+pub(super) struct RawFirst {
+    pub(super) of: S<Vec<S<String>>>,
+    pub(super) expect: S<RawMessage>,
+    #[serde(rename = "as")]
+    pub(super) alias: S<String>,
 }
 
 #[derive(Deserialize)]
@@ -555,6 +570,7 @@ mod tests {
             "heal" => "{ within: 2s }",
             "request" => "{ id: r, channel: c }",
             "batch" => "{ calls: [ { id: r, method: m } ] }",
+            "first" => "{ of: [a, b], expect: { ping: {} }, as: x }",
             "notify" => "{ method: m }",
             "cancel" | "result" => "{ id: r }",
             "serve" => "{ channel: c }",

@@ -167,6 +167,7 @@ pub fn sweep(
                 let opts = RunOptions {
                     seed: Some(seed),
                     flaws: flaws.clone(),
+                    ..Default::default()
                 };
                 let report = run(scenario, &opts);
                 if tx.send(SeedResult::of(seed, &report)).is_err() {
@@ -198,6 +199,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, flaws: &Flaws) -> Report {
         &RunOptions {
             seed: Some(seed),
             flaws: flaws.clone(),
+            ..Default::default()
         },
     )
 }

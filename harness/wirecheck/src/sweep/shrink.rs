@@ -28,6 +28,7 @@ fn breaks(base: &Scenario, plan: &Plan, flaws: &Flaws, rule: &str) -> Option<Rep
         &RunOptions {
             seed: None,
             flaws: flaws.clone(),
+            ..Default::default()
         },
     );
     SeedResult::of(plan.seed, &r)

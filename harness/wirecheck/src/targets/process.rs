@@ -151,6 +151,7 @@ fn pump(
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf).trim_end().to_owned();
+                    tracing::trace!(stream, %line, "target output");
                     if let Some(tx) = &lines {
                         let _ = tx.send(line.clone());
                     }
@@ -243,6 +244,7 @@ impl Process {
             tx
         });
         let pgid = child.id() as i32;
+        tracing::debug!(target_name = %target.name, pid = pgid, %command, "started the target");
         Ok(Process {
             child: Mutex::new(child),
             pgid,
@@ -291,6 +293,11 @@ impl Process {
         let t = Instant::now();
         loop {
             if self.poll_ready()? {
+                tracing::debug!(
+                    pid = self.pgid,
+                    after_ms = t.elapsed().as_millis() as u64,
+                    "target ready"
+                );
                 return Ok(());
             }
             if t.elapsed() >= limit {
@@ -317,6 +324,7 @@ impl Process {
 
     /// Kills the whole process group and reaps the process.
     pub fn kill(&self) {
+        tracing::debug!(pid = self.pgid, "killing the target's process group");
         // SAFETY: kill(2) with a negative pid signals the process group we created.
         unsafe {
             libc::kill(-self.pgid, libc::SIGKILL);

@@ -169,6 +169,7 @@ pub fn run_against(scenario: &Scenario, target: &Arc<Target>, opts: &TargetOptio
         addresses: Vec::new(),
     };
     if let Some(grade) = not_run(&app) {
+        tracing::debug!(scenario = %scenario.name, target = %target.name, grade = grade.label(), "not run");
         out.grade = grade;
         return out;
     }

@@ -63,6 +63,16 @@ pub fn addr_of(host: &str) -> String {
     format!("{host}:{PORT}")
 }
 
+/// How the simulated world lets time pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pace {
+    /// Jump over stretches in which no host can act (the default).
+    #[default]
+    SkipIdle,
+    /// One tick at a time, every host polled on every tick (what the jumps must equal).
+    EveryTick,
+}
+
 /// Why the world could not advance.
 #[derive(Debug)]
 pub struct WorldError(pub String);
@@ -80,6 +90,15 @@ pub trait World {
     fn add_host(&mut self, name: &str, software: Software);
     /// Lets one tick of time pass, running every host that has work.
     fn step(&mut self) -> Result<(), WorldError>;
+    /// Lets time pass towards `limit`: at least one tick, and more at once when the world
+    /// can tell that no host can act before then (the simulated world jumps over idle
+    /// stretches; every event keeps the time tick-by-tick stepping gives it). The caller
+    /// must not have handed a host anything since the last step (an unacknowledged
+    /// command may still be waiting to wake its host): then it steps.
+    fn advance(&mut self, limit: Duration) -> Result<(), WorldError> {
+        let _ = limit;
+        self.step()
+    }
     /// Applies a fault: `a` and `b` for link faults (every pair of their hosts), `a` alone
     /// for `crash` and `bounce`.
     fn fault(&mut self, fault: FaultKind, a: &str, b: Option<&str>);

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::flaws::Flaw;
+use wirecheck_reference::time::{self, Instant};
 
 /// What a connection's writer task is asked to do.
 enum Out {
@@ -222,22 +223,22 @@ where
 struct Lane {
     out: Writer,
     /// Messages waiting behind a delay, with the time each may go.
-    line: mpsc::UnboundedSender<(tokio::time::Instant, Out)>,
+    line: mpsc::UnboundedSender<(Instant, Out)>,
     /// How many messages are in `line` (0: nothing waits, send at once).
     queued: Arc<std::sync::atomic::AtomicUsize>,
     /// When the last queued message may go.
-    last_due: Mutex<tokio::time::Instant>,
+    last_due: Mutex<Instant>,
 }
 
 impl Lane {
     fn new(out: Writer) -> Self {
         use std::sync::atomic::Ordering;
-        let (line, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, Out)>();
+        let (line, mut rx) = mpsc::unbounded_channel::<(Instant, Out)>();
         let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (w, q) = (out.clone(), queued.clone());
         tokio::spawn(async move {
             while let Some((due, m)) = rx.recv().await {
-                tokio::time::sleep_until(due).await;
+                time::sleep_until(due).await;
                 let _ = w.send(m);
                 q.fetch_sub(1, Ordering::SeqCst);
             }
@@ -246,7 +247,7 @@ impl Lane {
             out,
             line,
             queued,
-            last_due: Mutex::new(tokio::time::Instant::now()),
+            last_due: Mutex::new(Instant::now()),
         }
     }
 
@@ -258,7 +259,7 @@ impl Lane {
             return;
         }
         let mut last = self.last_due.lock().unwrap_or_else(|p| p.into_inner());
-        let due = (tokio::time::Instant::now() + delay).max(*last);
+        let due = (Instant::now() + delay).max(*last);
         *last = due;
         self.queued.fetch_add(1, Ordering::SeqCst);
         let _ = self.line.send((due, m));
@@ -307,7 +308,12 @@ async fn connection(
     shared: SharedRef,
     ctx: Ctx,
 ) {
-    let mut client_ws = match tokio_tungstenite::accept_async(stream).await {
+    let mut client_ws = match tokio_tungstenite::accept_async_with_config(
+        stream,
+        Some(wirecheck_reference::ws::config()),
+    )
+    .await
+    {
         Ok(ws) => ws,
         Err(e) => {
             ctx.note(format!("handshake with {peer} failed: {e}"));
@@ -320,10 +326,14 @@ async fn connection(
         Ok((s, port)) => {
             // The port the target sees this connection from: names it in our traces.
             upstream_port = port;
-            tokio_tungstenite::client_async(format!("ws://{addr}/"), s)
-                .await
-                .map(|(ws, _)| ws)
-                .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))
+            tokio_tungstenite::client_async_with_config(
+                format!("ws://{addr}/"),
+                s,
+                Some(wirecheck_reference::ws::config()),
+            )
+            .await
+            .map(|(ws, _)| ws)
+            .map_err(|e| format!("WebSocket handshake with {addr} failed: {e}"))
         }
         Err(e) => Err(format!("connect {addr} failed: {e}")),
     };

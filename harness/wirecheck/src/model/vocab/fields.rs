@@ -51,7 +51,7 @@ pub const FIELDS: &[Field] = &[
     field(
         "broker.queue",
         Is("64"),
-        "capacity of each connection's outbound queue, in messages (at least 1)",
+        "outbound budget of each connection, in messages of `max_message` bytes: a peer with more waiting for it is closed as a slow consumer (at least 1)",
     ),
     field("broker.idle_timeout", Is("30s"), "a connection silent this long is closed"),
     field(
@@ -222,6 +222,21 @@ pub const FIELDS: &[Field] = &[
         "heal.within",
         Required,
         "the bound each request made after the `heal` step must be answered within (CONN-7)",
+    ),
+    field(
+        "first.of",
+        Required,
+        "two or more scripted hosts of one kind, any of which may receive the message",
+    ),
+    field(
+        "first.expect",
+        Required,
+        "the message, as `<host>.expect` writes it (with its `within`)",
+    ),
+    field(
+        "first.as",
+        Required,
+        "the name later steps use for the host that received it (not a host's name)",
     ),
     field("cancel.id", Required, "call id of the request to cancel (not a call of a batch)"),
     field(

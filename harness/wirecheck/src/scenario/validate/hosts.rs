@@ -193,18 +193,17 @@ impl Checker<'_> {
     }
     pub(super) fn broker(&self, b: &RawBroker) -> R<BrokerSpec> {
         let d = BrokerSpec::default();
-        let queue = match &b.queue {
-            Some(q) if q.value == 0 => {
-                return Err(self.err(
+        let queue =
+            match &b.queue {
+                Some(q) if q.value == 0 => return Err(self.err(
                     &q.referenced,
                     "`queue` must be at least 1",
-                    "it is the capacity of each connection's outbound queue, in messages"
+                    "it is each connection's outbound budget, in messages of `max_message` bytes"
                         .to_string(),
-                ))
-            }
-            Some(q) => q.value,
-            None => d.queue,
-        };
+                )),
+                Some(q) => q.value,
+                None => d.queue,
+            };
         Ok(BrokerSpec {
             max_message: b.max_message.unwrap_or(d.max_message),
             queue,

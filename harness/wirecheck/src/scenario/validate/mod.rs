@@ -49,6 +49,8 @@ struct Calls {
     rpc: HashMap<String, (String, String, String)>,
     /// JSON-RPC: calls sent in a batch → the batch's first call.
     batched: HashMap<String, String>,
+    /// Names bound by `first` steps → the kind of the hosts they may stand for.
+    aliases: HashMap<String, Kind>,
 }
 
 impl<'a> Checker<'a> {
@@ -406,7 +408,16 @@ impl<'a> Checker<'a> {
     }
 
     fn expectation(&self, host: &S<String>, counters: &OrderedMap<S<u64>>) -> R<Expectation> {
-        let kind = self.host(host)?;
+        self.expectation_of(host, self.host(host)?, counters)
+    }
+
+    /// The expectation of `counters` on `host`, a host (or a name `first` bound) of `kind`.
+    fn expectation_of(
+        &self,
+        host: &S<String>,
+        kind: Kind,
+        counters: &OrderedMap<S<u64>>,
+    ) -> R<Expectation> {
         let allowed = counter_names(kind.counters());
         let mut out = BTreeMap::new();
         for (name, value) in &counters.0 {

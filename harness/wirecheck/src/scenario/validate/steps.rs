@@ -6,7 +6,7 @@ use crate::model::vocab::{
 };
 use crate::model::{Action, BatchCall, NotifyCall, Outcome, Protocol, RequestCall, Step};
 use crate::scenario::error::closest;
-use crate::scenario::raw::{Body, RawBatch, RawNotify, RawRequest, RawStep};
+use crate::scenario::raw::{Body, RawBatch, RawFirst, RawNotify, RawRequest, RawStep};
 use crate::scenario::shapes::{OneKey, OrderedMap, S};
 use serde_saphyr::Location;
 
@@ -31,11 +31,15 @@ impl Checker<'_> {
             ));
         }
         let at = &key.referenced;
-        let action = match key.value.split_once('.') {
-            None => self.global_step(key, body)?,
-            Some((host, action)) => {
+        let action = match (key.value.split_once('.'), body) {
+            (None, Body::First(f)) => self.first(f, calls)?,
+            (None, _) => self.global_step(key, body)?,
+            (Some((host, action)), _) => {
                 let host = S::new(host.to_string(), key.referenced, key.defined);
-                let kind = self.host(&host)?;
+                let kind = match calls.aliases.get(&host.value) {
+                    Some(k) => *k,
+                    None => self.host(&host)?,
+                };
                 let action = S::new(action.to_string(), key.referenced, key.defined);
                 self.host_step(&host, kind, &action, body, calls)?
             }
@@ -378,7 +382,7 @@ impl Checker<'_> {
                     within: self.duration_or(&r.within, DEFAULT_WITHIN)?,
                 }
             }
-            (_, "counters", Body::Counters(m)) => self.counters_step(host, m)?,
+            (_, "counters", Body::Counters(m)) => self.counters_step(host, kind, m)?,
             (_, "send" | "expect", Body::Message(m)) => self.message(h, name, m, calls)?,
             (Kind::Proxy, "release", Body::Empty) => Action::ProxyRelease { host: h },
             (_, "close", Body::Empty) => Action::ScriptedClose { host: h },
@@ -401,7 +405,12 @@ impl Checker<'_> {
 impl Checker<'_> {
     /// `<host>.counters: { pending: 0, within: 5s }`: the counters are checked like the
     /// final `expect:` (names against the host's kind), `within` is a duration.
-    fn counters_step(&self, host: &S<String>, m: &S<OrderedMap<S<String>>>) -> R<Action> {
+    fn counters_step(
+        &self,
+        host: &S<String>,
+        kind: Kind,
+        m: &S<OrderedMap<S<String>>>,
+    ) -> R<Action> {
         let mut within = None;
         let mut counters = Vec::new();
         for (key, value) in &m.value.0 {
@@ -429,7 +438,7 @@ impl Checker<'_> {
             ));
         }
         Ok(Action::Counters {
-            expect: self.expectation(host, &OrderedMap(counters))?,
+            expect: self.expectation_of(host, kind, &OrderedMap(counters))?,
             within: within.unwrap_or(DEFAULT_WITHIN),
         })
     }
@@ -545,5 +554,92 @@ impl Checker<'_> {
             format!("`{step}` is a JSON-RPC step; this scenario speaks wirecheck-v1"),
             format!("put `protocol: jsonrpc-2.0` at the top of the file, or use {instead}"),
         ))
+    }
+}
+
+impl Checker<'_> {
+    /// `first: { of: [a, b], expect: {..}, as: name }`: scripted hosts of one kind, a
+    /// message pattern as `expect` writes it, and a new name for whichever host gets it.
+    fn first(&self, f: &RawFirst, calls: &mut Calls) -> R<Action> {
+        let of = &f.of;
+        if of.value.len() < 2 {
+            return Err(self.err(
+                &of.referenced,
+                format!("`first` needs two or more hosts, found {}", of.value.len()),
+                "for one host write `<host>.expect: {..}`".to_string(),
+            ));
+        }
+        let mut kind: Option<(Kind, &S<String>)> = None;
+        for (i, h) in of.value.iter().enumerate() {
+            let k = self.host(h)?;
+            if !matches!(k, Kind::ScriptedServer | Kind::ScriptedClient) {
+                return Err(self.err(
+                    &h.referenced,
+                    format!("`first` waits on scripted hosts; `{}` is a {}", h.value, k.label()),
+                    "list scripted hosts (`{ scripted: server }` or `{ scripted: { client: .. } }`): a reference client or broker answers by itself".to_string(),
+                ));
+            }
+            if of.value[..i].iter().any(|o| o.value == h.value) {
+                return Err(self.err(
+                    &h.referenced,
+                    format!("`{}` is listed twice", h.value),
+                    "list each host once".to_string(),
+                ));
+            }
+            match kind {
+                Some((k0, h0)) if k0 != k => {
+                    return Err(self.err(
+                        &h.referenced,
+                        format!(
+                            "the hosts of `first` are of one kind: `{}` is a {} and `{}` a {}",
+                            h0.value,
+                            k0.label(),
+                            h.value,
+                            k.label()
+                        ),
+                        "later steps of the bound name must fit whichever host it is".to_string(),
+                    ))
+                }
+                Some(_) => {}
+                None => kind = Some((k, h)),
+            }
+        }
+        let (kind, _) = kind.expect("two or more hosts were checked");
+        let alias = &f.alias;
+        let ok_name = !alias.value.is_empty()
+            && alias
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let taken = if self.kind_of(&alias.value).is_some() {
+            Some("a host")
+        } else if calls.aliases.contains_key(&alias.value) {
+            Some("bound by an earlier `first`")
+        } else {
+            None
+        };
+        if !ok_name || taken.is_some() {
+            return Err(self.err(
+                &alias.referenced,
+                match taken {
+                    Some(what) => format!("`as: {}` is {what}", alias.value),
+                    None => format!("bad name `{}`", alias.value),
+                },
+                "give it a new name of letters, digits, `-` and `_`, e.g. `as: worker`".to_string(),
+            ));
+        }
+        let Action::Expect {
+            pattern, within, ..
+        } = self.message(of.value[0].value.clone(), "expect", &f.expect, calls)?
+        else {
+            unreachable!("an `expect` message is an Expect action")
+        };
+        calls.aliases.insert(alias.value.clone(), kind);
+        Ok(Action::First {
+            of: of.value.iter().map(|h| h.value.clone()).collect(),
+            pattern,
+            within,
+            alias: alias.value.clone(),
+        })
     }
 }

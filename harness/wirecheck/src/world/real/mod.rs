@@ -156,6 +156,7 @@ impl World for RealWorld {
     }
 
     fn fault(&mut self, fault: FaultKind, a: &str, b: Option<&str>) {
+        tracing::debug!(fault = fault.name(), a, b, "real-time fault");
         let r = match fault {
             FaultKind::Partition | FaultKind::Repair | FaultKind::Hold | FaultKind::Release => {
                 self.shared.link_fault(fault, a, b.unwrap_or(a));
