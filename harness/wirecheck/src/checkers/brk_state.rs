@@ -299,7 +299,10 @@ pub(super) fn readers_kept(input: &Input, out: &mut Findings) {
             let last = input
                 .ix
                 .rx_to(b)
+                // On that connection: a proxy's other connections (other clients') do
+                // not keep this one alive.
                 .filter(|r| r.from == c.host && r.at + tolerance <= c.at)
+                .filter(|r| c.conn.is_none() || r.conn.is_none() || r.conn == c.conn)
                 .map(|r| r.at)
                 .last()
                 .unwrap_or(since);
