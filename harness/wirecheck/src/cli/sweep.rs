@@ -152,12 +152,13 @@ fn with_progress<T>(
 
 fn print_summary(s: &Summary) {
     println!(
-        "ran {} seeds in {:.2}s: {:.1} seeds/s; {:.0}s simulated ({:.0}x real time)",
+        "ran {} seeds in {:.2}s: {:.1} seeds/s; {:.0}s simulated ({:.0}x real time), {} world steps a seed",
         s.run,
         s.wall.as_secs_f64(),
         s.seeds_per_sec(),
         s.sim.as_secs_f64(),
-        s.sim.as_secs_f64() / s.wall.as_secs_f64().max(1e-9)
+        s.sim.as_secs_f64() / s.wall.as_secs_f64().max(1e-9),
+        s.steps / s.run.max(1)
     );
     if s.failures.is_empty() {
         println!("no failures");

@@ -95,6 +95,8 @@ pub struct SeedResult {
     /// Rules broken unexpectedly, and `step` when a step failed.
     pub broke: Vec<String>,
     pub sim: Duration,
+    /// How many times the world let time pass (ticks, and jumps over idle time).
+    pub steps: u64,
 }
 
 impl SeedResult {
@@ -107,6 +109,7 @@ impl SeedResult {
             seed,
             broke,
             sim: r.sim_time,
+            steps: r.steps,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct Summary {
     pub failed: Vec<u64>,
     pub wall: Duration,
     pub sim: Duration,
+    /// World steps over all seeds (see [`SeedResult::steps`]).
+    pub steps: u64,
 }
 
 impl Summary {
@@ -134,6 +139,7 @@ impl Summary {
     fn add(&mut self, r: SeedResult) {
         self.run += 1;
         self.sim += r.sim;
+        self.steps += r.steps;
         if !r.broke.is_empty() {
             self.failed.push(r.seed);
         }

@@ -13,7 +13,25 @@ pub fn stem(base: &Scenario, rule: &str, seed: u64) -> String {
     format!("{scenario}-{}-{seed}", rule.to_ascii_lowercase())
 }
 
-/// Writes the shrunk case under `dir`; returns the file.
+/// The scenario name of file `<stem>.yaml` in `dir`, as the loader derives it: its path
+/// below the nearest folder called `scenarios`, else its stem.
+fn name_for(dir: &Path, stem: &str) -> String {
+    let parts: Vec<String> = dir
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.iter().rposition(|p| p == "scenarios") {
+        Some(i) => parts[i + 1..]
+            .iter()
+            .map(String::as_str)
+            .chain([stem])
+            .collect::<Vec<_>>()
+            .join("/"),
+        None => stem.to_owned(),
+    }
+}
+
+/// Writes the shrunk case under `dir` (created if need be); returns the file.
 pub fn write(
     base: &Scenario,
     shrunk: &Shrunk,
@@ -48,15 +66,23 @@ pub fn write(
     if rule == super::STEP {
         rules = vec!["CONN-7"];
     }
-    let text = crate::schema::header_for(&file).unwrap_or_default()
-        + &yaml::scripted(
-            base,
-            &shrunk.plan,
-            &format!("regressions/{stem}"),
-            &about,
-            &rules,
-        );
     std::fs::create_dir_all(dir)?;
+    let text = crate::schema::header_for(&file).unwrap_or_default()
+        + &yaml::scripted(base, &shrunk.plan, &name_for(dir, &stem), &about, &rules);
     std::fs::write(&file, text)?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_for;
+    use std::path::Path;
+
+    #[test]
+    fn a_regression_is_named_as_the_loader_names_its_file() {
+        let n = |d: &str| name_for(Path::new(d), "s-brk-5-0");
+        assert_eq!(n("scenarios/regressions"), "regressions/s-brk-5-0");
+        assert_eq!(n("/w/scenarios/a/b"), "a/b/s-brk-5-0");
+        assert_eq!(n("/tmp/out"), "s-brk-5-0");
+    }
 }
