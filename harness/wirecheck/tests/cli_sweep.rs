@@ -40,6 +40,10 @@ fn a_partition_runs_its_share_of_the_range_on_the_correct_reference() {
     );
     assert!(out.contains("ran 3 seeds"), "{out}");
     assert!(out.contains("no failures"), "{out}");
+    assert!(
+        !err.contains("progress:"),
+        "no progress lines under 20 seeds:\n{err}"
+    );
 }
 
 #[test]

@@ -1,13 +1,13 @@
 //! `wirecheck sweep FILE --seeds N|A..B [--partition K/N] [--jobs J]`: progress on stderr
-//! (a bar on a terminal, plain lines otherwise), then the summary and, per broken rule,
+//! (`Progress`: a bar on a terminal, plain lines otherwise), then the summary and, per broken rule,
 //! the first failing seed shrunk and written as a regression scenario.
 
 use super::args::SweepArgs;
+use super::progress::Progress;
 use super::summary::corpus_root;
 use super::{flaw_set, Args};
-use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use wirecheck::sweep::{self, regress, seed_list, shrink, Summary};
 use wirecheck::{chaos, scenario};
 
@@ -113,41 +113,20 @@ pub(super) fn cmd_sweep(args: &Args, a: &SweepArgs) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Runs `work`, showing progress on stderr: an indicatif bar on a terminal, else a line
-/// every 10% (and at most one every 2 s).
+/// Runs `work`, showing progress on stderr ([`Progress`]: a bar on a terminal, else a
+/// line per tenth of the seeds), with the failures so far and the seeds/s.
 fn with_progress<T>(
     total: u64,
     work: impl FnOnce(&mut dyn FnMut(&sweep::SeedResult, &Summary)) -> T,
 ) -> T {
-    if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} seeds  {per_sec}  {msg}  eta {eta}",
-            )
-            .expect("a valid template"),
-        );
-        let out = work(&mut |_, sum| {
-            bar.set_message(format!("{} failed", sum.failed.len()));
-            bar.inc(1);
-        });
-        bar.finish_and_clear();
-        out
-    } else {
-        let mut last = Instant::now();
-        let step = (total / 10).max(1);
-        work(&mut |_, sum| {
-            if sum.run % step == 0 || sum.run == total || last.elapsed() > Duration::from_secs(2) {
-                last = Instant::now();
-                eprintln!(
-                    "  {}/{total} seeds, {} failed, {:.1} seeds/s",
-                    sum.run,
-                    sum.failed.len(),
-                    sum.seeds_per_sec()
-                );
-            }
-        })
-    }
+    let progress = Progress::new("seeds", total);
+    work(&mut |_, sum| {
+        progress.inc_noting(&format!(
+            "{} failed, {:.1} seeds/s",
+            sum.failed.len(),
+            sum.seeds_per_sec()
+        ))
+    })
 }
 
 fn print_summary(s: &Summary) {
