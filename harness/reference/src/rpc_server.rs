@@ -9,20 +9,36 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use wirecheck_core::jsonrpc::server::answer;
 
-/// Serves one accepted connection until it closes. `on_text` sees every received text
-/// (binary frames are read as UTF-8 text), `on_note` what went wrong. Answers with a delay
-/// (`sleep`) are sent by their own task, so other calls are answered meanwhile; they are
-/// dropped when the connection ends.
+/// How a served connection ended. The server never closes a connection by itself: each
+/// end is the peer's doing or a failure of the transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The WebSocket handshake failed (the connection never carried a message).
+    Handshake(String),
+    /// The peer sent a close frame, or its stream ended.
+    ByPeer,
+    /// Reading failed (a reset, a WebSocket protocol error).
+    ReadError(String),
+}
+
+/// Serves one accepted connection until it closes, and says how it ended. `on_text` sees
+/// every received text (binary frames are read as UTF-8 text), `on_note` what went wrong.
+/// Answers with a delay (`sleep`) are sent by their own task, so other calls are answered
+/// meanwhile; they are dropped when the connection ends.
 pub async fn serve_connection<S>(
     stream: S,
     on_text: impl Fn(&str) + Send,
     on_note: impl Fn(String) + Send,
-) where
+) -> Ended
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let ws = match crate::handshake::accept(stream).await {
         Ok(ws) => ws,
-        Err(e) => return on_note(format!("WebSocket handshake failed: {e}")),
+        Err(e) => {
+            on_note(format!("WebSocket handshake failed: {e}"));
+            return Ended::Handshake(e.to_string());
+        }
     };
     let (mut sink, mut source) = ws.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
@@ -35,6 +51,7 @@ pub async fn serve_connection<S>(
         let _ = sink.close().await;
     });
     let mut delayed: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut ended = Ended::ByPeer;
     while let Some(frame) = source.next().await {
         let text = match frame {
             Ok(Ws::Text(t)) => t.as_str().to_owned(),
@@ -43,6 +60,7 @@ pub async fn serve_connection<S>(
             Ok(_) => continue,
             Err(e) => {
                 on_note(format!("read error: {e}"));
+                ended = Ended::ReadError(e.to_string());
                 break;
             }
         };
@@ -64,6 +82,7 @@ pub async fn serve_connection<S>(
     }
     drop(tx);
     let _ = writer.await;
+    ended
 }
 
 /// Accepts connections on `listener` forever; accept errors (`EMFILE`) are survived
@@ -84,7 +103,7 @@ pub async fn run_tcp(listener: tokio::net::TcpListener, quiet: bool) {
                         },
                         move |note| eprintln!("{peer}: {note}"),
                     )
-                    .await
+                    .await;
                 });
             }
             Err(e) => {

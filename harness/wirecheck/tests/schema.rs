@@ -19,6 +19,10 @@ fn schema_files_match_the_vocabulary() {
     for (file, schema) in [
         (SCENARIO_SCHEMA_FILE, schema::scenario()),
         ("schemas/target.schema.json", schema::target()),
+        (
+            "schemas/report-index.schema.json",
+            wirecheck::reports::json::schema(),
+        ),
     ] {
         let want = schema::render(&schema);
         let p = repo().join(file);

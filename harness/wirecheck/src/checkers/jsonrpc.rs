@@ -11,14 +11,16 @@ use super::verdict::Findings;
 use crate::model::{Action, FailKind, HostKind, Outcome};
 use crate::render::fmt_clock;
 use crate::trace::jsonrpc::params_text;
-use crate::trace::{Call, EventKind, FaultKind, Lifecycle};
+use crate::trace::{Call, CloseCause, EventKind, FaultKind, Lifecycle};
 use std::time::Duration;
 use wirecheck_core::jsonrpc::{codes, Frame, Id, Item};
 
-/// One frame on a hop: event index, time, sender, receiver, frame.
+/// One frame on a hop: event index, time, the sender's connection (its port, when the
+/// receiver knows it), frame.
 struct Hop<'a> {
     i: usize,
     at: Duration,
+    conn: Option<u16>,
     frame: &'a Frame,
 }
 
@@ -41,10 +43,11 @@ fn hop<'a>(input: &Input<'a>, from: &str, to: &str) -> Vec<Hop<'a>> {
     rpc.frames
         .iter()
         .filter_map(|(i, frame)| match &input.events[*i].kind {
-            EventKind::Recv { from: f, .. } if f == from && input.events[*i].host == to => {
+            EventKind::Recv { from: f, conn, .. } if f == from && input.events[*i].host == to => {
                 Some(Hop {
                     i: *i,
                     at: input.events[*i].at,
+                    conn: *conn,
                     frame,
                 })
             }
@@ -85,6 +88,29 @@ fn closes_itself(input: &Input, host: &str) -> bool {
     })
 }
 
+/// When `server` recorded that `client` ended their connection `conn` (or, for `None`,
+/// any of their connections) after event `after`: the reference server never closes one
+/// by itself, so such an end is the client's doing and excuses answers it made
+/// impossible. A server target records nothing, so nothing is excused for it.
+fn client_ended(
+    input: &Input,
+    server: &str,
+    client: &str,
+    conn: Option<u16>,
+    after: usize,
+) -> Option<Duration> {
+    input.of(server).find_map(|(i, e)| match &e.kind {
+        EventKind::Life(Lifecycle::ConnClosed {
+            peer,
+            cause: CloseCause::Peer,
+            ..
+        }) if i > after && peer.host == client && (conn.is_none() || peer.conn == conn) => {
+            Some(e.at)
+        }
+        _ => None,
+    })
+}
+
 /// The longest `sleep` a request asks for (its answer may come that late).
 fn slept(item: &Item) -> Duration {
     match item {
@@ -115,8 +141,9 @@ pub(super) fn ids_echoed(input: &Input, out: &mut Findings) {
         for client in clients_of(input, server) {
             let sent = hop(input, client, server);
             let got = hop(input, server, client);
-            // Request ids sent and not answered yet, with when and how long they may take.
-            let mut open: Vec<(Id, usize, Duration, Duration)> = Vec::new();
+            // Request ids sent and not answered yet: id, event, connection, when, and how
+            // long they may take.
+            let mut open: Vec<(Id, usize, Option<u16>, Duration, Duration)> = Vec::new();
             let mut notified = false;
             let (mut s, mut g) = (sent.iter().peekable(), got.iter().peekable());
             loop {
@@ -131,7 +158,7 @@ pub(super) fn ids_echoed(input: &Input, out: &mut Findings) {
                     for item in h.frame.items() {
                         match item {
                             Item::Request { id: Some(id), .. } => {
-                                open.push((id.clone(), h.i, h.at, slept(item)))
+                                open.push((id.clone(), h.i, h.conn, h.at, slept(item)))
                             }
                             Item::Request { id: None, .. } => notified = true,
                             _ => {}
@@ -194,8 +221,11 @@ pub(super) fn ids_echoed(input: &Input, out: &mut Findings) {
             if excused(input, server, client) {
                 continue;
             }
-            for (id, i, at, sleep) in open {
-                if input.end > at + sleep + PROMPT {
+            for (id, i, conn, at, sleep) in open {
+                let due = at + sleep + PROMPT;
+                // The client ended the connection before the answer was due.
+                let left = client_ended(input, server, client, conn, i).is_some_and(|t| t < due);
+                if input.end > due && !left {
                     out.push(v(
                         rule!("JSONRPC-1"),
                         at,
@@ -337,6 +367,9 @@ pub(super) fn server_keeps_connection(input: &Input, out: &mut Findings) {
                         _ => false,
                     }
             });
+            // The server's own record says the client ended it (see `client_ended`).
+            let closed =
+                closed.filter(|_| client_ended(input, server, client, None, since_i).is_none());
             if let Some((i, e)) = closed {
                 out.push(v(
                     rule!("JSONRPC-5"),

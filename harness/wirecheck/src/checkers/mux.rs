@@ -326,6 +326,10 @@ pub(super) fn disconnect_fails_all(input: &Input, out: &mut Findings) {
 
 /// MUX-7: a request made while the client has no registered connection cannot be sent,
 /// and the caller must learn that at once (`not_connected` or `send_failed`), not by timeout.
+/// What the rule forbids is the silence: a call that ends by its timeout, or never, after
+/// being made with no connection. A client that dials on demand or queues calls until it
+/// is connected, and then sends them (the call ends `ok`, or with the server's error, or
+/// with some other definite failure), swallowed nothing.
 pub(super) fn send_errors(input: &Input, out: &mut Findings) {
     for (host, _) in input.client_hosts() {
         let mut registered = false;
@@ -347,7 +351,12 @@ pub(super) fn send_errors(input: &Input, out: &mut Findings) {
                     let prompt = matches!(&c.result, Some((_, at, Outcome::Fails(
                         FailKind::NotConnected | FailKind::SendFailed | FailKind::Disconnected
                     ))) if *at <= e.at + SLACK);
-                    if !prompt && (c.result.is_some() || input.end > e.at + SLACK) {
+                    let silent = match &c.result {
+                        None => input.end > e.at + SLACK,
+                        Some((_, _, Outcome::Fails(FailKind::Timeout))) => true,
+                        Some(_) => false,
+                    };
+                    if !prompt && silent {
                         out.push(v(
                             rule!("MUX-7"),
                             e.at,

@@ -61,8 +61,9 @@ pub enum Command {
     /// Write a commented starting scenario, scenarios/AREA/NAME.yaml, that runs as it is.
     #[command(after_help = EXIT_CODES)]
     New(NewArgs),
-    /// Print the JSON Schema of scenario files (or target files), for editors and linters:
-    /// a scenario file's first line `# yaml-language-server: $schema=PATH` points at it.
+    /// Print the JSON Schema of scenario files (or target files, or the `run --json`
+    /// index), for editors and linters: a scenario file's first line
+    /// `# yaml-language-server: $schema=PATH` points at it.
     Schema {
         /// Which files.
         #[arg(value_enum, default_value_t)]
@@ -219,6 +220,8 @@ pub enum SchemaOf {
     #[default]
     Scenario,
     Target,
+    /// The JSON index `run --json FILE` writes (docs/reports.md).
+    Report,
 }
 
 /// The protocol a new scenario speaks.

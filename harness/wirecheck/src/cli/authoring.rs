@@ -46,6 +46,7 @@ pub(crate) fn cmd_schema(of: SchemaOf) -> ExitCode {
     let schema = match of {
         SchemaOf::Scenario => wirecheck::schema::scenario(),
         SchemaOf::Target => wirecheck::schema::target(),
+        SchemaOf::Report => wirecheck::reports::json::schema(),
     };
     print!("{}", wirecheck::schema::render(&schema));
     ExitCode::SUCCESS

@@ -11,7 +11,7 @@
 //!       "diagnosis": null } } } }
 //! ```
 
-use super::Case;
+use super::{Case, CaseVerdict};
 use serde_json::{json, Map, Value};
 
 /// The index of `cases`, pretty-printed, ending in a newline.
@@ -40,6 +40,57 @@ pub fn render(cases: &[Case]) -> String {
     let mut s = serde_json::to_string_pretty(&index).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// The JSON Schema (draft-07) of the index [`render`] writes: `wirecheck schema report`,
+/// kept in `schemas/report-index.schema.json` by `tests/schema.rs`; `ci/schema.sh`
+/// validates real index files against it. Verdicts and rule ids are the code's own lists.
+pub fn schema() -> Value {
+    let verdicts: Vec<&str> = CaseVerdict::ALL.iter().map(|v| v.label()).collect();
+    let rules: Vec<&str> = wirecheck_core::rules::RULES.iter().map(|r| r.id).collect();
+    let count = json!({ "type": "integer", "minimum": 0 });
+    let case = json!({
+        "type": "object",
+        "description": "one scenario against one target",
+        "properties": {
+            "verdict": { "enum": verdicts },
+            "rules_broken": {
+                "type": "array",
+                "items": { "enum": rules },
+                "description": "rule ids broken unexpectedly (of the first bad run when repeated)"
+            },
+            "wall_ms": { "type": "integer", "minimum": 0, "description": "wall-clock milliseconds, summed over the runs" },
+            "sim_ms": { "type": ["integer", "null"], "minimum": 0, "description": "simulated (against a target: real) milliseconds; null when it did not run" },
+            "seed": { "type": ["integer", "null"], "minimum": 0, "description": "the seed it ran with; null when it did not run" },
+            "runs": { "type": "integer", "minimum": 0, "description": "how many times it ran (0 for INVALID)" },
+            "file": { "type": "string", "description": "the scenario file, as found under the PATH given" },
+            "diagnosis": { "type": ["string", "null"], "description": "why it is not OK; null when OK" },
+        },
+        "required": ["verdict", "rules_broken", "wall_ms", "sim_ms", "seed", "runs", "file", "diagnosis"],
+        "additionalProperties": false,
+    });
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "wirecheck JSON index (`wirecheck run --json FILE`)",
+        "description": "target -> scenario -> result; documented in docs/reports.md",
+        "type": "object",
+        "properties": {
+            "wirecheck": { "type": "string", "description": "the version of wirecheck that wrote the file" },
+            "summary": {
+                "type": "object",
+                "properties": { "cases": count, "passed": count, "failed": count, "skipped": count },
+                "required": ["cases", "passed", "failed", "skipped"],
+                "additionalProperties": false,
+            },
+            "targets": {
+                "type": "object",
+                "description": "target name (`reference` for simulation runs) -> scenario name -> case",
+                "additionalProperties": { "type": "object", "additionalProperties": case },
+            },
+        },
+        "required": ["wirecheck", "summary", "targets"],
+        "additionalProperties": false,
+    })
 }
 
 fn case(c: &Case) -> Value {

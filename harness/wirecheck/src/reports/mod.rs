@@ -41,6 +41,19 @@ pub enum CaseVerdict {
 }
 
 impl CaseVerdict {
+    /// Every verdict, in the order of the enum (the JSON index's schema lists their labels).
+    pub const ALL: [CaseVerdict; 9] = [
+        CaseVerdict::Ok,
+        CaseVerdict::NonStrict,
+        CaseVerdict::Failed,
+        CaseVerdict::Informational,
+        CaseVerdict::Invalid,
+        CaseVerdict::Error,
+        CaseVerdict::Unimplemented,
+        CaseVerdict::NotApplicable,
+        CaseVerdict::Flaky,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             CaseVerdict::Ok => "OK",

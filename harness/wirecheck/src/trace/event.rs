@@ -208,7 +208,7 @@ pub enum Lifecycle {
     /// Scripted client: a connection to `to.host` is open; `to.conn` is this side's port
     /// (what the peer sees the connection come from).
     ConnOpened { to: Peer },
-    /// Broker, proxy or scripted peer: the connection with `peer` is gone.
+    /// Broker, proxy, scripted peer or JSON-RPC server: the connection with `peer` is gone.
     ConnClosed {
         peer: Peer,
         reason: String,

@@ -129,6 +129,29 @@ fn a_swallowed_send_error_fires_mux7() {
     let mut ok = send_error_swallowed();
     ok.ev[1] = result(3, "app", "r1", Outcome::Fails(FailKind::NotConnected));
     assert!(ok.run().is_empty(), "{:#?}", ok.run());
+    // Never told at all (still waiting at the end) is the same silence.
+    let mut never = send_error_swallowed();
+    never.ev.pop();
+    assert!(
+        rules_of(&never.run()).contains(&"MUX-7"),
+        "{:#?}",
+        never.run()
+    );
+}
+
+/// A client that dials on demand (or queues calls until it is connected) and then sends
+/// the call swallowed no send error: its call ends with a definite outcome (here a later
+/// failure the caller is told of), not a timeout.
+#[test]
+fn a_call_sent_once_connected_is_not_a_swallowed_send_error() {
+    for outcome in [
+        Outcome::Fails(FailKind::Protocol),
+        Outcome::Fails(FailKind::Disconnected),
+    ] {
+        let mut queued = send_error_swallowed();
+        queued.ev[1] = result(40, "app", "r1", outcome.clone());
+        assert!(queued.run().is_empty(), "{outcome:?}: {:#?}", queued.run());
+    }
 }
 
 /// AUTH-3: a request that arrives while app registers is never answered.

@@ -376,3 +376,73 @@ fn jsonrpc_7_fires_on_a_notification_sent_with_an_id() {
         "the notify call and the request: {v:#?}"
     );
 }
+
+/// `srv` records that `t` ended their connection `conn` (the reference server never
+/// closes one by itself).
+fn client_left(at: u64, conn: Option<u16>) -> Event {
+    life(
+        at,
+        "srv",
+        Lifecycle::ConnClosed {
+            peer: Peer {
+                host: "t".into(),
+                conn,
+            },
+            reason: "the client closed it".into(),
+            cause: crate::trace::CloseCause::Peer,
+        },
+    )
+}
+
+fn on_conn(mut e: Event, port: u16) -> Event {
+    if let EventKind::Recv { conn, .. } = &mut e.kind {
+        *conn = Some(port);
+    }
+    e
+}
+
+/// A client library that closes its own connection (web3 6 after its two-readers error)
+/// makes answers impossible: the requests it left are not the server's to answer. Only
+/// the connection they were sent on counts, and only before their answer was due.
+#[test]
+fn jsonrpc_1_excuses_requests_whose_client_left_before_the_answer_was_due() {
+    let req = || on_conn(text(1, "srv", "t", REQ1), 7);
+    let unanswered = server_case(vec![req()]);
+    assert_eq!(fired(&unanswered), vec!["JSONRPC-1"]);
+    let left = server_case(vec![req(), client_left(3, Some(7))]);
+    assert!(left.run().is_empty(), "{:#?}", left.run());
+    let other_conn = server_case(vec![req(), client_left(3, Some(8))]);
+    assert_eq!(fired(&other_conn), vec!["JSONRPC-1"]);
+    let too_late = server_case(vec![req(), client_left(4000, Some(7))]);
+    assert_eq!(fired(&too_late), vec!["JSONRPC-1"]);
+}
+
+/// The client closing after an error reply is not the server hanging up.
+#[test]
+fn jsonrpc_5_is_quiet_when_the_server_saw_the_client_close() {
+    let ev = vec![
+        text(1, "srv", "t", r#"{"jsonrpc":"2.0","id":1,"method":"nope"}"#),
+        text(
+            2,
+            "t",
+            "srv",
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#,
+        ),
+        life(
+            3,
+            "t",
+            Lifecycle::Disconnected {
+                reason: "closed by the client".into(),
+                failed: 0,
+            },
+        ),
+    ];
+    assert_eq!(fired(&server_case(ev.clone())), vec!["JSONRPC-5"]);
+    let mut left = ev;
+    left.push(client_left(4, None));
+    assert!(
+        server_case(left.clone()).run().is_empty(),
+        "{:#?}",
+        server_case(left).run()
+    );
+}
