@@ -25,7 +25,7 @@ shape_defects=(
   relay-max-attempts-zero relay-unknown-field step-with-two-keys type-mismatch unknown-action
   unknown-fails-kind unknown-field-in-client unknown-field-in-host unknown-field-in-step
   unknown-global-step unknown-host-kind unknown-rule-in-expect-violations unknown-rule
-  unknown-top-level-field
+  unknown-top-level-field nemesis-unknown-kind nemesis-messages-bad-rate
 )
 invalid=()
 for d in "${shape_defects[@]}"; do invalid+=("fixtures/malformed/$d.yaml"); done

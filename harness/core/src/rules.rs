@@ -76,6 +76,8 @@ rules! {
         because "A client that silently stops reconnecting is an outage nobody notices until traffic stops."
     "CONN-6" Must "A relay (proxy) that loses one side of a connection closes the other side at once."
         because "A relay that keeps the client's side open after its upstream died leaves the client talking to nobody until a heartbeat notices."
+    "CONN-7" Must "Once every fault has healed (a scenario's `heal` step), every request a client makes is answered by its peer within the stated bound."
+        because "A system that survives each fault but never recovers from it (stuck streams, leaked credits, stale registrations) is an outage that only a restart ends."
     "BRK-1" Must "Each channel has one shared queue of request starts; receivers wait on it with `receive`, and a request goes to the first waiting receiver as soon as both are there (no polling)."
         because "Polling receivers with sleeps wastes wake-ups and adds latency."
     "BRK-2" Must "Each request is assigned to exactly one receiver."

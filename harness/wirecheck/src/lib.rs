@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod chaos;
 pub mod checkers;
 pub mod corpus;
 pub mod docs;
@@ -18,6 +19,7 @@ pub mod runner;
 pub mod scenario;
 pub mod schema;
 pub mod select;
+pub mod sweep;
 pub mod targets;
 pub mod template;
 pub mod trace;

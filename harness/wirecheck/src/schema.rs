@@ -161,6 +161,8 @@ fn proxy_rule() -> Value {
                 "probability",
                 json!({ "type": "number", "minimum": 0, "maximum": 1 }),
             ),
+            ("from", duration()),
+            ("until", duration()),
             ("action", action),
         ],
         &["action"],
@@ -193,6 +195,86 @@ fn relay() -> Value {
             ("idle_timeout", duration()),
         ],
         &["backends"],
+    )
+}
+
+/// A number, or `{ min, max }` numbers.
+fn count_span() -> Value {
+    let n = json!({ "anyOf": [ uint(), { "type": "string", "pattern": "^[0-9]+$" } ] });
+    json!({ "anyOf": [ n, { "type": "object", "properties": { "min": n, "max": n },
+            "required": ["min", "max"], "additionalProperties": false } ] })
+}
+
+fn described(mut schema: Value, text: &str) -> Value {
+    schema["description"] = Value::String(text.to_owned());
+    schema
+}
+
+fn probability() -> Value {
+    json!({ "type": "number", "minimum": 0, "maximum": 1 })
+}
+
+fn workload() -> Value {
+    let count = json!({ "type": "integer", "minimum": 1 });
+    object(
+        "workload",
+        &[
+            ("broker", text()),
+            ("senders", count.clone()),
+            ("receivers", count.clone()),
+            ("requests", count.clone()),
+            ("rate", count),
+            ("channel", text()),
+            ("body", count_span()),
+            ("chunks", count_span()),
+            ("timeout", latency()),
+            ("cancel", probability()),
+            ("info", probability()),
+            ("reply_delay", latency()),
+            ("reply_chunks", count_span()),
+            ("concurrency", count_span()),
+        ],
+        &["broker"],
+    )
+}
+
+fn nemesis() -> Value {
+    use crate::model::chaos::{FaultSort, MessageFault};
+    let kinds: Vec<&str> = FaultSort::ALL.iter().map(|k| k.name()).collect();
+    let actions: Vec<&str> = MessageFault::ALL.iter().map(|k| k.name()).collect();
+    let messages = object(
+        "nemesis.messages",
+        &[
+            ("rate", probability()),
+            (
+                "actions",
+                json!({ "type": "array", "items": { "enum": actions } }),
+            ),
+        ],
+        &[],
+    );
+    let heal = object(
+        "nemesis.heal",
+        &[
+            ("settle", duration()),
+            ("requests", uint()),
+            ("within", duration()),
+        ],
+        &[],
+    );
+    object(
+        "nemesis",
+        &[
+            ("faults", uint()),
+            (
+                "kinds",
+                json!({ "type": "array", "items": { "enum": kinds } }),
+            ),
+            ("length", latency()),
+            ("messages", switch(messages)),
+            ("heal", heal),
+        ],
+        &[],
     )
 }
 
@@ -275,6 +357,7 @@ fn step_args(name: &str) -> Value {
         "wait" => duration(),
         "partition" | "repair" | "hold" | "release" => pair,
         "crash" | "bounce" => text(),
+        "heal" => object("heal", &[("within", duration())], &["within"]),
         "connect" => {
             json!({ "anyOf": [object("connect", &[("id", text())], &[]), { "type": "null" }] })
         }
@@ -427,6 +510,8 @@ pub fn scenario() -> Value {
                 }
             },
             "expect_violations": rules,
+            "workload": described(workload(), "senders, receivers and requests drawn from the seed (README.md, \"Chaos sweeps\"); a scenario with a workload declares only brokers and has no script"),
+            "nemesis": described(nemesis(), "a fault schedule drawn from the seed, then a heal phase (README.md, \"Chaos sweeps\")"),
         },
         "required": ["about", "rules", "hosts"],
         "additionalProperties": false,

@@ -284,6 +284,23 @@ fn with_field(path: &str, value: Option<&str>) -> String {
             "",
             "",
         ),
+        ("workload", _) => scenario_debug(
+            "  c: { broker: { idle_timeout: 2s } }\n",
+            "",
+            &format!("workload: {{ broker: c{} }}\n", set(key)),
+        ),
+        ("nemesis", k) => {
+            let inner = match (k.split_once('.'), value) {
+                (_, None) => String::new(),
+                (Some((sub, k)), Some(v)) => format!("{sub}: {{ {k}: {v} }}"),
+                (None, Some(v)) => format!("{k}: {v}"),
+            };
+            scenario_debug(
+                "  c: { broker: { idle_timeout: 2s } }\n",
+                "",
+                &format!("workload: {{ broker: c }}\nnemesis: {{ {inner} }}\n"),
+            )
+        }
         ("connect", _) => scenario_debug(
             "  c: { client: { connect: [b], autoconnect: false } }\n",
             &format!(
@@ -433,6 +450,23 @@ fn the_field_table_is_complete() {
             accepted_fields(&client(""), "  - c.connect: { zzz: 1 }\n", ""),
         ),
         (
+            "workload",
+            accepted_fields("", "", "workload: { broker: b, zzz: 1 }\n"),
+        ),
+        ("nemesis", accepted_fields("", "", "nemesis: { zzz: 1 }\n")),
+        (
+            "nemesis.messages",
+            accepted_fields("", "", "nemesis: { messages: { zzz: 1 } }\n"),
+        ),
+        (
+            "nemesis.heal",
+            accepted_fields("", "", "nemesis: { heal: { zzz: 1 } }\n"),
+        ),
+        (
+            "heal",
+            accepted_fields("", "  - heal: { within: 1s, zzz: 1 }\n", ""),
+        ),
+        (
             "request",
             accepted_fields(
                 &client(""),
@@ -464,6 +498,9 @@ fn the_field_table_is_complete() {
         "script",
         "expect",
         "expect_violations",
+        // README's "Chaos sweeps": maps whose fields are `workload.*`, `nemesis.*`.
+        "workload",
+        "nemesis",
     ];
     for (prefix, accepted) in &maps {
         let mut accepted: Vec<&str> = accepted

@@ -62,7 +62,9 @@ fn no_source_file_is_above_650_lines() {
 #[test]
 fn only_the_world_and_the_drivers_name_the_simulator_or_the_reference() {
     let mut hits = Vec::new();
-    for layer in ["runner", "checkers", "trace", "render", "model", "scenario"] {
+    for layer in [
+        "runner", "checkers", "trace", "render", "model", "scenario", "chaos", "sweep",
+    ] {
         for f in files_under(&format!("harness/wirecheck/src/{layer}")) {
             for (n, line) in code_lines(&f) {
                 if line.contains("turmoil") || line.contains("wirecheck_reference") {
@@ -153,6 +155,18 @@ fn dependencies_point_one_way() {
             "scenario",
             &["crate::runner", "crate::checkers", "crate::trace"],
         ),
+        // Drawing a plan is pure: model in, model out.
+        (
+            "chaos",
+            &[
+                "crate::runner",
+                "crate::hosts",
+                "crate::world",
+                "crate::checkers",
+            ],
+        ),
+        // Sweeps run scenarios through the runner only.
+        ("sweep", &["crate::hosts", "crate::world", "turmoil"]),
         // Selecting scenarios is about names only.
         ("select", &["crate::"]),
         // Report files are written from results; they never run anything.

@@ -805,6 +805,8 @@ fn proxy_hosts_release_and_expected_violations() {
         channel: None,
         nth: None,
         probability: None,
+        from: None,
+        until: None,
         action: ProxyAction::Drop,
     };
     let ms = Duration::from_millis;

@@ -334,8 +334,18 @@ impl Client {
             } => return self.second_reader(waiter, frames, stolen, limit).await,
             Begin::Send { waiter, frames, .. } => (waiter, frames),
         };
+        // The deadline runs from the call. A write can hang on a dead connection (a
+        // partitioned stream whose buffer is full): the caller then still ends when the
+        // connection is declared lost (MUX-6) or at its deadline (MUX-8), whichever is first.
+        let deadline = crate::time::Instant::now() + limit;
         for frame in frames {
-            if let Err(e) = self.send(frame).await {
+            let sent = tokio::select! {
+                biased;
+                outcome = &mut waiter => return outcome,
+                sent = self.send(frame) => sent,
+                () = crate::time::sleep_until(deadline) => return waiter.expire(),
+            };
+            if let Err(e) = sent {
                 if inner.mux.with(|m| m.on_send_failed(&req.id, e)) {
                     // MUX-7: the caller learns that its request never left.
                     return waiter.await;
@@ -343,7 +353,8 @@ impl Client {
                 break;
             }
         }
-        match crate::time::timeout(limit, &mut waiter).await {
+        let left = deadline.saturating_duration_since(crate::time::Instant::now());
+        match crate::time::timeout(left, &mut waiter).await {
             Ok(outcome) => outcome,
             Err(_) => waiter.expire(),
         }

@@ -4,6 +4,7 @@
 use super::input::{is_response_frame, v, Input, PROMPT, REFUSALS, SLACK};
 use super::verdict::Findings;
 use crate::render::fmt_clock;
+use crate::trace::{EventKind, FaultKind};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use wirecheck_core::wire::{code, Dir, Message};
@@ -92,6 +93,28 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
                         Some(&t) if t <= sent_by => queue.pop_front(),
                         _ => None,
                     };
+                    // Delivered by a `release` of a held link: sent long before, perhaps
+                    // on a session that has ended since (a broker crash clears credits).
+                    // Or sent by the broker just before it crashed or restarted (which
+                    // ends its sessions and their credits in the trace).
+                    let released = input.ix.faults().any(|(_, f)| {
+                        let near = f.at <= r.at
+                            && f.at + input.scenario.network.max_latency + SLACK >= r.at;
+                        near && match &f.kind {
+                            EventKind::Fault {
+                                fault: FaultKind::Release,
+                                other: Some(o),
+                            } => (f.host == b && o == r.host) || (f.host == r.host && o == b),
+                            EventKind::Fault {
+                                fault: FaultKind::Crash | FaultKind::Bounce,
+                                ..
+                            } => f.host == b,
+                            _ => false,
+                        }
+                    });
+                    if asked.is_none() && released {
+                        continue;
+                    }
                     let Some(asked) = asked else {
                         let diagnosis = match queue.front() {
                             Some(&late) => format!(
@@ -138,6 +161,7 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
 
 /// BRK-2, BRK-3: one receiver per request; its frames reach only it, in order.
 pub(super) fn one_receiver(input: &Input, out: &mut Findings) {
+    super::history::one_receiver_per_request(input, out);
     for b in input.broker_hosts() {
         let r = input.ix.routing(b);
         for (req, rx) in &r.receivers {
@@ -242,6 +266,7 @@ pub(super) fn one_receiver(input: &Input, out: &mut Findings) {
 /// BRK-4, BRK-8: response frames reach only the original sender, and only those the
 /// assigned receiver sent; others are refused with `not_assigned`.
 pub(super) fn responses(input: &Input, out: &mut Findings) {
+    super::history::answers_are_their_callers(input, out, super::history::Crossed::OtherSender);
     for b in input.broker_hosts() {
         let r = input.ix.routing(b);
         let assignee = |req: &str| r.receivers.get(req).and_then(|v| v.first()).map(|x| x.0);

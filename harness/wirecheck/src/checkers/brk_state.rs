@@ -136,6 +136,19 @@ fn peer_loss(input: &Input, receiver_lost: bool, out: &mut Findings) {
                 {
                     continue;
                 }
+                // The other side's own connection had already closed: nobody to tell (a
+                // proxy in between keeps other connections to the broker open).
+                let other_conn = if receiver_lost {
+                    o.sender_conn
+                } else {
+                    o.rcv_conn
+                };
+                let other_gone = input.sessions(b).closes.iter().any(|x| {
+                    x.host == other && x.at <= at && x.conn.is_some() && x.conn == other_conn
+                });
+                if other_gone {
+                    continue;
+                }
                 let told = input.reacted(other, b, at, at + PROMPT, |m| match m {
                     Message::Error {
                         req: Some(q),
@@ -286,7 +299,10 @@ pub(super) fn readers_kept(input: &Input, out: &mut Findings) {
             let last = input
                 .ix
                 .rx_to(b)
+                // On that connection: a proxy's other connections (other clients') do
+                // not keep this one alive.
                 .filter(|r| r.from == c.host && r.at + tolerance <= c.at)
+                .filter(|r| c.conn.is_none() || r.conn.is_none() || r.conn == c.conn)
                 .map(|r| r.at)
                 .last()
                 .unwrap_or(since);
@@ -322,11 +338,16 @@ fn closed_ids_free(input: &Input, out: &mut Findings) {
             if c != code::CLIENT_ID_TAKEN {
                 continue;
             }
-            // The hello it answered: the latest from that peer before the refusal.
+            // The hello it answered: the latest from that peer before the refusal, on the
+            // same connection when both ends name it (a proxy relays several clients).
             let Some((client, conn)) = input
                 .ix
                 .rx_to(b)
-                .filter(|h| h.from == r.host && h.i < r.i)
+                .filter(|h| {
+                    h.from == r.host
+                        && h.i < r.i
+                        && (h.conn.is_none() || r.conn.is_none() || h.conn == r.conn)
+                })
                 .filter_map(|h| match h.msg {
                     Message::Hello { client, .. } => Some((client.as_str(), h.conn)),
                     _ => None,

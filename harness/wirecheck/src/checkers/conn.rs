@@ -4,7 +4,7 @@
 use super::input::{v, Input, PROMPT, SLACK};
 use super::verdict::Findings;
 use crate::render::fmt_clock;
-use crate::trace::{Call, Event, EventKind, Lifecycle, RegError};
+use crate::trace::{Call, Event, EventKind, FaultKind, Lifecycle, RegError};
 use std::time::Duration;
 
 /// CONN-1: a registered client that hears nothing for its heartbeat timeout declares the
@@ -78,6 +78,15 @@ pub(super) fn backoff(input: &Input, out: &mut Findings) {
                     n = 0;
                     idx = 0;
                 }
+                // New software after a crash or restart: no backoff carried over.
+                EventKind::Fault {
+                    fault: FaultKind::Crash | FaultKind::Bounce,
+                    ..
+                } => {
+                    n = 0;
+                    idx = 0;
+                    lower = None;
+                }
                 EventKind::Life(Lifecycle::Disconnected { .. }) => {
                     lower = Some((i, e.at + backoff(n)));
                     n += 1;
@@ -113,16 +122,26 @@ pub(super) fn backoff(input: &Input, out: &mut Findings) {
     }
 }
 
-fn attempts<'a>(input: &'a Input, host: &'a str) -> Vec<(usize, Duration, &'a str, u64)> {
-    input
-        .of(host)
-        .filter_map(|(i, e)| match &e.kind {
+/// A host's connection attempts, per life: a crash or restart starts new software, whose
+/// backoff and rate limit start afresh.
+fn lives<'a>(input: &'a Input, host: &'a str) -> Vec<Vec<(usize, Duration, &'a str, u64)>> {
+    let mut lives = vec![Vec::new()];
+    for (i, e) in input.of(host) {
+        match &e.kind {
             EventKind::Life(Lifecycle::Connecting { to, attempt }) => {
-                Some((i, e.at, to.host.as_str(), *attempt))
+                lives
+                    .last_mut()
+                    .expect("one life")
+                    .push((i, e.at, to.host.as_str(), *attempt));
             }
-            _ => None,
-        })
-        .collect()
+            EventKind::Fault {
+                fault: FaultKind::Crash | FaultKind::Bounce,
+                ..
+            } => lives.push(Vec::new()),
+            _ => {}
+        }
+    }
+    lives
 }
 
 /// How precisely a client's attempt times can be judged: 1 ms, plus the network's latency
@@ -137,40 +156,41 @@ fn timing_tolerance(input: &Input) -> Duration {
 pub(super) fn rate_limit(input: &Input, out: &mut Findings) {
     for (host, spec) in input.client_hosts() {
         let Some(rc) = &spec.reconnect else { continue };
-        let tries = attempts(input, host);
         let tol = timing_tolerance(input);
-        for w in tries.windows(2) {
-            let ((ai, at, _, _), (bi, bt, _, n)) = (w[0], w[1]);
-            if bt + tol < at + rc.min_gap {
-                out.push(v(
-                    rule!("CONN-3"),
-                    bt,
-                    vec![ai, bi],
-                    format!(
-                        "{host}'s attempt {n} came {} after the previous one (minimum gap {})",
-                        fmt_clock(bt - at).trim(),
-                        fmt_clock(rc.min_gap).trim()
-                    ),
-                ));
-            }
-        }
-        let max = rc.max_attempts as usize;
-        for (k, &(bi, bt, _, n)) in tries.iter().enumerate() {
-            if k >= max {
-                let (ai, at, _, _) = tries[k - max];
-                if bt + tol < at + rc.window {
+        for tries in lives(input, host) {
+            for w in tries.windows(2) {
+                let ((ai, at, _, _), (bi, bt, _, n)) = (w[0], w[1]);
+                if bt + tol < at + rc.min_gap {
                     out.push(v(
                         rule!("CONN-3"),
                         bt,
                         vec![ai, bi],
                         format!(
-                            "{host} made {} attempts within {} (limit {max} per {})",
-                            max + 1,
+                            "{host}'s attempt {n} came {} after the previous one (minimum gap {})",
                             fmt_clock(bt - at).trim(),
-                            fmt_clock(rc.window).trim()
+                            fmt_clock(rc.min_gap).trim()
                         ),
                     ));
-                    let _ = n;
+                }
+            }
+            let max = rc.max_attempts as usize;
+            for (k, &(bi, bt, _, n)) in tries.iter().enumerate() {
+                if k >= max {
+                    let (ai, at, _, _) = tries[k - max];
+                    if bt + tol < at + rc.window {
+                        out.push(v(
+                            rule!("CONN-3"),
+                            bt,
+                            vec![ai, bi],
+                            format!(
+                                "{host} made {} attempts within {} (limit {max} per {})",
+                                max + 1,
+                                fmt_clock(bt - at).trim(),
+                                fmt_clock(rc.window).trim()
+                            ),
+                        ));
+                        let _ = n;
+                    }
                 }
             }
         }
@@ -277,15 +297,76 @@ pub(super) fn relay_closes(input: &Input, out: &mut Findings) {
             if upstream != p.target || input.end <= e.at + PROMPT {
                 continue;
             }
-            let behind = port.and_then(|port| {
+            // Whose connection it was: of the clients whose current connection to the
+            // proxy (the one their latest `hello` came on) uses that port, the one that
+            // opened it last. Each host numbers its own ports, so two clients may use the
+            // same port at once, and ports are reused.
+            let latest = |client: &str| {
                 input
                     .ix
                     .rx_to(proxy)
-                    .find(|r| r.host == proxy && r.conn == Some(port) && r.at <= e.at)
-                    .map(|r| r.from)
+                    .filter(|r| {
+                        r.host == proxy
+                            && r.from == client
+                            && r.at <= e.at
+                            && matches!(r.msg, wirecheck_core::wire::Message::Hello { .. })
+                    })
+                    .last()
+                    .map(|r| (r.conn, r.i))
+            };
+            // Best: the target's own close of a connection from the proxy just before,
+            // whose `hello` names the client (the proxy's upstream port is the one the
+            // target saw).
+            let slack = input.scenario.network.max_latency + SLACK;
+            let target_closes: Vec<Option<u16>> = input
+                .of(upstream)
+                .filter_map(|(_, t)| match &t.kind {
+                    EventKind::Life(Lifecycle::ConnClosed { peer, .. })
+                        if peer.host == proxy && t.at <= e.at && t.at + slack >= e.at =>
+                    {
+                        Some(peer.conn)
+                    }
+                    _ => None,
+                })
+                .collect();
+            // The latest: the proxy's close follows its target's by one link latency.
+            let by_target = match target_closes.last() {
+                Some(Some(up)) => input
+                    .ix
+                    .rx_to(upstream)
+                    .filter(|r| r.from == proxy && r.conn == Some(*up) && r.at <= e.at)
+                    .filter_map(|r| match r.msg {
+                        wirecheck_core::wire::Message::Hello { client, .. } => {
+                            Some(client.as_str())
+                        }
+                        _ => None,
+                    })
+                    .last()
+                    .and_then(|id| {
+                        input
+                            .client_hosts()
+                            .find(|(_, spec)| spec.id == id)
+                            .map(|(h, _)| h)
+                    }),
+                _ => None,
+            };
+            // A target close with no `hello` on it: that connection never registered.
+            let target_saw = matches!(target_closes.last(), Some(Some(_)));
+            let behind = by_target.or_else(|| {
+                port.filter(|_| !target_saw).and_then(|port| {
+                    input
+                        .client_hosts()
+                        .filter_map(|(c, _)| {
+                            latest(c)
+                                .filter(|(conn, _)| *conn == Some(port))
+                                .map(|(_, i)| (i, c))
+                        })
+                        .max()
+                        .map(|(_, c)| c)
+                })
             });
             for (client, _) in input.client_hosts() {
-                if behind.is_some_and(|b| b != client) {
+                if port.is_some() && behind != Some(client) {
                     continue;
                 }
                 // Was `client` registered through this proxy when the upstream ended?
@@ -299,7 +380,11 @@ pub(super) fn relay_closes(input: &Input, out: &mut Findings) {
                         _ => {}
                     }
                 }
-                if !through || input.disturbed(client) {
+                // A cut or held link keeps the proxy's close from the client.
+                if !through
+                    || input.disturbed(client)
+                    || input.link_cut_during(client, proxy, e.at, e.at + PROMPT)
+                {
                     continue;
                 }
                 let noticed = input.of(client).any(|(_, c)| {

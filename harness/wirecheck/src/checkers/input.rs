@@ -231,6 +231,35 @@ impl<'a> Input<'a> {
 
     /// Was the link between `a` and `b` partitioned or held at some point in `[t0, t1]`
     /// (or either end crashed in it)?
+    /// Was the link between `a` and `b` cut or held at some time in `[t0, t1]` (a
+    /// `partition` or `hold` not yet repaired or released)?
+    pub fn link_cut_during(&self, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {
+        let mut cut = false;
+        for (_, e) in self.ix.faults() {
+            let EventKind::Fault { fault, other } = &e.kind else {
+                continue;
+            };
+            let pair = (e.host.as_str(), other.as_deref().unwrap_or(""));
+            if pair != (a, b) && pair != (b, a) {
+                continue;
+            }
+            if e.at > t1 {
+                break;
+            }
+            match fault {
+                FaultKind::Partition | FaultKind::Hold => cut = true,
+                FaultKind::Repair | FaultKind::Release => {
+                    if cut && e.at >= t0 {
+                        return true;
+                    }
+                    cut = false;
+                }
+                _ => {}
+            }
+        }
+        cut
+    }
+
     pub fn link_faulted(&self, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {
         self.ix.faults().any(|(_, e)| match &e.kind {
             EventKind::Fault { fault, other } => {

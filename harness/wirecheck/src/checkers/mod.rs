@@ -43,6 +43,7 @@ mod auth;
 mod brk;
 mod brk_state;
 mod conn;
+mod history;
 mod input;
 mod jsonrpc;
 mod lb;
@@ -158,6 +159,11 @@ pub const CHECKERS: &[Checker] = &[
         name: "relay-closes-both-sides",
         rules: &[rule!("CONN-6")],
         check: conn::relay_closes,
+    },
+    Checker {
+        name: "answered-after-heal",
+        rules: &[rule!("CONN-7")],
+        check: history::after_heal,
     },
     Checker {
         name: "requests-go-to-waiting-receivers",

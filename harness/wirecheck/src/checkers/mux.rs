@@ -5,13 +5,14 @@ use super::input::{is_response_frame, v, Input, PROMPT, SLACK};
 use super::verdict::Findings;
 use crate::model::{FailKind, Outcome};
 use crate::render::fmt_clock;
-use crate::trace::{Call, EventKind, Lifecycle};
+use crate::trace::{Call, EventKind, FaultKind, Lifecycle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use wirecheck_core::wire::{Dir, Message};
 
 /// MUX-2: a successful result carries the first complete response for that id.
 pub(super) fn correlation(input: &Input, out: &mut Findings) {
+    super::history::answers_are_their_callers(input, out, super::history::Crossed::SameSender);
     for (host, _) in input.client_hosts() {
         let calls = input.ix.calls(host);
         for (id, c) in calls {
@@ -138,6 +139,14 @@ pub(super) fn at_most_once(input: &Input, out: &mut Findings) {
     for (host, _) in input.client_hosts() {
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, e) in input.of(host) {
+            // A restarted host runs new software: its `connect` is a new call.
+            if let EventKind::Fault {
+                fault: FaultKind::Crash | FaultKind::Bounce,
+                ..
+            } = &e.kind
+            {
+                seen.clear();
+            }
             if let EventKind::Result { id, .. } = &e.kind {
                 if let Some(&first) = seen.get(id.as_str()) {
                     out.push(v(
@@ -250,19 +259,44 @@ pub(super) fn no_leak(input: &Input, out: &mut Findings) {
 pub(super) fn disconnect_fails_all(input: &Input, out: &mut Findings) {
     for (host, _) in input.client_hosts() {
         let calls = input.ix.calls(host);
+        // A crash or restart ends the host's software and its callers with it.
+        let restarts: Vec<usize> = input
+            .of(host)
+            .filter(|(_, e)| {
+                matches!(
+                    e.kind,
+                    EventKind::Fault {
+                        fault: FaultKind::Crash | FaultKind::Bounce,
+                        ..
+                    }
+                )
+            })
+            .map(|(i, _)| i)
+            .collect();
         for (di, e) in input.of(host) {
             let EventKind::Life(Lifecycle::Disconnected { .. }) = &e.kind else {
                 continue;
             };
             for (id, c) in calls {
-                // In flight: called before the loss, and not ended before it (by trace order:
-                // an answer delivered in the same tick, before the loss, counts as ended).
-                let in_flight = c.call < di && c.result.as_ref().is_none_or(|(ri, _, _)| *ri > di);
+                // In flight: called before the loss (in the same life of the host), and not
+                // ended before it (by trace order: an answer delivered in the same tick,
+                // before the loss, counts as ended).
+                let same_life = !restarts.iter().any(|&r| c.call < r && r < di);
+                let in_flight =
+                    c.call < di && same_life && c.result.as_ref().is_none_or(|(ri, _, _)| *ri > di);
                 if !in_flight {
                     continue;
                 }
+                // The caller had dropped it already (its result is recorded when the
+                // cancellation takes effect, maybe after the loss's in the same tick).
+                let cancelled_before = input.of(host).any(|(ci, ce)| {
+                    ci < di
+                        && matches!(&ce.kind, EventKind::Call { id: cid, call: Call::Cancel, .. } if cid == id)
+                });
                 match &c.result {
                     Some((_, at, Outcome::Fails(FailKind::Disconnected))) if *at <= e.at + SLACK => {}
+                    Some((_, at, Outcome::Fails(FailKind::Cancelled)))
+                        if cancelled_before && *at <= e.at + SLACK => {}
                     // Called just as the loss happened: a library that saw the loss first
                     // refuses it at once, which is MUX-7's business, not a lost request.
                     Some((_, at, Outcome::Fails(FailKind::NotConnected | FailKind::SendFailed)))

@@ -54,6 +54,10 @@ pub enum Command {
     /// shrunk and written as a YAML scenario that `cargo test` replays.
     #[command(after_help = EXIT_CODES)]
     Fuzz(FuzzArgs),
+    /// Run a chaos scenario (`workload:` + `nemesis:`) once per seed and report failures by
+    /// rule with their seeds; a failing seed is shrunk to a scripted regression scenario.
+    #[command(after_help = EXIT_CODES)]
+    Sweep(SweepArgs),
     /// Write a commented starting scenario, scenarios/AREA/NAME.yaml, that runs as it is.
     #[command(after_help = EXIT_CODES)]
     New(NewArgs),
@@ -304,6 +308,34 @@ pub struct FuzzArgs {
     #[arg(long = "flaw", value_name = "NAME")]
     pub flaws: Vec<String>,
     /// Where a shrunk failing case is written (default scenarios/regressions/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// The chaos scenario file (with `workload:`; `nemesis:` optional).
+    pub file: PathBuf,
+    /// The seeds: a count N (seeds 0..N) or a range A..B (B excluded).
+    #[arg(long, value_name = "N|A..B", default_value = "1000", value_parser = wirecheck::sweep::Seeds::parse)]
+    pub seeds: wirecheck::sweep::Seeds,
+    /// Run only part K of N of the seeds (every Nth seed from the Kth), e.g. `2/4`, so
+    /// several machines share one range.
+    #[arg(long, value_name = "K/N", value_parser = wirecheck::sweep::Partition::parse)]
+    pub partition: Option<wirecheck::sweep::Partition>,
+    /// Parallel jobs (default: the number of cores).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Switch on a known bug of the reference (see `wirecheck zoo`); repeatable.
+    #[arg(long = "flaw", value_name = "NAME")]
+    pub flaws: Vec<String>,
+    /// Do not shrink failing seeds (only report them).
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Most runs spent shrinking one failing seed.
+    #[arg(long, value_name = "RUNS", default_value_t = 300)]
+    pub shrink_budget: u32,
+    /// Where shrunk regressions are written (default scenarios/regressions/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

@@ -12,6 +12,7 @@ mod logging;
 mod progress;
 mod run;
 mod summary;
+mod sweep;
 mod targets;
 
 use args::{Cli, Command};
@@ -134,6 +135,13 @@ pub fn main() -> ExitCode {
             let args = Args::new(a.flaws.clone(), Vec::new(), None);
             match args.resolve_flaws() {
                 Ok(args) => summary::cmd_fuzz(&args, a.cases, a.seed, a.out.clone()),
+                Err(e) => usage_error(&e),
+            }
+        }
+        Command::Sweep(a) => {
+            let args = Args::new(a.flaws.clone(), Vec::new(), a.jobs.map(|j| j as usize));
+            match args.resolve_flaws() {
+                Ok(args) => sweep::cmd_sweep(&args, &a),
                 Err(e) => usage_error(&e),
             }
         }

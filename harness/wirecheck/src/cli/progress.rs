@@ -1,4 +1,5 @@
-//! Progress of long commands (`run` over many files or against targets, `zoo`, `fuzz`)
+//! Progress of long commands (`run` over many files or against targets, `zoo`, `fuzz`,
+//! `sweep`)
 //! on stderr: an indicatif bar when stderr is a terminal; otherwise plain lines, at most
 //! one per tenth of the work and none for small runs, so CI logs stay readable and the
 //! tests (which run without a terminal) see nothing new on small corpora.
@@ -83,6 +84,23 @@ impl Progress {
             None => {
                 if let Some(line) = plain_line(&self.what, done, self.total, self.started) {
                     eprintln!("{line}");
+                }
+            }
+        }
+    }
+
+    /// One item done, with a running `note` (e.g. failures so far): the bar's message,
+    /// and the tail of each plain line.
+    pub fn inc_noting(&self, note: &str) {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(note.to_string());
+            }
+            None => {
+                if let Some(line) = plain_line(&self.what, done, self.total, self.started) {
+                    eprintln!("{line}: {note}");
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! The names a scenario can use (host kinds, steps, counters, failure kinds) are defined
 //! once, in [`vocab`].
 
+pub mod chaos;
 pub mod vocab;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,9 @@ pub struct Scenario {
     /// Rules this scenario breaks on purpose (a scripted peer misbehaves): the checkers
     /// must report exactly these rules, and the scenario passes only if they do.
     pub expect_violations: Vec<String>,
+    /// `workload:` and `nemesis:`: drawn from the seed into hosts and script steps when
+    /// the scenario runs (`crate::chaos::expand`); `None` for a scripted scenario.
+    pub chaos: Option<chaos::ChaosSpec>,
     /// The file the scenario came from.
     pub file: PathBuf,
 }
@@ -80,14 +84,14 @@ impl Default for Network {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Host {
     pub name: String,
     pub kind: HostKind,
     pub loc: Loc,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum HostKind {
     Broker(BrokerSpec),
     Client(ClientSpec),
@@ -308,6 +312,10 @@ pub struct ProxyRule {
     pub nth: Option<u32>,
     /// Act with this probability (drawn from the scenario seed); `None`: always.
     pub probability: Option<f64>,
+    /// Act only from this simulated time on (since the start of the run).
+    pub from: Option<Duration>,
+    /// Act only before this simulated time.
+    pub until: Option<Duration>,
     pub action: ProxyAction,
 }
 
@@ -377,6 +385,11 @@ pub enum Action {
     },
     Bounce {
         host: String,
+    },
+    /// Every fault is over: from here on, each request must be answered within `within`
+    /// (CONN-7).
+    Heal {
+        within: Duration,
     },
     /// Calls on a reference client host.
     Connect {

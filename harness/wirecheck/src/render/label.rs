@@ -1,7 +1,9 @@
 //! Text for typed trace events: the one place where events become prose.
 
 use crate::model::{Corruption, FailKind, Outcome};
-use crate::trace::{Call, Event, EventKind, Lifecycle, LinkEnd, ProxyAct, RegError, RelayLife};
+use crate::trace::{
+    Call, Event, EventKind, FaultKind, Lifecycle, LinkEnd, ProxyAct, RegError, RelayLife,
+};
 use std::fmt;
 use std::time::Duration;
 use wirecheck_core::wire::{summary, Message};
@@ -28,6 +30,11 @@ pub fn label(e: &Event) -> String {
         EventKind::Result { id, outcome } => format!("result {id}: {outcome}"),
         EventKind::Note(n) => n.clone(),
         EventKind::Life(l) => l.to_string(),
+        EventKind::Fault {
+            fault: FaultKind::Heal,
+            ..
+        } => "HEALED: every fault is over (requests from here on must be answered in time)"
+            .to_string(),
         EventKind::Fault { fault, other } => match other {
             Some(b) => format!("FAULT {} {} | {b}", fault.name(), e.host),
             None => format!("FAULT {} {}", fault.name(), e.host),

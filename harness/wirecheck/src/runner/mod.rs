@@ -92,6 +92,9 @@ pub fn run_with(
     drivers: &dyn Fn(&crate::model::Host) -> Arc<dyn Driver>,
 ) -> Report {
     let wall = Instant::now();
+    // A workload and a nemesis are drawn from the seed into hosts and steps first.
+    let (expanded, plan) = crate::chaos::expand(scenario, seed);
+    let scenario = &expanded;
     let mut world = world;
     let trace = Trace::new(world.clock());
     let net = world.net();
@@ -184,6 +187,7 @@ pub fn run_with(
         diagram: String::new(),
         sim_time: r.now(),
         wall_time: Duration::ZERO,
+        drawn: plan.map(|p| p.describe()).unwrap_or_default(),
         steps: r.steps,
     };
     report.diagram = report.text(false);
@@ -364,6 +368,18 @@ impl Runner<'_> {
             }
             Action::Bounce { host } => {
                 self.fault(FaultKind::Bounce, host, None);
+                Ok(())
+            }
+            Action::Heal { .. } => {
+                // A mark in the trace, not a fault the world applies.
+                self.trace.push(Event {
+                    at: self.now(),
+                    host: String::new(),
+                    kind: EventKind::Fault {
+                        fault: FaultKind::Heal,
+                        other: None,
+                    },
+                });
                 Ok(())
             }
             Action::Connect { host, id } => self.command(host, Cmd::Connect { id: id.clone() }),

@@ -60,6 +60,9 @@ pub struct Report {
     pub diagram: String,
     pub sim_time: Duration,
     pub wall_time: Duration,
+    /// What a chaos scenario's workload and nemesis drew for this seed, one parameter a
+    /// line (empty for a scripted scenario).
+    pub drawn: Vec<String>,
     /// How many times the world let time pass (each a tick, or a jump over idle time).
     pub steps: u64,
 }
@@ -159,6 +162,9 @@ impl Report {
         let mut s = format!("# {} (seed {seed})\n", self.name);
         for (name, label) in &self.hosts {
             s.push_str(&format!("# {name}: {label}\n"));
+        }
+        for line in &self.drawn {
+            s.push_str(&format!("# {line}\n"));
         }
         s.push('\n');
         let lanes = self.hosts.iter().map(|(h, _)| h.clone()).collect();

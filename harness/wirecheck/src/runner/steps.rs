@@ -13,6 +13,7 @@ pub fn step_label(a: &Action) -> String {
         Action::Release { a, b } => format!("release {a} {b}"),
         Action::Crash { host } => format!("crash {host}"),
         Action::Bounce { host } => format!("bounce {host}"),
+        Action::Heal { within } => format!("heal (answers within {})", fmt_time(*within)),
         Action::Connect { host, id } => format!("{host}.connect {id}"),
         Action::Request { host, call } => format!("{host}.request {}", call.id),
         Action::Batch { host, batch } => {

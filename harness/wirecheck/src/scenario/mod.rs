@@ -14,6 +14,7 @@
 mod duration;
 mod error;
 mod raw;
+mod raw_chaos;
 mod shapes;
 pub(crate) use shapes::OrderedMap;
 mod validate;

@@ -45,6 +45,10 @@ pub(super) struct RawScenario {
     pub(super) expect: Option<OrderedMap<OrderedMap<S<u64>>>>,
     #[serde(default)]
     pub(super) expect_violations: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub(super) workload: Option<S<super::raw_chaos::RawWorkload>>,
+    #[serde(default)]
+    pub(super) nemesis: Option<S<super::raw_chaos::RawNemesis>>,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +303,10 @@ pub(super) struct RawProxyRule {
     pub(super) nth: Option<S<u32>>,
     #[serde(default)]
     pub(super) probability: Option<S<f64>>,
+    #[serde(default)]
+    pub(super) from: Option<S<String>>,
+    #[serde(default)]
+    pub(super) until: Option<S<String>>,
     pub(super) action: S<RawProxyAction>,
 }
 
@@ -364,6 +372,8 @@ pub(super) enum Body {
     /// `<host>.counters: { pending: 0, within: 5s }`: values as their text.
     Counters(S<OrderedMap<S<String>>>),
     Message(S<RawMessage>),
+    /// `heal: { within: 2s }`.
+    Heal(super::raw_chaos::RawHealStep),
     /// Not a step name (its value is skipped).
     Unknown,
 }
@@ -385,6 +395,7 @@ impl Keyed for Body {
             }
             "partition" | "repair" | "hold" | "release" => Body::Pair(map.next_value()?),
             "crash" | "bounce" => Body::Target(map.next_value()?),
+            "heal" => Body::Heal(map.next_value()?),
             "connect" => Body::Connect(map.next_value::<Option<RawConnect>>()?.unwrap_or_default()),
             "request" => Body::Request(map.next_value()?),
             "first" if !on_host => Body::First(map.next_value()?),
@@ -591,6 +602,7 @@ mod tests {
             "wait" => "1s",
             "partition" | "repair" | "hold" | "release" => "[a, b]",
             "crash" | "bounce" => "a",
+            "heal" => "{ within: 2s }",
             "request" => "{ id: r, channel: c }",
             "batch" => "{ calls: [ { id: r, method: m } ] }",
             "first" => "{ of: [a, b], expect: { ping: {} }, as: x }",

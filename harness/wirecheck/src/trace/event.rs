@@ -87,6 +87,9 @@ pub enum FaultKind {
     Release,
     Crash,
     Bounce,
+    /// Not a fault of the world: the script's `heal` step, after which every request must
+    /// be answered within the step's bound (CONN-7). Its event names no host.
+    Heal,
 }
 
 impl FaultKind {
@@ -98,6 +101,7 @@ impl FaultKind {
             FaultKind::Release => "release",
             FaultKind::Crash => "crash",
             FaultKind::Bounce => "bounce",
+            FaultKind::Heal => "heal",
         }
     }
 

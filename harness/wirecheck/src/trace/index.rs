@@ -114,6 +114,8 @@ struct SessionState {
     hello: BTreeMap<String, Option<u16>>,
     /// Registered connections: (host, connection) pairs.
     live: BTreeSet<(String, Option<u16>)>,
+    /// The broker's process was restarted (crash or bounce) at least once.
+    restarted: bool,
 }
 
 impl SessionState {
@@ -123,6 +125,7 @@ impl SessionState {
             self.s.closes.push(Close { i, at, host, conn });
         }
         self.hello.clear();
+        self.restarted = true;
     }
 }
 
@@ -192,7 +195,14 @@ impl<'a> TraceIndex<'a> {
                                 .hello
                                 .insert(from.clone(), *conn);
                         }
-                        Message::Welcome { client } => {
+                        Message::Welcome { client }
+                            // Not a welcome sent by the broker's previous process and
+                            // delivered after it was restarted (it answers a `hello` that
+                            // life ended with).
+                            if sessions
+                                .get(from.as_str())
+                                .is_none_or(|st| !st.restarted || st.hello.contains_key(host)) =>
+                        {
                             let st = sessions.entry(from).or_default();
                             // The receiver names its connection when it can (a proxy knows
                             // its upstream port); otherwise it is the host's latest `hello`.

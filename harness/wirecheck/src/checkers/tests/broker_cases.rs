@@ -260,6 +260,40 @@ fn a_broker_that_cuts_off_a_reading_peer_fires_brk9_unless_the_link_was_held() {
     }
 }
 
+/// BRK-9 for a peer with several connections (a proxy relays each client on its own):
+/// traffic on its other connections does not keep a silent one from its idle timeout.
+#[test]
+fn a_silent_connection_of_a_busy_peer_may_be_closed_for_idleness() {
+    let case = |busy: u16| {
+        let ev = vec![
+            recv_on(1, "b", "w", 1, hello("w")),
+            recv(2, "w", "b", welcome("w")),
+            recv_on(39_000, "b", "w", busy, receive("jobs")),
+            life(
+                40_000,
+                "b",
+                Lifecycle::ConnClosed {
+                    peer: crate::trace::Peer {
+                        host: "w".into(),
+                        conn: Some(1),
+                    },
+                    reason: "closed by broker".into(),
+                    cause: crate::trace::CloseCause::Local,
+                },
+            ),
+        ];
+        let mut c = Case::new(broker_sender_receiver(), ev, finals(running()));
+        c.end = ms(41_000);
+        c
+    };
+    // (The `receive` on an unregistered connection breaks AUTH-4: not judged here.)
+    let brk9 = |v: &[_]| rules_of(v).contains(&"BRK-9");
+    let other = case(2).run();
+    assert!(!brk9(&other), "{other:#?}");
+    let same = case(1).run();
+    assert!(brk9(&same), "{same:#?}");
+}
+
 /// BRK-12 from the wire: app registers on port 1, that connection closes, and app's new
 /// connection (port 2) is refused `client_id_taken`: the closed entry was kept.
 pub(super) fn id_kept_after_close() -> Case {

@@ -79,6 +79,15 @@ const CASES: &[(&str, MakeCase)] = &[
     ("in_flight_dropped", relay_cases::in_flight_dropped),
     ("stale_counts", relay_cases::stale_counts),
     ("link_outlives_client", relay_cases::link_outlives_client),
+    (
+        "answers_of_other_requests",
+        history_cases::answers_of_other_requests,
+    ),
+    (
+        "request_at_two_receivers",
+        history_cases::request_at_two_receivers,
+    ),
+    ("slow_after_heal", history_cases::slow_after_heal),
     ("misbehaving_server", jsonrpc_cases::misbehaving_server),
     ("stray_kills_client", jsonrpc_cases::stray_kills_client),
     (

@@ -14,6 +14,7 @@ mod cases;
 mod client_cases;
 mod firing;
 mod helpers;
+mod history_cases;
 mod jsonrpc_cases;
 mod relay_cases;
 
@@ -39,6 +40,7 @@ fn scenario(hosts: Vec<(&str, HostKind)>) -> Scenario {
         script: vec![],
         expect: vec![],
         expect_violations: vec![],
+        chaos: None,
         file: Default::default(),
     }
 }

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// A target that has not answered a WebSocket handshake this long is misbehaving.
+/// A target that has not answered a WebSocket handshake this long after it got the
+/// client's request is misbehaving.
 pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
 /// Larger frames are passed on without being decoded.
 const MAX_FRAME: usize = 16 << 20;
@@ -137,13 +138,16 @@ pub(super) async fn tap(
     let (cr, cw) = tokio::io::split(client);
     let (ur, uw) = upstream.into_split();
     let answered = Arc::new(AtomicBool::new(false));
+    // The client's handshake request has passed the tap (a partitioned link in front of
+    // the tap may keep it back: the target cannot answer what it never got).
+    let asked = tokio::sync::Notify::new();
     // A close frame from the client: whoever's socket ends first after it, the client
     // closed the connection.
     let client_closed = AtomicBool::new(false);
     let up = copy(cr, uw, |seen| match seen {
+        Seen::Head(_) => asked.notify_one(),
         Seen::Message(text) => ctx.received(&peer, conn, &text),
         Seen::Close => client_closed.store(true, Ordering::SeqCst),
-        _ => {}
     });
     let down = copy(ur, cw, |seen| {
         if matches!(seen, Seen::Head(_)) {
@@ -151,6 +155,7 @@ pub(super) async fn tap(
         }
     });
     let watchdog = async {
+        asked.notified().await;
         tokio::time::sleep(HANDSHAKE_LIMIT).await;
         if !answered.load(Ordering::SeqCst) {
             error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!(

@@ -461,7 +461,7 @@ fn on_text(link: &Link, dir: ProxyDir, text: String, shared: &SharedRef, ctx: &C
         },
     );
     let m = info(&text);
-    let chosen = lock(shared).book.choose(dir, &m);
+    let chosen = lock(shared).book.choose(dir, &m, ctx.trace.now());
     let Some((rule, action, delay)) = chosen else {
         out.send(Out::Msg(Ws::Text(text.into())));
         count(ctx, ProxyCounter::Forwarded);

@@ -62,10 +62,13 @@ impl RuleBook {
         &mut self,
         dir: ProxyDir,
         m: &Info,
+        now: Duration,
     ) -> Option<(usize, ProxyAction, Duration)> {
         let s = self;
         for i in 0..s.rules.len() {
-            if !filters_match(&s.rules[i], dir, m) {
+            let r = &s.rules[i];
+            let active = r.from.is_none_or(|f| now >= f) && r.until.is_none_or(|u| now < u);
+            if !active || !filters_match(r, dir, m) {
                 continue;
             }
             s.matched[i] += 1;
@@ -142,6 +145,8 @@ mod tests {
             channel: None,
             nth: None,
             probability: None,
+            from: None,
+            until: None,
             action,
         }
     }
@@ -182,13 +187,34 @@ mod tests {
         chunk2.dir = Some(ProxyDir::Down);
         let mut s = shared(vec![chunk2, rule(ProxyAction::Duplicate)]);
         let chunk = info(r#"{"type":"chunk","req":"r1","dir":"response","seq":0,"data":"x"}"#);
-        let pick = |s: &mut RuleBook, d| s.choose(d, &chunk).map(|(i, _, _)| i);
+        let pick = |s: &mut RuleBook, d| s.choose(d, &chunk, Duration::ZERO).map(|(i, _, _)| i);
         assert_eq!(pick(&mut s, ProxyDir::Up), Some(1), "wrong direction");
         assert_eq!(pick(&mut s, ProxyDir::Down), Some(1), "1st match: not due");
         assert_eq!(pick(&mut s, ProxyDir::Down), Some(0), "2nd match acts");
         assert_eq!(pick(&mut s, ProxyDir::Down), Some(1), "nth has passed");
         let text = info("not json");
-        assert_eq!(s.choose(ProxyDir::Up, &text).map(|(i, _, _)| i), Some(1));
+        assert_eq!(
+            s.choose(ProxyDir::Up, &text, Duration::ZERO)
+                .map(|(i, _, _)| i),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_rule_acts_only_inside_its_window() {
+        let mut r = rule(ProxyAction::Drop);
+        r.from = Some(Duration::from_millis(100));
+        r.until = Some(Duration::from_millis(200));
+        let mut s = shared(vec![r, rule(ProxyAction::Duplicate)]);
+        let m = info("{}");
+        let at = |s: &mut RuleBook, ms| {
+            s.choose(ProxyDir::Up, &m, Duration::from_millis(ms))
+                .map(|(i, _, _)| i)
+        };
+        assert_eq!(at(&mut s, 99), Some(1), "before `from`");
+        assert_eq!(at(&mut s, 100), Some(0), "at `from`");
+        assert_eq!(at(&mut s, 199), Some(0));
+        assert_eq!(at(&mut s, 200), Some(1), "`until` is excluded");
     }
 
     #[test]
@@ -201,7 +227,10 @@ mod tests {
         let run = || {
             let mut s = shared(vec![r.clone()]);
             (0..200)
-                .map(|_| s.choose(ProxyDir::Up, &info("{}")).map(|(_, _, d)| d))
+                .map(|_| {
+                    s.choose(ProxyDir::Up, &info("{}"), Duration::ZERO)
+                        .map(|(_, _, d)| d)
+                })
                 .collect::<Vec<_>>()
         };
         let a = run();

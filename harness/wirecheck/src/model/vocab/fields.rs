@@ -208,6 +208,16 @@ pub const FIELDS: &[Field] = &[
         Absent("always"),
         "act with this probability (0.0 to 1.0), drawn from the seed",
     ),
+    field(
+        "rule.from",
+        Absent("the start"),
+        "act only from this simulated time on (since the start of the run), e.g. `1s`",
+    ),
+    field(
+        "rule.until",
+        Absent("the end"),
+        "act only before this simulated time, e.g. `5s` (a message fault's interval: `[from, until)`)",
+    ),
     field("rule.action", Required, "what to do (proxy actions below)"),
     field(
         "connect.id",
@@ -248,6 +258,11 @@ pub const FIELDS: &[Field] = &[
         "notify.params",
         Absent("none"),
         "JSON-RPC: the params, any YAML value (absent: no `params` member)",
+    ),
+    field(
+        "heal.within",
+        Required,
+        "the bound each request made after the `heal` step must be answered within (CONN-7)",
     ),
     field(
         "first.of",
@@ -291,5 +306,117 @@ pub const FIELDS: &[Field] = &[
         "send.to",
         Absent("the latest connection"),
         "send on the connection with this host (a scripted server with several connections)",
+    ),
+    field(
+        "workload.broker",
+        Required,
+        "the broker every workload client reaches (through the nemesis' proxy when it has message faults)",
+    ),
+    field("workload.senders", Is("2"), "sender clients `s0`, `s1`, ... (at least 1)"),
+    field(
+        "workload.receivers",
+        Is("2"),
+        "receiver clients `w0`, `w1`, ..., serving `channel` with `echo` (at least 1)",
+    ),
+    field(
+        "workload.requests",
+        Is("20"),
+        "requests made during the fault phase, each by a sender drawn at random",
+    ),
+    field(
+        "workload.rate",
+        Is("100"),
+        "requests per second over all senders (each gap drawn in `[0, 2/rate]`)",
+    ),
+    field("workload.channel", Is("jobs"), "the channel requests go to"),
+    field(
+        "workload.body",
+        Is("{ min: 0, max: 32 }"),
+        "padding bytes after each body's tag `<sender>/<id>|` (which lets a checker tie an answer to its request): a number or `{ min, max }`",
+    ),
+    field(
+        "workload.chunks",
+        Is("{ min: 0, max: 2 }"),
+        "chunk frames after each request's `start`: a number or `{ min, max }`",
+    ),
+    field(
+        "workload.timeout",
+        Is("{ min: 500ms, max: 2s }"),
+        "each request's timeout: a duration or `{ min, max }`",
+    ),
+    field(
+        "workload.cancel",
+        Is("0.0"),
+        "probability that the sender cancels a request before its timeout",
+    ),
+    field(
+        "workload.info",
+        Is("0.0"),
+        "probability that a request is a `$info` query to the broker instead (body: the sender's id)",
+    ),
+    field(
+        "workload.reply_delay",
+        Is("{ min: 0ms, max: 50ms }"),
+        "each receiver's delay before answering (drawn once per receiver)",
+    ),
+    field(
+        "workload.reply_chunks",
+        Is("{ min: 0, max: 2 }"),
+        "chunk frames of each receiver's answers (drawn once per receiver)",
+    ),
+    field(
+        "workload.concurrency",
+        Is("{ min: 1, max: 2 }"),
+        "requests each receiver serves at once (drawn once per receiver)",
+    ),
+    field(
+        "nemesis.faults",
+        Is("3"),
+        "network and process faults drawn during the fault phase (0: message faults only)",
+    ),
+    field(
+        "nemesis.kinds",
+        Is("[partition, majority, hold, crash, bounce]"),
+        "the faults drawn from (nemesis faults below)",
+    ),
+    field(
+        "nemesis.length",
+        Is("{ min: 200ms, max: 1s }"),
+        "how long each fault lasts before it heals (a crashed host restarts then)",
+    ),
+    field(
+        "nemesis.messages",
+        Is("{}"),
+        "the chaos proxy's message faults, or `off` (no proxy: clients reach the broker directly)",
+    ),
+    field(
+        "nemesis.messages.rate",
+        Is("0.02"),
+        "probability that a rule acts on a message it matches (one rule per action)",
+    ),
+    field(
+        "nemesis.messages.actions",
+        Is("[drop, duplicate, delay, reorder, corrupt, close]"),
+        "the proxy actions used, each active during the fault phase only",
+    ),
+    field(
+        "nemesis.heal",
+        Is("{}"),
+        "after the fault phase: every fault healed, then `settle`, then `requests` that must succeed",
+    ),
+    field(
+        "nemesis.heal.settle",
+        Is("4s"),
+        "time for the system to notice dead connections and recover (longer than the broker's `idle_timeout` plus 1.5s)",
+    ),
+    field(
+        "nemesis.heal.requests",
+        Is("10"),
+        "requests made after the heal (their rate is the workload's)",
+    ),
+    field(
+        "nemesis.heal.within",
+        Is("2s"),
+        "each request made after the heal must be answered within this (CONN-7)",
     ),
 ];

@@ -207,6 +207,11 @@ pub const GLOBAL_STEPS: &[StepDef] = &[
         "restart a host (its software starts again)",
     ),
     step(
+        "heal",
+        "`{ within: 2s }`",
+        "every fault is over: each request started from here on must be answered within `within` (CONN-7)",
+    ),
+    step(
         "first",
         "`{ of: [a, b], expect: { <type>: { fields }, within: 30s }, as: name }`",
         "wait until one of the scripted hosts receives a matching message; later steps of `name` (`name.send`, `name.expect`, ...) act on that host, e.g. whichever receiver got r1",

@@ -4,6 +4,7 @@
 //! are checked in the submodules. Every error points at the offending node and says
 //! what to do.
 
+mod chaos;
 mod hosts;
 mod jsonrpc;
 mod message;
@@ -254,6 +255,8 @@ impl<'a> Checker<'a> {
             None => Network::default(),
         };
         let hosts = self.hosts(raw_hosts)?;
+        let first_step = raw.script.iter().flatten().next().map(|s| s.referenced);
+        let chaos = self.chaos(&raw.workload, &raw.nemesis, &hosts, first_step)?;
         let mut calls = Calls::default();
         for host in &hosts {
             if let HostKind::Client(c) = &host.kind {
@@ -270,6 +273,12 @@ impl<'a> Checker<'a> {
         for step in raw.script.iter().flatten() {
             script.push(self.step(step, &mut calls)?);
         }
+        heal_is_last_fault(&script).map_err(|mut e| {
+            if let Some(l) = &e.loc {
+                e.snippet = snippet(self.src, l.line, l.column);
+            }
+            e
+        })?;
         let mut expect = Vec::new();
         for (host, counters) in raw.expect.iter().flat_map(|e| e.0.iter()) {
             expect.push(self.expectation(host, counters)?);
@@ -292,6 +301,7 @@ impl<'a> Checker<'a> {
             script,
             expect,
             expect_violations,
+            chaos,
             file: self.file.to_path_buf(),
         })
     }
@@ -444,6 +454,35 @@ impl<'a> Checker<'a> {
 }
 
 /// `a, b, c or d`, with each word in backticks when `quote`.
+/// After a `heal` step nothing may break links or hosts again, and there is one `heal`.
+fn heal_is_last_fault(script: &[crate::model::Step]) -> R<()> {
+    use crate::model::Action;
+    let Some(heal) = script
+        .iter()
+        .position(|s| matches!(s.action, Action::Heal { .. }))
+    else {
+        return Ok(());
+    };
+    for s in &script[heal + 1..] {
+        let what = match &s.action {
+            Action::Heal { .. } => "a second `heal`",
+            Action::Partition { .. } | Action::Hold { .. } => "a link fault",
+            Action::Crash { .. } | Action::Bounce { .. } => "a crash or bounce",
+            _ => continue,
+        };
+        return Err(LoadError {
+            loc: Some(s.loc.clone()),
+            message: format!("{what} after `heal`"),
+            hint: Some(format!(
+                "`heal` (line {}) says every fault is over: put the fault before it, or the `heal` after the last fault",
+                script[heal].loc.line
+            )),
+            snippet: None,
+        });
+    }
+    Ok(())
+}
+
 fn or_list(words: &[&str], quote: bool) -> String {
     let words: Vec<String> = words
         .iter()

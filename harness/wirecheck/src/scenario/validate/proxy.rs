@@ -105,7 +105,26 @@ impl Checker<'_> {
             Some(p) => Some(p.value),
             None => None,
         };
+        let from = match &rule.from {
+            Some(t) => Some(self.duration(t)?),
+            None => None,
+        };
+        let until = match &rule.until {
+            Some(t) => Some(self.duration(t)?),
+            None => None,
+        };
+        if let (Some(f), Some(u), Some(at)) = (from, until, &rule.until) {
+            if u <= f {
+                return Err(self.err(
+                    &at.referenced,
+                    format!("`until` ({}) is not after `from` ({})", at.value, rule.from.as_ref().map_or("", |f| f.value.as_str())),
+                    "the rule acts in `[from, until)`, simulated time since the start of the run; make `until` later or leave one out".to_string(),
+                ));
+            }
+        }
         Ok(ProxyRule {
+            from,
+            until,
             dir: rule.dir.as_ref().map(|d| match d {
                 RawDir::Up => ProxyDir::Up,
                 RawDir::Down => ProxyDir::Down,

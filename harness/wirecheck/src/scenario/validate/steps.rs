@@ -106,6 +106,17 @@ impl Checker<'_> {
                     host: h.value.clone(),
                 }
             }
+            ("heal", Body::Heal(h)) => {
+                let within = self.duration(&h.within)?;
+                if within.is_zero() {
+                    return Err(self.err(
+                        &h.within.referenced,
+                        "`within` must be longer than 0s",
+                        "the bound each request made after the heal must be answered within, e.g. `heal: { within: 2s }`".to_string(),
+                    ));
+                }
+                Action::Heal { within }
+            }
             ("bounce", Body::Target(h)) => {
                 self.host(h)?;
                 Action::Bounce {

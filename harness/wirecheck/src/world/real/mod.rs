@@ -164,6 +164,7 @@ impl World for RealWorld {
             }
             FaultKind::Crash => self.control(a, Ctl::Crash),
             FaultKind::Bounce => self.control(a, Ctl::Bounce),
+            FaultKind::Heal => Ok(()),
         };
         if let Err(e) = r {
             self.shared.fail(e.0);

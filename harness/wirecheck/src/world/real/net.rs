@@ -118,7 +118,7 @@ impl Shared {
                 FaultKind::Repair => l.partitioned = false,
                 FaultKind::Hold => l.held = true,
                 FaultKind::Release => l.held = false,
-                FaultKind::Crash | FaultKind::Bounce => {}
+                FaultKind::Crash | FaultKind::Bounce | FaultKind::Heal => {}
             }
         }
         self.link_gen.send_modify(|g| *g += 1);

@@ -133,7 +133,7 @@ impl SimWorld<'_> {
         match fault {
             FaultKind::Hold => self.held.hold(ia, ib),
             FaultKind::Release | FaultKind::Repair | FaultKind::Partition => self.held.end(ia, ib),
-            FaultKind::Crash | FaultKind::Bounce => {}
+            FaultKind::Crash | FaultKind::Bounce | FaultKind::Heal => {}
         }
     }
 }
@@ -194,6 +194,7 @@ impl World for SimWorld<'_> {
             FaultKind::Release => self.sim.release(a, b),
             FaultKind::Crash => self.sim.crash(a),
             FaultKind::Bounce => self.sim.bounce(a),
+            FaultKind::Heal => {}
         }
     }
 }
