@@ -168,18 +168,6 @@ pub fn scenarios() -> impl Strategy<Value = GenScenario> {
         })
         .prop_map(
             |(seed, max_latency_ms, receivers, senders, requests, proxy, faults, relay)| {
-                // A crashed host's sockets reset in an order tokio does not fix (task ids
-                // are process-global), so two runs in one process can see its resets in
-                // different orders. The relay hands its machine the links lost in one
-                // tick in link order, but with random latency each reset draws its delay
-                // in that order, and a proxy reports its upstream connections' resets as
-                // they come: when the relay case crashes its primary, the latency is
-                // fixed (1 ms) and no proxy stands in front of it.
-                let crash = relay
-                    .as_ref()
-                    .is_some_and(|r: &GenRelay| r.crash_primary_ms.is_some());
-                let proxy = if crash { Vec::new() } else { proxy };
-                let max_latency_ms = if crash { 1 } else { max_latency_ms };
                 GenScenario {
                     seed,
                     max_latency_ms,

@@ -159,3 +159,62 @@ fn first_binds_whichever_receiver_got_the_request() {
         "both receivers should win some seed"
     );
 }
+
+/// A crashed host's sockets end in the order they were opened, not in the order tokio
+/// drops its tasks (set by process-global task ids): repeated runs in one process give
+/// the same trace. Before the fix, the proxy's upstream connections to the crashed broker
+/// ended in a different order from one run to the next (this test fails without the fix).
+#[test]
+fn a_crash_ends_its_connections_in_the_same_order_in_every_run() {
+    let src = r#"
+name: crash-behind-proxy
+about: Four clients reach a broker through a proxy; the broker crashes, then comes back.
+rules: [CONN-6]
+network: { latency: { min: 1ms, max: 40ms } }
+hosts:
+  b: { broker: {} }
+  px: { proxy: { target: b } }
+  c1: { client: { connect: [px], reconnect: { base: 100ms, cap: 500ms } } }
+  c2: { client: { connect: [px], reconnect: { base: 100ms, cap: 500ms } } }
+  c3: { client: { connect: [px], reconnect: { base: 100ms, cap: 500ms } } }
+  c4: { client: { connect: [px], reconnect: { base: 100ms, cap: 500ms } } }
+script:
+  - c1.result: { id: connect, ok: welcome }
+  - c2.result: { id: connect, ok: welcome }
+  - c3.result: { id: connect, ok: welcome }
+  - c4.result: { id: connect, ok: welcome }
+  - crash: b
+  - wait: 500ms
+  - bounce: b
+  - wait: 3s
+"#;
+    let s = load_str(src, Path::new("crash-behind-proxy.yaml")).expect("loads");
+    let first = run(&s, &RunOptions::default());
+    assert!(first.passed(), "{}", first.explain());
+    let ended = first
+        .diagram
+        .lines()
+        .filter(|l| l.contains("px: connection") && l.contains("ended"))
+        .count();
+    assert!(
+        ended >= 4,
+        "the crash ends the proxy's four upstream connections:\n{}",
+        first.diagram
+    );
+    for k in 0..6 {
+        let again = run(&s, &RunOptions::default());
+        let line = first
+            .diagram
+            .lines()
+            .zip(again.diagram.lines())
+            .position(|(x, y)| x != y);
+        assert!(
+            line.is_none() && first.diagram == again.diagram,
+            "run {} differs from the first at diagram line {}:\n  {}\n  {}",
+            k + 2,
+            line.unwrap_or(0) + 1,
+            first.diagram.lines().nth(line.unwrap_or(0)).unwrap_or(""),
+            again.diagram.lines().nth(line.unwrap_or(0)).unwrap_or("")
+        );
+    }
+}

@@ -28,7 +28,34 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::world::HostFuture;
+use super::net::Graves;
+use crate::world::{HostFuture, HostResult};
+
+/// One incarnation of a host's software: the software, then (when dropped) the sockets a
+/// crash buried.
+struct Incarnation {
+    software: Option<HostFuture>,
+    graves: Graves,
+}
+
+impl Future for Incarnation {
+    type Output = HostResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<HostResult> {
+        match self.software.as_mut() {
+            Some(software) => software.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Incarnation {
+    fn drop(&mut self) {
+        // The software (and the sockets it holds itself) first, then the buried ones.
+        drop(self.software.take());
+        self.graves.fill();
+    }
+}
 
 /// tokio's current-thread scheduler looks at its remote queue first on every this many
 /// iterations (`global_queue_interval`, which turmoil leaves at its default).
@@ -63,12 +90,17 @@ struct KeeperState {
 impl Keeper {
     /// Wraps one incarnation of the host's software, noting its runtime when it starts.
     /// Adds no task and no poll: the host's scheduler counts exactly what it did without.
-    pub fn wrap(&self, software: HostFuture) -> HostFuture {
+    /// When a crash drops it (after every task of the host), it drops the sockets the
+    /// crash buried, in the order they were opened (see [`Graves`]).
+    pub fn wrap(&self, software: HostFuture, graves: Graves) -> HostFuture {
         *self.runtime() = None;
         let k = self.clone();
-        Box::pin(async move {
-            *k.runtime() = Some(tokio::runtime::Handle::current());
-            software.await
+        Box::pin(Incarnation {
+            software: Some(Box::pin(async move {
+                *k.runtime() = Some(tokio::runtime::Handle::current());
+                software.await
+            })),
+            graves,
         })
     }
 
@@ -179,8 +211,10 @@ mod tests {
             .unwrap();
         let k = Keeper::default();
         assert!(!k.jump(5, Duration::from_millis(1)), "no runtime known yet");
-        let start =
-            rt.block_on(k.wrap(Box::pin(async { Ok::<(), Box<dyn std::error::Error>>(()) })));
+        let start = rt.block_on(k.wrap(
+            Box::pin(async { Ok::<(), Box<dyn std::error::Error>>(()) }),
+            Graves::default(),
+        ));
         assert!(start.is_ok());
         let before = rt.block_on(async { tokio::time::Instant::now() });
         assert!(k.jump(7_000, Duration::from_millis(1)));

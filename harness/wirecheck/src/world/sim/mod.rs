@@ -38,6 +38,8 @@ pub struct SimWorld<'a> {
     poked: bool,
     /// Every use of the network by host software.
     activity: net::Activity,
+    /// Where a crash defers the drops of its host's sockets, to order them.
+    graves: net::Graves,
     /// The last step began with the world quiet and no host used the network in it: no
     /// host has anything left to do now but what its timers will wake.
     settled: bool,
@@ -67,6 +69,7 @@ impl SimWorld<'_> {
             held: Held::default(),
             poked: false,
             activity: net::Activity::default(),
+            graves: net::Graves::default(),
             settled: false,
         }
     }
@@ -155,15 +158,18 @@ impl World for SimWorld<'_> {
     fn net(&self) -> Arc<dyn Net> {
         Arc::new(net::SimNet {
             activity: self.activity.clone(),
+            graves: self.graves.clone(),
         })
     }
 
     fn add_host(&mut self, name: &str, software: Software) {
         let keeper = Keeper::default();
         let k = keeper.clone();
+        let graves = self.graves.clone();
         let _announce = self.wakeups.enter();
-        self.sim
-            .host(name, move || -> HostFuture { k.wrap(software()) });
+        self.sim.host(name, move || -> HostFuture {
+            k.wrap(software(), graves.clone())
+        });
         self.keepers.insert(name.to_owned(), keeper);
         self.poked = true;
     }
@@ -192,8 +198,17 @@ impl World for SimWorld<'_> {
             FaultKind::Repair => self.sim.repair(a, b),
             FaultKind::Hold => self.sim.hold(a, b),
             FaultKind::Release => self.sim.release(a, b),
-            FaultKind::Crash => self.sim.crash(a),
-            FaultKind::Bounce => self.sim.bounce(a),
+            // A crashed host's sockets end in the order they were opened (see `Graves`).
+            FaultKind::Crash => {
+                self.graves.dig();
+                self.sim.crash(a);
+                self.graves.fill();
+            }
+            FaultKind::Bounce => {
+                self.graves.dig();
+                self.sim.bounce(a);
+                self.graves.fill();
+            }
             FaultKind::Heal => {}
         }
     }
