@@ -1,5 +1,6 @@
-//! The server side of the WebSocket handshake for the JSON-RPC servers (the reference
-//! server and the harness's scripted peers): it selects the first subprotocol the client
+//! The server side of the WebSocket handshake: [`accept_within`], the reference broker's
+//! and relay's (their settings, a deadline); [`accept`], the JSON-RPC servers' (the
+//! reference server and the harness's scripted peers), which selects the first subprotocol the client
 //! offers, if any. MCP clients offer `mcp` and fail the handshake when the server selects
 //! none (the MCP TypeScript SDK over ws or Node's own WebSocket: "Server sent no
 //! subprotocol", "Server did not respond with sent protocols"); a client that offers
@@ -26,6 +27,34 @@ where
 {
     tokio_tungstenite::accept_hdr_async_with_config(stream, select_first, Some(crate::ws::config()))
         .await
+}
+
+/// The server side of a handshake with `config`, given `within` to complete: the
+/// WebSocket, or `None` after noting why not (failed, or not done in time) for `peer`.
+pub async fn accept_within<S>(
+    stream: S,
+    config: tokio_tungstenite::tungstenite::protocol::WebSocketConfig,
+    within: std::time::Duration,
+    peer: &str,
+    observer: &dyn crate::observe::Observer,
+) -> Option<WebSocketStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config));
+    match crate::time::timeout(within, handshake).await {
+        Ok(Ok(ws)) => Some(ws),
+        Ok(Err(e)) => {
+            observer.note(&format!("handshake with {peer} failed: {e}"));
+            None
+        }
+        Err(_) => {
+            observer.note(&format!(
+                "handshake with {peer} not done within {within:?}: closed"
+            ));
+            None
+        }
+    }
 }
 
 #[allow(clippy::result_large_err)] // the signature tungstenite's callback requires

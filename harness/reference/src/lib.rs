@@ -7,6 +7,7 @@
 //! turn their events into calls on the core's state machines and carry out the actions
 //! those return.
 
+pub mod accept;
 pub mod bench;
 pub mod broker;
 pub mod client;

@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wirecheck_reference::client::{Answer, Client, ClientConfig, Request, TcpConnector};
@@ -36,20 +35,8 @@ fn start_relay(backends: &[&str]) -> (support::Proc, String) {
     for b in backends {
         cmd.args(["--backend", b]);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start wirecheck-relay");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("wirecheck-relay listening on ")
-        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
-        .to_owned();
-    (support::Proc { child }, addr_of(&url))
+    let (proc, url) = support::spawn_server(cmd, "wirecheck-relay");
+    (proc, addr_of(&url))
 }
 
 fn request(id: &str, body: &str) -> Request {

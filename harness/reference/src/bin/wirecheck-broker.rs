@@ -154,17 +154,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(&listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}\nhint: pick a free port with --listen 127.0.0.1:PORT");
-            std::process::exit(1);
-        }
-    };
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or(listen);
+    let (listener, local) = wirecheck_reference::accept::bind_or_exit(listen).await;
     println!("wirecheck-broker listening on ws://{local}/");
     let observer: Arc<dyn Observer> = if quiet {
         Arc::new(NoObserver)

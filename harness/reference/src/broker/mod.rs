@@ -194,22 +194,16 @@ impl BrokerServer {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let peer = meta.peer;
-        let handshake =
-            tokio_tungstenite::accept_async_with_config(stream, Some(self.opts.ws_config()));
-        let ws = match crate::time::timeout(self.opts.handshake_timeout, handshake).await {
-            Ok(Ok(ws)) => ws,
-            Ok(Err(e)) => {
-                self.observer
-                    .note(&format!("handshake with {peer} failed: {e}"));
-                return;
-            }
-            Err(_) => {
-                self.observer.note(&format!(
-                    "handshake with {peer} not done within {:?}: closed",
-                    self.opts.handshake_timeout
-                ));
-                return;
-            }
+        let Some(ws) = crate::handshake::accept_within(
+            stream,
+            self.opts.ws_config(),
+            self.opts.handshake_timeout,
+            &peer,
+            &*self.observer,
+        )
+        .await
+        else {
+            return;
         };
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (outbox, inbox) = Outbox::new(self.opts.outbound_budget());

@@ -4,7 +4,6 @@
 
 use super::{BrokerOptions, BrokerServer, ConnMeta};
 use crate::observe::Observer;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,49 +47,32 @@ pub async fn run_tcp_with(
     observer: Arc<dyn Observer>,
 ) -> std::io::Result<()> {
     let server = BrokerServer::with_auth_limit(opts, limits.max_auth_failures, observer.clone());
-    let live = Arc::new(AtomicUsize::new(0));
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => {
-                backoff = Duration::from_millis(5);
-                accepted
+    let gate = server.clone();
+    crate::accept::accept_loop(
+        listener,
+        limits.max_connections,
+        observer,
+        |peer| {
+            if gate.admits(peer.ip()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} failed registrations from {} in the last minute (--max-auth-failures)",
+                    limits.max_auth_failures,
+                    peer.ip()
+                ))
             }
-            Err(e) => {
-                observer.note(&format!("accept failed: {e}; retrying in {backoff:?}"));
-                crate::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        if live.load(Ordering::SeqCst) >= limits.max_connections {
-            observer.note(&format!(
-                "connection from {peer} refused: {} connections already (--max-connections)",
-                limits.max_connections
-            ));
-            continue;
-        }
-        if !server.admits(peer.ip()) {
-            observer.note(&format!(
-                "connection from {peer} refused: {} failed registrations from {} in the last minute (--max-auth-failures)",
-                limits.max_auth_failures,
-                peer.ip()
-            ));
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
-        let meta = ConnMeta {
-            peer: peer.to_string(),
-            origin: Some(peer.ip()),
-            abort: resetter(&stream),
-        };
-        live.fetch_add(1, Ordering::SeqCst);
-        let (server, live) = (server.clone(), live.clone());
-        tokio::spawn(async move {
-            server.serve(stream, meta).await;
-            live.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
+        },
+        |stream, peer| {
+            let meta = ConnMeta {
+                peer: peer.to_string(),
+                origin: Some(peer.ip()),
+                abort: resetter(&stream),
+            };
+            server.clone().serve(stream, meta)
+        },
+    )
+    .await
 }
 
 /// Resets the socket when called: linger 0 (closing it sends RST and drops what is

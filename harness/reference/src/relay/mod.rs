@@ -233,22 +233,16 @@ impl<D: Dialer> RelayServer<D> {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let handshake =
-            tokio_tungstenite::accept_async_with_config(stream, Some(self.opts.ws_config()));
-        let ws = match crate::time::timeout(self.opts.handshake_timeout, handshake).await {
-            Ok(Ok(ws)) => ws,
-            Ok(Err(e)) => {
-                self.observer
-                    .note(&format!("handshake with {peer} failed: {e}"));
-                return;
-            }
-            Err(_) => {
-                self.observer.note(&format!(
-                    "handshake with {peer} not done within {:?}: closed",
-                    self.opts.handshake_timeout
-                ));
-                return;
-            }
+        let Some(ws) = crate::handshake::accept_within(
+            stream,
+            self.opts.ws_config(),
+            self.opts.handshake_timeout,
+            &peer,
+            &*self.observer,
+        )
+        .await
+        else {
+            return;
         };
         let (sink, source) = ws.split();
         let (tx, rx) = mpsc::channel(self.opts.queue.max(1));
@@ -476,35 +470,12 @@ pub async fn run_tcp(
     observer: Arc<dyn Observer>,
 ) -> io::Result<()> {
     let server = RelayServer::new(opts, TcpDialer, observer.clone());
-    let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => {
-                backoff = Duration::from_millis(5);
-                accepted
-            }
-            Err(e) => {
-                observer.note(&format!("accept failed: {e}; retrying in {backoff:?}"));
-                crate::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        if live.load(Ordering::SeqCst) >= limits.max_connections {
-            observer.note(&format!(
-                "connection from {peer} refused: {} connections already (--max-connections)",
-                limits.max_connections
-            ));
-            drop(stream);
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
-        live.fetch_add(1, Ordering::SeqCst);
-        let (server, live) = (server.clone(), live.clone());
-        tokio::spawn(async move {
-            server.serve_connection(stream, peer.to_string()).await;
-            live.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
+    crate::accept::accept_loop(
+        listener,
+        limits.max_connections,
+        observer,
+        |_| Ok(()),
+        |stream, peer| server.clone().serve_connection(stream, peer.to_string()),
+    )
+    .await
 }

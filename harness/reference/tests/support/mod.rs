@@ -25,18 +25,24 @@ pub fn start_broker(extra: &[&str]) -> (Proc, String) {
 
 /// Starts `cmd` (which runs the broker and lets it print its banner on stdout) and returns
 /// it with the URL from the banner.
-pub fn spawn_broker(mut cmd: Command) -> (Proc, String) {
+pub fn spawn_broker(cmd: Command) -> (Proc, String) {
+    spawn_server(cmd, "wirecheck-broker")
+}
+
+/// Starts `cmd`, a server binary `name` whose first stdout line is
+/// "NAME listening on URL", and returns it with the URL.
+pub fn spawn_server(mut cmd: Command, name: &str) -> (Proc, String) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
-        .expect("start wirecheck-broker");
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let url = line
         .trim()
-        .strip_prefix("wirecheck-broker listening on ")
+        .strip_prefix(&format!("{name} listening on "))
         .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
         .to_owned();
     (Proc { child }, url)
