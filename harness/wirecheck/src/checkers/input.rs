@@ -91,6 +91,32 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// The longest a message may take on any link: the network's `max_latency`, widened
+    /// by every `latency` fault of the run (slack for deadlines is built from this).
+    pub fn max_latency(&self) -> Duration {
+        self.latency_faults()
+            .map(|(_, max)| max)
+            .fold(self.scenario.network.max_latency, Duration::max)
+    }
+
+    /// The shortest a message may take on any link (the network's, lowered by every
+    /// `latency` fault of the run).
+    pub fn min_latency(&self) -> Duration {
+        self.latency_faults()
+            .map(|(min, _)| min)
+            .fold(self.scenario.network.min_latency, Duration::min)
+    }
+
+    fn latency_faults(&self) -> impl Iterator<Item = (Duration, Duration)> + '_ {
+        self.ix.faults().filter_map(|(_, e)| match e.kind {
+            EventKind::Fault {
+                fault: FaultKind::Latency { min, max },
+                ..
+            } => Some((min, max)),
+            _ => None,
+        })
+    }
+
     // -- Roles: the part each host plays in the scenario, or by its behaviour.
 
     /// Hosts playing a client under test (the scenario's `client` hosts), with their spec.
@@ -232,7 +258,8 @@ impl<'a> Input<'a> {
     /// Was the link between `a` and `b` partitioned or held at some point in `[t0, t1]`
     /// (or either end crashed in it)?
     /// Was the link between `a` and `b` cut or held at some time in `[t0, t1]` (a
-    /// `partition` or `hold` not yet repaired or released)?
+    /// `partition`, `partition_oneway` or `hold` not yet repaired or released)? A one-way
+    /// cut counts for the whole link: a request lost one way loses its answer the other.
     pub fn link_cut_during(&self, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {
         let mut cut = false;
         for (_, e) in self.ix.faults() {
@@ -247,8 +274,8 @@ impl<'a> Input<'a> {
                 break;
             }
             match fault {
-                FaultKind::Partition | FaultKind::Hold => cut = true,
-                FaultKind::Repair | FaultKind::Release => {
+                FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Hold => cut = true,
+                FaultKind::Repair | FaultKind::RepairOneway | FaultKind::Release => {
                     if cut && e.at >= t0 {
                         return true;
                     }

@@ -299,7 +299,8 @@ pub fn client_missing(
 /// a link fault timed within [`TIMING_GRAIN`] of a message (the simulation's fixed
 /// latency decides what is in flight), and a slow consumer behind a held link (the
 /// simulation's TCP window is small; loopback sockets buffer far more than a scenario sends,
-/// so the broker's queue never fills).
+/// so the broker's queue never fills), a one-way partition (real sockets cut both
+/// directions or none) and a latency change (loopback has none to set).
 fn realtime_limits(scenario: &Scenario) -> Vec<String> {
     // Every broker runs over real sockets in real time, replaced or not.
     let brokers: Vec<(&String, &BrokerSpec)> = scenario
@@ -319,6 +320,20 @@ fn realtime_limits(scenario: &Scenario) -> Vec<String> {
     }
     let script = &scenario.script;
     for (i, step) in script.iter().enumerate() {
+        if let Action::PartitionOneway { .. } | Action::RepairOneway { .. } = &step.action {
+            out.push(format!(
+                "`{}` cuts one direction of a link, and the real-time world has no one-way partitions",
+                step_label(&step.action)
+            ));
+            continue;
+        }
+        if let Action::Latency { .. } = &step.action {
+            out.push(format!(
+                "`{}` changes a link's latency, and the real-time world runs over loopback (no latency to set)",
+                step_label(&step.action)
+            ));
+            continue;
+        }
         let (Action::Hold { a, b } | Action::Partition { a, b }) = &step.action else {
             continue;
         };
