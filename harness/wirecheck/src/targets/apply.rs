@@ -446,4 +446,28 @@ mod tests {
             ["b1.clients = 1"]
         );
     }
+
+    /// One-way partitions and latency changes have no real-time counterpart: such a
+    /// scenario is UNIMPLEMENTED against a target, naming the step.
+    #[test]
+    fn oneway_partitions_and_latency_changes_are_real_time_limits() {
+        let s = scenario(
+            HOSTS,
+            "  - wait: 1s\n  - partition_oneway: [app, b1]\n  - repair_oneway: [app, b1]\n  - latency: { between: [app, b1], to: 50ms }\n",
+        );
+        let why = applicability(&s, &target(""), None).missing.join("\n");
+        for want in [
+            "`partition_oneway app b1` cuts one direction of a link",
+            "`repair_oneway app b1` cuts one direction of a link",
+            "`latency app b1 50ms` changes a link's latency",
+        ] {
+            assert!(why.contains(want), "{want} in {why}");
+        }
+        let plain = scenario(HOSTS, "  - wait: 1s\n  - partition: [app, b1]\n");
+        let plain = applicability(&plain, &target(""), None).missing.join("\n");
+        assert!(
+            !plain.contains("one direction") && !plain.contains("latency"),
+            "{plain}"
+        );
+    }
 }
