@@ -318,6 +318,18 @@ fn realtime_limits(scenario: &Scenario) -> Vec<String> {
             scenario.network.min_latency.as_millis()
         ));
     }
+    // A nemesis's faults are drawn when the scenario runs: judged by the kinds it lists.
+    if let Some(n) = scenario.chaos.as_ref().and_then(|c| c.nemesis.as_ref()) {
+        use crate::model::chaos::FaultSort;
+        for k in &n.kinds {
+            if n.faults > 0 && matches!(k, FaultSort::OneWay | FaultSort::Latency) {
+                out.push(format!(
+                    "its nemesis draws `{}` faults (one-way partitions or latency changes), which the real-time world cannot make",
+                    k.name()
+                ));
+            }
+        }
+    }
     let script = &scenario.script;
     for (i, step) in script.iter().enumerate() {
         if let Action::PartitionOneway { .. } | Action::RepairOneway { .. } = &step.action {
@@ -462,6 +474,22 @@ mod tests {
             "`latency app b1 50ms` changes a link's latency",
         ] {
             assert!(why.contains(want), "{want} in {why}");
+        }
+        let chaos = crate::scenario::load_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scenarios/chaos/nemesis-oneway-latency.yaml"
+            ))
+            .unwrap(),
+            Path::new("chaos/nemesis-oneway-latency.yaml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let why = applicability(&chaos, &target(""), None).missing.join("\n");
+        for kind in ["oneway", "latency"] {
+            assert!(
+                why.contains(&format!("its nemesis draws `{kind}` faults")),
+                "{why}"
+            );
         }
         let plain = scenario(HOSTS, "  - wait: 1s\n  - partition: [app, b1]\n");
         let plain = applicability(&plain, &target(""), None).missing.join("\n");
