@@ -166,11 +166,8 @@ impl World for RealWorld {
             }
             // `targets::apply` marks such scenarios as not runnable against a target.
             FaultKind::PartitionOneway | FaultKind::RepairOneway | FaultKind::Latency { .. } => {
-                Err(WorldError(format!(
-                "`{}` between `{a}` and `{}`: the real-time world has no one-way partitions or latency changes (run the scenario in the simulation)",
-                fault.name(),
-                b.unwrap_or(a)
-            )))
+                let (what, b) = (fault.name(), b.unwrap_or(a));
+                Err(WorldError(format!("`{what}` between `{a}` and `{b}`: the real-time world has no one-way partitions or latency changes (run the scenario in the simulation)")))
             }
             FaultKind::Crash => self.control(a, Ctl::Crash),
             FaultKind::Bounce => self.control(a, Ctl::Bounce),
