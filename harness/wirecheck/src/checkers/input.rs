@@ -255,13 +255,13 @@ impl<'a> Input<'a> {
             || self.link_faulted(peer, from, t0, t1)
     }
 
-    /// Was the link between `a` and `b` partitioned or held at some point in `[t0, t1]`
-    /// (or either end crashed in it)?
     /// Was the link between `a` and `b` cut or held at some time in `[t0, t1]` (a
     /// `partition`, `partition_oneway` or `hold` not yet repaired or released)? A one-way
     /// cut counts for the whole link: a request lost one way loses its answer the other.
     pub fn link_cut_during(&self, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {
-        let mut cut = false;
+        // Per direction, as turmoil keeps it: [a -> b, b -> a]. `partition`/`hold` cut
+        // both, `repair`/`release` restore both, the one-way faults one (event host first).
+        let mut cut = [false; 2];
         for (_, e) in self.ix.faults() {
             let EventKind::Fault { fault, other } = &e.kind else {
                 continue;
@@ -273,18 +273,20 @@ impl<'a> Input<'a> {
             if e.at > t1 {
                 break;
             }
+            let dir = usize::from(pair != (a, b));
+            let was = cut != [false; 2];
             match fault {
-                FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Hold => cut = true,
-                FaultKind::Repair | FaultKind::RepairOneway | FaultKind::Release => {
-                    if cut && e.at >= t0 {
-                        return true;
-                    }
-                    cut = false;
-                }
+                FaultKind::Partition | FaultKind::Hold => cut = [true; 2],
+                FaultKind::Repair | FaultKind::Release => cut = [false; 2],
+                FaultKind::PartitionOneway => cut[dir] = true,
+                FaultKind::RepairOneway => cut[dir] = false,
                 _ => {}
             }
+            if was && cut == [false; 2] && e.at >= t0 {
+                return true;
+            }
         }
-        cut
+        cut != [false; 2]
     }
 
     pub fn link_faulted(&self, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {

@@ -246,6 +246,24 @@ fn a_oneway_partition_cuts_the_link_until_its_repair() {
     }
     assert!(!input.link_cut_during("c", "b", ms(150), ms(200)));
     assert!(!input.link_faulted("c", "b", ms(0), ms(500)));
+
+    // Both directions cut one way each: repairing one leaves the link cut.
+    let ev = vec![
+        fault(100, "a", FaultKind::PartitionOneway, Some("b")),
+        fault(110, "b", FaultKind::PartitionOneway, Some("a")),
+        fault(200, "a", FaultKind::RepairOneway, Some("b")),
+        fault(400, "b", FaultKind::RepairOneway, Some("a")),
+    ];
+    let input = Input::new(&s, &ev, &finals, ms(1000));
+    assert!(input.link_cut_during("a", "b", ms(250), ms(300)));
+    assert!(!input.link_cut_during("a", "b", ms(450), ms(500)));
+    // A `repair` restores both directions.
+    let ev = vec![
+        fault(100, "a", FaultKind::PartitionOneway, Some("b")),
+        fault(200, "a", FaultKind::Repair, Some("b")),
+    ];
+    let input = Input::new(&s, &ev, &finals, ms(1000));
+    assert!(!input.link_cut_during("a", "b", ms(250), ms(300)));
 }
 
 /// `max_latency` is the network's, widened by every `latency` fault of the run (and
