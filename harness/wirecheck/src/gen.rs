@@ -57,6 +57,20 @@ pub enum GenFault {
         at_ms: u32,
         for_ms: u32,
     },
+    /// One direction of a sender's link is cut (`up`: the sender's own messages are lost).
+    OneWaySender {
+        sender: usize,
+        up: bool,
+        at_ms: u32,
+        for_ms: u32,
+    },
+    /// A sender's link gets a fixed latency, then the network's back.
+    SlowSender {
+        sender: usize,
+        latency_ms: u32,
+        at_ms: u32,
+        for_ms: u32,
+    },
 }
 
 /// A relay in front of `broker` (or the proxy in front of it) and a second broker; every
@@ -137,6 +151,22 @@ fn fault(receivers: usize, senders: usize) -> impl Strategy<Value = GenFault> {
                 for_ms,
             }
         }),
+        (0..senders, any::<bool>(), 0u32..1500, 100u32..3000).prop_map(
+            |(sender, up, at_ms, for_ms)| GenFault::OneWaySender {
+                sender,
+                up,
+                at_ms,
+                for_ms,
+            }
+        ),
+        (0..senders, 20u32..400, 0u32..1500, 100u32..3000).prop_map(
+            |(sender, latency_ms, at_ms, for_ms)| GenFault::SlowSender {
+                sender,
+                latency_ms,
+                at_ms,
+                for_ms,
+            }
+        ),
     ]
 }
 
@@ -296,6 +326,40 @@ impl GenScenario {
                     timeline.push((
                         at_ms + for_ms,
                         format!("release: [{workers_via}, w{receiver}]"),
+                    ));
+                    last_deadline = last_deadline.max(at_ms + for_ms);
+                }
+                GenFault::OneWaySender {
+                    sender,
+                    up,
+                    at_ms,
+                    for_ms,
+                } => {
+                    let (from, to) = if *up {
+                        (format!("s{sender}"), via.to_string())
+                    } else {
+                        (via.to_string(), format!("s{sender}"))
+                    };
+                    timeline.push((*at_ms, format!("partition_oneway: [{from}, {to}]")));
+                    timeline.push((at_ms + for_ms, format!("repair_oneway: [{from}, {to}]")));
+                    last_deadline = last_deadline.max(at_ms + for_ms);
+                }
+                GenFault::SlowSender {
+                    sender,
+                    latency_ms,
+                    at_ms,
+                    for_ms,
+                } => {
+                    timeline.push((
+                        *at_ms,
+                        format!("latency: {{ between: [s{sender}, {via}], to: {latency_ms}ms }}"),
+                    ));
+                    timeline.push((
+                        at_ms + for_ms,
+                        format!(
+                            "latency: {{ between: [s{sender}, {via}], to: {{ min: 1ms, max: {}ms }} }}",
+                            self.max_latency_ms
+                        ),
                     ));
                     last_deadline = last_deadline.max(at_ms + for_ms);
                 }

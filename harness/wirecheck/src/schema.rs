@@ -355,9 +355,14 @@ fn step_args(name: &str) -> Value {
     };
     match name {
         "wait" => duration(),
-        "partition" | "repair" | "hold" | "release" => pair,
+        "partition" | "repair" | "partition_oneway" | "repair_oneway" | "hold" | "release" => pair,
         "crash" | "bounce" => text(),
         "heal" => object("heal", &[("within", duration())], &["within"]),
+        "latency" => object(
+            "latency",
+            &[("between", pair.clone()), ("to", latency())],
+            &["between", "to"],
+        ),
         "connect" => {
             json!({ "anyOf": [object("connect", &[("id", text())], &[]), { "type": "null" }] })
         }

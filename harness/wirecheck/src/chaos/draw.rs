@@ -4,7 +4,7 @@
 use super::plan::{Plan, Timed, KEEP};
 use crate::model::chaos::{ChaosSpec, FaultSort, MessageFault, Span};
 use crate::model::{
-    Action, ClientSpec, Corruption, HeartbeatSpec, Host, HostKind, ProxyAction, ProxyDir,
+    Action, ClientSpec, Corruption, HeartbeatSpec, Host, HostKind, Network, ProxyAction, ProxyDir,
     ProxyRule, ProxySpec, ReconnectSpec, Reply, RequestCall, ServeSpec,
 };
 use std::collections::BTreeMap;
@@ -69,8 +69,15 @@ impl Rng {
     }
 }
 
-/// The plan for `seed`: hosts, requests, faults and heal, in time order.
-pub fn draw(spec: &ChaosSpec, seed: u64) -> Plan {
+/// The latency a `latency` fault sets on a link, drawn in whole milliseconds.
+pub const LATENCY: Span<Duration> = Span {
+    min: ms(20),
+    max: ms(200),
+};
+
+/// The plan for `seed`: hosts, requests, faults and heal, in time order. A `latency`
+/// fault heals by setting the link back to `network`'s latency.
+pub fn draw(spec: &ChaosSpec, network: &Network, seed: u64) -> Plan {
     let w = &spec.workload;
     let mut rng = Rng(SplitMix64::derive(seed, "chaos"));
     let messages = spec.nemesis.as_ref().and_then(|n| n.messages.as_ref());
@@ -167,6 +174,43 @@ pub fn draw(spec: &ChaosSpec, seed: u64) -> Plan {
                     };
                     push(at, cut);
                     push(end, heal);
+                }
+                FaultSort::OneWay => {
+                    let c = rng.pick(&clients).clone();
+                    let to = entry_of(&c, &entry, &w.broker);
+                    // Drawn: which direction is cut (0: the client's messages are lost).
+                    let (from, to) = if rng.below(2) == 0 { (c, to) } else { (to, c) };
+                    push(
+                        at,
+                        Action::PartitionOneway {
+                            from: from.clone(),
+                            to: to.clone(),
+                        },
+                    );
+                    push(end, Action::RepairOneway { from, to });
+                }
+                FaultSort::Latency => {
+                    let c = rng.pick(&clients).clone();
+                    let to = entry_of(&c, &entry, &w.broker);
+                    let slow = rng.time(LATENCY);
+                    push(
+                        at,
+                        Action::Latency {
+                            a: c.clone(),
+                            b: to.clone(),
+                            min: slow,
+                            max: slow,
+                        },
+                    );
+                    push(
+                        end,
+                        Action::Latency {
+                            a: c,
+                            b: to,
+                            min: network.min_latency,
+                            max: network.max_latency,
+                        },
+                    );
                 }
                 FaultSort::Majority => {
                     let mut pool = clients.clone();

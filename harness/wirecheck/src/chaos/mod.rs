@@ -18,7 +18,10 @@ use crate::model::Scenario;
 /// The plan `scenario`'s workload and nemesis draw for `seed`; `None` for a scripted
 /// scenario.
 pub fn plan(scenario: &Scenario, seed: u64) -> Option<Plan> {
-    scenario.chaos.as_ref().map(|c| draw(c, seed))
+    scenario
+        .chaos
+        .as_ref()
+        .map(|c| draw(c, &scenario.network, seed))
 }
 
 /// What runs: the scripted scenario the plan for `seed` makes of `scenario`, or

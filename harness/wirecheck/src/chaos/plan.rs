@@ -142,6 +142,11 @@ fn step_line(a: &Action) -> String {
         Action::Cancel { host, id } => format!("{host}.cancel {id}"),
         Action::Partition { a, b } => format!("partition {a} {b}"),
         Action::Repair { a, b } => format!("repair {a} {b}"),
+        Action::PartitionOneway { from, to } => format!("partition_oneway {from} {to}"),
+        Action::RepairOneway { from, to } => format!("repair_oneway {from} {to}"),
+        Action::Latency { a, b, min, max } => {
+            format!("latency {a} {b} {}", crate::render::fmt_range(*min, *max))
+        }
         Action::Hold { a, b } => format!("hold {a} {b}"),
         Action::Release { a, b } => format!("release {a} {b}"),
         Action::Crash { host } => format!("crash {host}"),

@@ -130,8 +130,16 @@ fn plans_keep_their_invariants() {
 /// expands to (so a regression replays the seed's run).
 #[test]
 fn a_written_plan_loads_as_the_plan() {
-    let s = base();
-    for seed in [0, 1, 42, 9999] {
+    let oneway_latency = STANDARD.replace(
+        "nemesis: { faults: 6 }",
+        "network: { latency: { min: 1ms, max: 3ms } }\nnemesis: { faults: 6, kinds: [oneway, latency] }",
+    );
+    let other = load_str(&oneway_latency, Path::new("chaos/t.yaml")).unwrap();
+    for (s, seed) in [0, 1, 42, 9999]
+        .map(|seed| (base(), seed))
+        .into_iter()
+        .chain([3, 4].map(|seed| (other.clone(), seed)))
+    {
         let (expanded, p) = expand(&s, seed);
         let p = p.unwrap();
         let text = yaml::scripted(&s, &p, "regressions/t", "A test.", &["CONN-7"]);
@@ -172,4 +180,86 @@ fn the_drawn_parameters_are_described() {
         assert!(d.contains(h), "{h} in {d}");
     }
     assert_eq!(d.matches(".request r").count(), 110, "{d}");
+}
+
+/// `oneway` and `latency` are drawn only when listed: both directions of a one-way cut
+/// and latencies across the drawn span, each undone before the heal mark (the latency set
+/// back to the network's), and printed in the plan's description.
+#[test]
+fn oneway_and_latency_are_drawn_when_listed() {
+    let listed = STANDARD.replace(
+        "nemesis: { faults: 6 }",
+        "network: { latency: { min: 1ms, max: 3ms } }\nnemesis: { faults: 6, kinds: [oneway, latency] }",
+    );
+    let s = load_str(&listed, Path::new("chaos/t.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let (mut toward_broker, mut from_broker) = (0, 0);
+    let mut slow = Vec::new();
+    for seed in 0..100 {
+        let p = plan(&s, seed).unwrap();
+        let heal = p
+            .steps
+            .iter()
+            .find_map(|t| matches!(t.action, Action::Heal { .. }).then_some(t.at))
+            .expect("a heal mark");
+        let mut cut = BTreeMap::<(String, String), i32>::new();
+        let mut set = BTreeMap::<(String, String), bool>::new();
+        for t in &p.steps {
+            match &t.action {
+                Action::PartitionOneway { from, to } => {
+                    assert!(t.at < heal);
+                    if to == "broker" || to == PROXY {
+                        toward_broker += 1;
+                    } else {
+                        from_broker += 1;
+                    }
+                    *cut.entry((from.clone(), to.clone())).or_default() += 1;
+                }
+                Action::RepairOneway { from, to } => {
+                    assert!(t.at < heal);
+                    *cut.entry((from.clone(), to.clone())).or_default() -= 1;
+                }
+                Action::Latency { a, b, min, max } => {
+                    assert!(t.at < heal);
+                    let back = *min == Duration::from_millis(1) && *max == Duration::from_millis(3);
+                    if !back {
+                        assert_eq!(min, max, "a drawn latency is fixed");
+                        assert!(draw::LATENCY.min <= *min && *min <= draw::LATENCY.max);
+                        slow.push(*min);
+                    }
+                    set.insert((a.clone(), b.clone()), !back);
+                }
+                Action::Partition { .. } | Action::Hold { .. } | Action::Crash { .. } => {
+                    panic!(
+                        "seed {seed}: only the listed kinds are drawn: {:?}",
+                        t.action
+                    )
+                }
+                _ => {}
+            }
+        }
+        assert!(cut.values().all(|&n| n == 0), "seed {seed}: {cut:?}");
+        assert!(set.values().all(|&s| !s), "seed {seed}: {set:?}");
+        let d = p.describe().join("\n");
+        for t in &p.steps {
+            if let Action::PartitionOneway { from, to } = &t.action {
+                assert!(d.contains(&format!("partition_oneway {from} {to}")), "{d}");
+            }
+        }
+    }
+    assert!(
+        toward_broker > 20 && from_broker > 20,
+        "{toward_broker} {from_broker}"
+    );
+    slow.sort();
+    slow.dedup();
+    assert!(slow.len() > 20, "latencies spread over the span: {slow:?}");
+
+    // The default kinds do not include them (existing files' plans stay as they were).
+    for seed in 0..50 {
+        let p = plan(&base(), seed).unwrap();
+        assert!(!p.steps.iter().any(|t| matches!(
+            t.action,
+            Action::PartitionOneway { .. } | Action::Latency { .. }
+        )));
+    }
 }

@@ -18,6 +18,15 @@ pub fn dur(d: Duration) -> String {
     }
 }
 
+/// A latency as the loader reads it: `5ms` or `{ min: 1ms, max: 20ms }`.
+fn latency(min: Duration, max: Duration) -> String {
+    if min == max {
+        dur(min)
+    } else {
+        format!("{{ min: {}, max: {} }}", dur(min), dur(max))
+    }
+}
+
 fn q(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
@@ -35,16 +44,11 @@ pub fn scripted(base: &Scenario, plan: &Plan, name: &str, about: &str, rules: &[
     let _ = writeln!(y, "seed: {}", plan.seed);
     let _ = writeln!(y, "duration: {}", dur(base.duration));
     let net = &base.network;
-    if net.min_latency == net.max_latency {
-        let _ = writeln!(y, "network: {{ latency: {} }}", dur(net.min_latency));
-    } else {
-        let _ = writeln!(
-            y,
-            "network: {{ latency: {{ min: {}, max: {} }} }}",
-            dur(net.min_latency),
-            dur(net.max_latency)
-        );
-    }
+    let _ = writeln!(
+        y,
+        "network: {{ latency: {} }}",
+        latency(net.min_latency, net.max_latency)
+    );
     let _ = writeln!(y, "hosts:");
     for h in base.hosts.iter().chain(&plan.hosts) {
         match &h.kind {
@@ -207,6 +211,14 @@ fn step(a: &Action) -> String {
         Action::Wait(d) => format!("wait: {}", dur(*d)),
         Action::Partition { a, b } => format!("partition: [{a}, {b}]"),
         Action::Repair { a, b } => format!("repair: [{a}, {b}]"),
+        Action::PartitionOneway { from, to } => format!("partition_oneway: [{from}, {to}]"),
+        Action::RepairOneway { from, to } => format!("repair_oneway: [{from}, {to}]"),
+        Action::Latency { a, b, min, max } => {
+            format!(
+                "latency: {{ between: [{a}, {b}], to: {} }}",
+                latency(*min, *max)
+            )
+        }
         Action::Hold { a, b } => format!("hold: [{a}, {b}]"),
         Action::Release { a, b } => format!("release: [{a}, {b}]"),
         Action::Crash { host } => format!("crash: {host}"),

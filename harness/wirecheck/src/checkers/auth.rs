@@ -55,7 +55,7 @@ pub(super) fn timeout(input: &Input, out: &mut Findings) {
                 .find(|r| r.at >= at && r.at <= end && matches!(r.msg, Message::Hello { .. }))
                 .map(|r| r.at);
             match hello {
-                Some(h) => (h - at) + spec.register_timeout + input.scenario.network.max_latency,
+                Some(h) => (h - at) + spec.register_timeout + input.max_latency(),
                 None => spec.register_timeout * 2,
             }
         };

@@ -16,8 +16,8 @@ type Credit<'a> = (&'a str, Option<u16>, &'a str);
 /// it sent the request, and gets it as soon as both the request and that `receive` are at
 /// the broker (no polling).
 pub(super) fn credits(input: &Input, out: &mut Findings) {
-    let budget = input.scenario.network.max_latency + SLACK + Duration::from_millis(10);
-    let min_latency = input.scenario.network.min_latency;
+    let budget = input.max_latency() + SLACK + Duration::from_millis(10);
+    let min_latency = input.min_latency();
     for b in input.broker_hosts() {
         let sessions = input.sessions(b);
         let start_at: BTreeMap<&str, Duration> = input
@@ -41,7 +41,7 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
         // a push that arrives within one maximum latency after the end was in flight then
         // (a broker sends nothing on a connection it no longer has) and may use them.
         let mut ended: BTreeMap<Credit, (Duration, VecDeque<Duration>)> = BTreeMap::new();
-        let in_flight = input.scenario.network.max_latency + SLACK;
+        let in_flight = input.max_latency() + SLACK;
         let mut closes = sessions.closes.iter().peekable();
         for r in input.rx() {
             while let Some(c) = closes.peek() {
@@ -98,8 +98,7 @@ pub(super) fn credits(input: &Input, out: &mut Findings) {
                     // Or sent by the broker just before it crashed or restarted (which
                     // ends its sessions and their credits in the trace).
                     let released = input.ix.faults().any(|(_, f)| {
-                        let near = f.at <= r.at
-                            && f.at + input.scenario.network.max_latency + SLACK >= r.at;
+                        let near = f.at <= r.at && f.at + input.max_latency() + SLACK >= r.at;
                         near && match &f.kind {
                             EventKind::Fault {
                                 fault: FaultKind::Release,

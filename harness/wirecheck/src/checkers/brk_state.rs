@@ -295,7 +295,7 @@ pub(super) fn readers_kept(input: &Input, out: &mut Findings) {
             // close does not say why). A frame that arrives within the latency tolerance of
             // the close raced the idle timer and does not count as breaking the silence.
             let idle = input.idle_timeout(b).unwrap_or(Duration::MAX);
-            let tolerance = SLACK + input.scenario.network.max_latency;
+            let tolerance = SLACK + input.max_latency();
             let last = input
                 .ix
                 .rx_to(b)

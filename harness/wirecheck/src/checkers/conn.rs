@@ -148,8 +148,7 @@ fn lives<'a>(input: &'a Input, host: &'a str) -> Vec<Vec<(usize, Duration, &'a s
 /// spread. (A real-time run widens the spread: attempts are stamped when wirecheck reads
 /// an external adapter's event, which adds scheduling jitter.)
 fn timing_tolerance(input: &Input) -> Duration {
-    let n = &input.scenario.network;
-    Duration::from_millis(1) + n.max_latency.saturating_sub(n.min_latency)
+    Duration::from_millis(1) + input.max_latency().saturating_sub(input.min_latency())
 }
 
 /// CONN-3: at most `max_attempts` attempts per `window`, at least `min_gap` apart.
@@ -317,7 +316,7 @@ pub(super) fn relay_closes(input: &Input, out: &mut Findings) {
             // Best: the target's own close of a connection from the proxy just before,
             // whose `hello` names the client (the proxy's upstream port is the one the
             // target saw).
-            let slack = input.scenario.network.max_latency + SLACK;
+            let slack = input.max_latency() + SLACK;
             let target_closes: Vec<Option<u16>> = input
                 .of(upstream)
                 .filter_map(|(_, t)| match &t.kind {

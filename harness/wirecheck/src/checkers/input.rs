@@ -91,6 +91,32 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// The longest a message may take on any link: the network's `max_latency`, widened
+    /// by every `latency` fault of the run (slack for deadlines is built from this).
+    pub fn max_latency(&self) -> Duration {
+        self.latency_faults()
+            .map(|(_, max)| max)
+            .fold(self.scenario.network.max_latency, Duration::max)
+    }
+
+    /// The shortest a message may take on any link (the network's, lowered by every
+    /// `latency` fault of the run).
+    pub fn min_latency(&self) -> Duration {
+        self.latency_faults()
+            .map(|(min, _)| min)
+            .fold(self.scenario.network.min_latency, Duration::min)
+    }
+
+    fn latency_faults(&self) -> impl Iterator<Item = (Duration, Duration)> + '_ {
+        self.ix.faults().filter_map(|(_, e)| match e.kind {
+            EventKind::Fault {
+                fault: FaultKind::Latency { min, max },
+                ..
+            } => Some((min, max)),
+            _ => None,
+        })
+    }
+
     // -- Roles: the part each host plays in the scenario, or by its behaviour.
 
     /// Hosts playing a client under test (the scenario's `client` hosts), with their spec.
@@ -229,12 +255,13 @@ impl<'a> Input<'a> {
             || self.link_faulted(peer, from, t0, t1)
     }
 
-    /// Was the link between `a` and `b` partitioned or held at some point in `[t0, t1]`
-    /// (or either end crashed in it)?
     /// Was the link between `a` and `b` cut or held at some time in `[t0, t1]` (a
-    /// `partition` or `hold` not yet repaired or released)?
+    /// `partition`, `partition_oneway` or `hold` not yet repaired or released)? A one-way
+    /// cut counts for the whole link: a request lost one way loses its answer the other.
     pub fn link_cut_during(&self, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {
-        let mut cut = false;
+        // Per direction, as turmoil keeps it: [a -> b, b -> a]. `partition`/`hold` cut
+        // both, `repair`/`release` restore both, the one-way faults one (event host first).
+        let mut cut = [false; 2];
         for (_, e) in self.ix.faults() {
             let EventKind::Fault { fault, other } = &e.kind else {
                 continue;
@@ -246,18 +273,20 @@ impl<'a> Input<'a> {
             if e.at > t1 {
                 break;
             }
+            let dir = usize::from(pair != (a, b));
+            let was = cut != [false; 2];
             match fault {
-                FaultKind::Partition | FaultKind::Hold => cut = true,
-                FaultKind::Repair | FaultKind::Release => {
-                    if cut && e.at >= t0 {
-                        return true;
-                    }
-                    cut = false;
-                }
+                FaultKind::Partition | FaultKind::Hold => cut = [true; 2],
+                FaultKind::Repair | FaultKind::Release => cut = [false; 2],
+                FaultKind::PartitionOneway => cut[dir] = true,
+                FaultKind::RepairOneway => cut[dir] = false,
                 _ => {}
             }
+            if was && cut == [false; 2] && e.at >= t0 {
+                return true;
+            }
         }
-        cut
+        cut != [false; 2]
     }
 
     pub fn link_faulted(&self, a: &str, b: &str, t0: Duration, t1: Duration) -> bool {

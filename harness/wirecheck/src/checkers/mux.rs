@@ -382,7 +382,7 @@ pub(super) fn send_errors(input: &Input, out: &mut Findings) {
 pub(super) fn deadlines(input: &Input, out: &mut Findings) {
     // A result is stamped when the caller's side reads it: in real time an adapter's
     // reply (and its own timer) can lag by as much as a message does.
-    let late = SLACK + input.scenario.network.max_latency;
+    let late = SLACK + input.max_latency();
     for (host, _) in input.client_hosts() {
         if input.disturbed(host) {
             continue;

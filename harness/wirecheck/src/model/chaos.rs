@@ -76,10 +76,29 @@ pub enum FaultSort {
     Crash,
     /// A broker or a client is restarted at once.
     Bounce,
+    /// One direction of one client's link (drawn: to or from the host it reaches) is cut,
+    /// then repaired. Opt-in: not in [`FaultSort::DEFAULT`].
+    OneWay,
+    /// One client's link to the host it reaches gets a drawn fixed latency (20..200 ms),
+    /// then the network's latency back. Opt-in: not in [`FaultSort::DEFAULT`].
+    Latency,
 }
 
 impl FaultSort {
-    pub const ALL: [FaultSort; 5] = [
+    pub const ALL: [FaultSort; 7] = [
+        FaultSort::Partition,
+        FaultSort::Majority,
+        FaultSort::Hold,
+        FaultSort::Crash,
+        FaultSort::Bounce,
+        FaultSort::OneWay,
+        FaultSort::Latency,
+    ];
+
+    /// The kinds drawn when a nemesis names none (the kinds older than `oneway` and
+    /// `latency`, so the
+    /// plans of existing scenario files stay as they were).
+    pub const DEFAULT: [FaultSort; 5] = [
         FaultSort::Partition,
         FaultSort::Majority,
         FaultSort::Hold,
@@ -94,6 +113,8 @@ impl FaultSort {
             FaultSort::Hold => "hold",
             FaultSort::Crash => "crash",
             FaultSort::Bounce => "bounce",
+            FaultSort::OneWay => "oneway",
+            FaultSort::Latency => "latency",
         }
     }
 

@@ -372,6 +372,23 @@ pub enum Action {
         a: String,
         b: String,
     },
+    /// Messages from `from` to `to` are lost; the other direction still delivers.
+    PartitionOneway {
+        from: String,
+        to: String,
+    },
+    /// Ends a `PartitionOneway` from `from` to `to`.
+    RepairOneway {
+        from: String,
+        to: String,
+    },
+    /// Messages between `a` and `b` (both ways) take `[min, max]` from now on.
+    Latency {
+        a: String,
+        b: String,
+        min: Duration,
+        max: Duration,
+    },
     Hold {
         a: String,
         b: String,

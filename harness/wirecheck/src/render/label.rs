@@ -35,6 +35,15 @@ pub fn label(e: &Event) -> String {
             ..
         } => "HEALED: every fault is over (requests from here on must be answered in time)"
             .to_string(),
+        EventKind::Fault {
+            fault: FaultKind::Latency { min, max },
+            other,
+        } => format!(
+            "FAULT latency {} | {} {}",
+            e.host,
+            other.as_deref().unwrap_or(""),
+            fmt_range(*min, *max)
+        ),
         EventKind::Fault { fault, other } => match other {
             Some(b) => format!("FAULT {} {} | {b}", fault.name(), e.host),
             None => format!("FAULT {} {}", fault.name(), e.host),
@@ -83,6 +92,15 @@ fn printable(s: &str) -> String {
 /// the core's notes use, so one trace never mixes two).
 pub fn fmt_time(d: Duration) -> String {
     wirecheck_core::mux::fmt_dur(d)
+}
+
+/// A latency: `50ms`, or `10ms..50ms` for a range.
+pub fn fmt_range(min: Duration, max: Duration) -> String {
+    if min == max {
+        fmt_time(min)
+    } else {
+        format!("{}..{}", fmt_time(min), fmt_time(max))
+    }
 }
 
 impl fmt::Display for Call {

@@ -11,7 +11,7 @@
 
 mod label;
 
-pub use label::{corruption_name, fmt_time, label, line_label};
+pub use label::{corruption_name, fmt_range, fmt_time, label, line_label};
 
 use crate::trace::{Event, EventKind};
 use std::fmt::Write;

@@ -349,6 +349,19 @@ impl Runner<'_> {
                 self.fault(FaultKind::Repair, a, Some(b));
                 Ok(())
             }
+            Action::PartitionOneway { from, to } => {
+                self.fault(FaultKind::PartitionOneway, from, Some(to));
+                Ok(())
+            }
+            Action::RepairOneway { from, to } => {
+                self.fault(FaultKind::RepairOneway, from, Some(to));
+                Ok(())
+            }
+            Action::Latency { a, b, min, max } => {
+                let (min, max) = (*min, *max);
+                self.fault(FaultKind::Latency { min, max }, a, Some(b));
+                Ok(())
+            }
             Action::Hold { a, b } => {
                 self.fault(FaultKind::Hold, a, Some(b));
                 Ok(())

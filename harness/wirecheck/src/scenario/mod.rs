@@ -15,6 +15,8 @@ mod duration;
 mod error;
 mod raw;
 mod raw_chaos;
+#[cfg(test)]
+mod raw_tests;
 mod shapes;
 pub(crate) use shapes::OrderedMap;
 mod validate;

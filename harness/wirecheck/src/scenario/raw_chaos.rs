@@ -97,3 +97,13 @@ pub(super) struct RawHeal {
 pub(super) struct RawHealStep {
     pub(super) within: S<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a latency step, e.g. `latency: { between: [a, b], to: 50ms }`"
+)]
+pub(super) struct RawLatencyStep {
+    pub(super) between: S<Vec<S<String>>>,
+    pub(super) to: S<super::raw::RawLatency>,
+}

@@ -299,7 +299,8 @@ pub fn client_missing(
 /// a link fault timed within [`TIMING_GRAIN`] of a message (the simulation's fixed
 /// latency decides what is in flight), and a slow consumer behind a held link (the
 /// simulation's TCP window is small; loopback sockets buffer far more than a scenario sends,
-/// so the broker's queue never fills).
+/// so the broker's queue never fills), a one-way partition (real sockets cut both
+/// directions or none) and a latency change (loopback has none to set).
 fn realtime_limits(scenario: &Scenario) -> Vec<String> {
     // Every broker runs over real sockets in real time, replaced or not.
     let brokers: Vec<(&String, &BrokerSpec)> = scenario
@@ -317,8 +318,34 @@ fn realtime_limits(scenario: &Scenario) -> Vec<String> {
             scenario.network.min_latency.as_millis()
         ));
     }
+    // A nemesis's faults are drawn when the scenario runs: judged by the kinds it lists.
+    if let Some(n) = scenario.chaos.as_ref().and_then(|c| c.nemesis.as_ref()) {
+        use crate::model::chaos::FaultSort;
+        for k in &n.kinds {
+            if n.faults > 0 && matches!(k, FaultSort::OneWay | FaultSort::Latency) {
+                out.push(format!(
+                    "its nemesis draws `{}` faults (one-way partitions or latency changes), which the real-time world cannot make",
+                    k.name()
+                ));
+            }
+        }
+    }
     let script = &scenario.script;
     for (i, step) in script.iter().enumerate() {
+        if let Action::PartitionOneway { .. } | Action::RepairOneway { .. } = &step.action {
+            out.push(format!(
+                "`{}` cuts one direction of a link, and the real-time world has no one-way partitions",
+                step_label(&step.action)
+            ));
+            continue;
+        }
+        if let Action::Latency { .. } = &step.action {
+            out.push(format!(
+                "`{}` changes a link's latency, and the real-time world runs over loopback (no latency to set)",
+                step_label(&step.action)
+            ));
+            continue;
+        }
         let (Action::Hold { a, b } | Action::Partition { a, b }) = &step.action else {
             continue;
         };
@@ -429,6 +456,46 @@ mod tests {
         assert_eq!(
             applicability(&s, &target(""), None).skipped,
             ["b1.clients = 1"]
+        );
+    }
+
+    /// One-way partitions and latency changes have no real-time counterpart: such a
+    /// scenario is UNIMPLEMENTED against a target, naming the step.
+    #[test]
+    fn oneway_partitions_and_latency_changes_are_real_time_limits() {
+        let s = scenario(
+            HOSTS,
+            "  - wait: 1s\n  - partition_oneway: [app, b1]\n  - repair_oneway: [app, b1]\n  - latency: { between: [app, b1], to: 50ms }\n",
+        );
+        let why = applicability(&s, &target(""), None).missing.join("\n");
+        for want in [
+            "`partition_oneway app b1` cuts one direction of a link",
+            "`repair_oneway app b1` cuts one direction of a link",
+            "`latency app b1 50ms` changes a link's latency",
+        ] {
+            assert!(why.contains(want), "{want} in {why}");
+        }
+        let chaos = crate::scenario::load_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scenarios/chaos/nemesis-oneway-latency.yaml"
+            ))
+            .unwrap(),
+            Path::new("chaos/nemesis-oneway-latency.yaml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let why = applicability(&chaos, &target(""), None).missing.join("\n");
+        for kind in ["oneway", "latency"] {
+            assert!(
+                why.contains(&format!("its nemesis draws `{kind}` faults")),
+                "{why}"
+            );
+        }
+        let plain = scenario(HOSTS, "  - wait: 1s\n  - partition: [app, b1]\n");
+        let plain = applicability(&plain, &target(""), None).missing.join("\n");
+        assert!(
+            !plain.contains("one direction") && !plain.contains("latency"),
+            "{plain}"
         );
     }
 }

@@ -83,6 +83,15 @@ pub enum Call {
 pub enum FaultKind {
     Partition,
     Repair,
+    /// A one-way partition: the event's host is the sender whose messages are lost, its
+    /// `other` the receiver.
+    PartitionOneway,
+    RepairOneway,
+    /// The link's latency (both ways) is `[min, max]` from now on.
+    Latency {
+        min: Duration,
+        max: Duration,
+    },
     Hold,
     Release,
     Crash,
@@ -97,6 +106,9 @@ impl FaultKind {
         match self {
             FaultKind::Partition => "partition",
             FaultKind::Repair => "repair",
+            FaultKind::PartitionOneway => "partition_oneway",
+            FaultKind::RepairOneway => "repair_oneway",
+            FaultKind::Latency { .. } => "latency",
             FaultKind::Hold => "hold",
             FaultKind::Release => "release",
             FaultKind::Crash => "crash",
@@ -107,7 +119,10 @@ impl FaultKind {
 
     /// Does this fault cut or stall a link (messages on it may be late or lost)?
     pub fn disturbs_link(self) -> bool {
-        matches!(self, FaultKind::Partition | FaultKind::Hold)
+        matches!(
+            self,
+            FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Hold
+        )
     }
 }
 

@@ -222,3 +222,86 @@ fn a_refused_connection_closing_ends_no_session() {
     assert!(input.sessions("b1").closes.is_empty());
     assert_eq!(rules_of(&c.run()), vec!["AUTH-5"], "{:#?}", c.run());
 }
+
+/// A one-way cut excuses the link (both ends, either order) while it lasts, and nothing
+/// outside it; a `repair_oneway` ends it.
+#[test]
+fn a_oneway_partition_cuts_the_link_until_its_repair() {
+    let s = scenario(vec![
+        ("a", client("a", &["b"])),
+        ("c", client("c", &["b"])),
+        ("b", HostKind::Broker(Default::default())),
+    ]);
+    let ev = vec![
+        fault(100, "a", FaultKind::PartitionOneway, Some("b")),
+        fault(300, "a", FaultKind::RepairOneway, Some("b")),
+    ];
+    let finals = BTreeMap::new();
+    let input = Input::new(&s, &ev, &finals, ms(1000));
+    for (x, y) in [("a", "b"), ("b", "a")] {
+        assert!(input.link_cut_during(x, y, ms(150), ms(200)), "{x} {y}");
+        assert!(input.link_cut_during(x, y, ms(0), ms(100)), "{x} {y}");
+        assert!(!input.link_cut_during(x, y, ms(400), ms(500)), "{x} {y}");
+        assert!(input.link_faulted(x, y, ms(0), ms(500)), "{x} {y}");
+    }
+    assert!(!input.link_cut_during("c", "b", ms(150), ms(200)));
+    assert!(!input.link_faulted("c", "b", ms(0), ms(500)));
+
+    // Both directions cut one way each: repairing one leaves the link cut.
+    let ev = vec![
+        fault(100, "a", FaultKind::PartitionOneway, Some("b")),
+        fault(110, "b", FaultKind::PartitionOneway, Some("a")),
+        fault(200, "a", FaultKind::RepairOneway, Some("b")),
+        fault(400, "b", FaultKind::RepairOneway, Some("a")),
+    ];
+    let input = Input::new(&s, &ev, &finals, ms(1000));
+    assert!(input.link_cut_during("a", "b", ms(250), ms(300)));
+    assert!(!input.link_cut_during("a", "b", ms(450), ms(500)));
+    // A `repair` restores both directions.
+    let ev = vec![
+        fault(100, "a", FaultKind::PartitionOneway, Some("b")),
+        fault(200, "a", FaultKind::Repair, Some("b")),
+    ];
+    let input = Input::new(&s, &ev, &finals, ms(1000));
+    assert!(!input.link_cut_during("a", "b", ms(250), ms(300)));
+}
+
+/// `max_latency` is the network's, widened by every `latency` fault of the run (and
+/// `min_latency` lowered), so deadline slack covers a slowed link: a call 200ms late
+/// breaks MUX-8 on a 1ms network, not after a link was set to 300ms.
+#[test]
+fn a_latency_fault_widens_the_latency_bounds() {
+    let s = scenario(vec![
+        ("app", client("app", &["b"])),
+        ("b", HostKind::Broker(Default::default())),
+    ]);
+    let finals = BTreeMap::new();
+    let input = Input::new(&s, &[], &finals, ms(5000));
+    assert_eq!(input.max_latency(), s.network.max_latency);
+    assert_eq!(input.min_latency(), s.network.min_latency);
+    let slowed = fault(
+        10,
+        "app",
+        FaultKind::Latency {
+            min: ms(0),
+            max: ms(300),
+        },
+        Some("b"),
+    );
+    let late = |with_fault: bool| {
+        let mut ev = vec![
+            call(100, "app", "r1", req_call(), Some(1100)),
+            result(1300, "app", "r1", Outcome::Fails(FailKind::Timeout)),
+        ];
+        if with_fault {
+            ev.insert(0, slowed.clone());
+        }
+        Case::new(s.clone(), ev, BTreeMap::new())
+    };
+    let ev = [slowed.clone()];
+    let input = Input::new(&s, &ev, &finals, ms(5000));
+    assert_eq!(input.max_latency(), ms(300));
+    assert_eq!(input.min_latency(), ms(0));
+    assert!(rules_of(&late(false).run()).contains(&"MUX-8"));
+    assert!(!rules_of(&late(true).run()).contains(&"MUX-8"));
+}

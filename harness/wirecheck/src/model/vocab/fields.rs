@@ -265,6 +265,16 @@ pub const FIELDS: &[Field] = &[
         "the bound each request made after the `heal` step must be answered within (CONN-7)",
     ),
     field(
+        "latency.between",
+        Required,
+        "the two hosts whose link (both directions) the `latency` step changes",
+    ),
+    field(
+        "latency.to",
+        Required,
+        "the link's latency from then on: `50ms` or `{ min: 10ms, max: 50ms }`; it stays until the next `latency` step on the link (write the network's latency back to end the change)",
+    ),
+    field(
         "first.of",
         Required,
         "two or more scripted hosts of one kind, any of which may receive the message",
@@ -377,7 +387,7 @@ pub const FIELDS: &[Field] = &[
     field(
         "nemesis.kinds",
         Is("[partition, majority, hold, crash, bounce]"),
-        "the faults drawn from (nemesis faults below)",
+        "the faults drawn from (nemesis faults below; `oneway` and `latency` only when listed)",
     ),
     field(
         "nemesis.length",

@@ -194,6 +194,21 @@ pub const GLOBAL_STEPS: &[StepDef] = &[
         "cut the link between two hosts (a partitioned TCP stream just goes silent)",
     ),
     step("repair", "`[a, b]`", "restore a cut link"),
+    step(
+        "partition_oneway",
+        "`[from, to]`",
+        "lose every message from `from` to `to`; the other direction still delivers",
+    ),
+    step(
+        "repair_oneway",
+        "`[from, to]`",
+        "restore the direction `partition_oneway` cut",
+    ),
+    step(
+        "latency",
+        "`{ between: [a, b], to: 50ms }`",
+        "from now on messages on the link take `to` (a duration or `{ min, max }`, as `network.latency`)",
+    ),
     step("hold", "`[a, b]`", "delay delivery on the link"),
     step(
         "release",

@@ -204,7 +204,7 @@ impl Checker<'_> {
 
     fn nemesis(&self, n: &RawNemesis, at: &Location, w: &Workload, hosts: &[Host]) -> R<Nemesis> {
         let kinds = match &n.kinds {
-            None => FaultSort::ALL.to_vec(),
+            None => FaultSort::DEFAULT.to_vec(),
             Some(list) => {
                 let names: Vec<&str> = FaultSort::ALL.iter().map(|k| k.name()).collect();
                 let mut out = Vec::new();

@@ -5,6 +5,7 @@
 //! what to do.
 
 mod chaos;
+mod global_steps;
 mod hosts;
 mod jsonrpc;
 mod message;
@@ -466,7 +467,10 @@ fn heal_is_last_fault(script: &[crate::model::Step]) -> R<()> {
     for s in &script[heal + 1..] {
         let what = match &s.action {
             Action::Heal { .. } => "a second `heal`",
-            Action::Partition { .. } | Action::Hold { .. } => "a link fault",
+            Action::Partition { .. }
+            | Action::PartitionOneway { .. }
+            | Action::Latency { .. }
+            | Action::Hold { .. } => "a link fault",
             Action::Crash { .. } | Action::Bounce { .. } => "a crash or bounce",
             _ => continue,
         };

@@ -16,7 +16,9 @@
 //!   ([`net`]) in the opening host's runtime that consults the link's state:
 //!   `partition` delivers nothing either way (the stream stays open and silent; a stream
 //!   that lost data stays silent after `repair`, as turmoil's TCP does); `hold` stops
-//!   reading until `release`, then delivers in order.
+//!   reading until `release`, then delivers in order. `partition_oneway`,
+//!   `repair_oneway` and `latency` have no real-time counterpart: the run fails saying so
+//!   (and `targets::apply` lists such scenarios as UNIMPLEMENTED before they run).
 
 mod net;
 
@@ -161,6 +163,11 @@ impl World for RealWorld {
             FaultKind::Partition | FaultKind::Repair | FaultKind::Hold | FaultKind::Release => {
                 self.shared.link_fault(fault, a, b.unwrap_or(a));
                 Ok(())
+            }
+            // `targets::apply` marks such scenarios as not runnable against a target.
+            FaultKind::PartitionOneway | FaultKind::RepairOneway | FaultKind::Latency { .. } => {
+                let (what, b) = (fault.name(), b.unwrap_or(a));
+                Err(WorldError(format!("`{what}` between `{a}` and `{b}`: the real-time world has no one-way partitions or latency changes (run the scenario in the simulation)")))
             }
             FaultKind::Crash => self.control(a, Ctl::Crash),
             FaultKind::Bounce => self.control(a, Ctl::Bounce),

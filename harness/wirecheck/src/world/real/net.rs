@@ -118,7 +118,12 @@ impl Shared {
                 FaultKind::Repair => l.partitioned = false,
                 FaultKind::Hold => l.held = true,
                 FaultKind::Release => l.held = false,
-                FaultKind::Crash | FaultKind::Bounce | FaultKind::Heal => {}
+                FaultKind::PartitionOneway
+                | FaultKind::RepairOneway
+                | FaultKind::Latency { .. }
+                | FaultKind::Crash
+                | FaultKind::Bounce
+                | FaultKind::Heal => {}
             }
         }
         self.link_gen.send_modify(|g| *g += 1);

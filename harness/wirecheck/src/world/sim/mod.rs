@@ -135,7 +135,13 @@ impl SimWorld<'_> {
         let (ia, ib) = (self.sim.lookup(a), self.sim.lookup(b));
         match fault {
             FaultKind::Hold => self.held.hold(ia, ib),
-            FaultKind::Release | FaultKind::Repair | FaultKind::Partition => self.held.end(ia, ib),
+            FaultKind::Release
+            | FaultKind::Repair
+            | FaultKind::Partition
+            | FaultKind::PartitionOneway
+            | FaultKind::RepairOneway => self.held.end(ia, ib),
+            // Idle jumps assume every message takes at least `min_latency`.
+            FaultKind::Latency { min, .. } => self.min_latency = self.min_latency.min(min),
             FaultKind::Crash | FaultKind::Bounce | FaultKind::Heal => {}
         }
     }
@@ -196,6 +202,13 @@ impl World for SimWorld<'_> {
         match fault {
             FaultKind::Partition => self.sim.partition(a, b),
             FaultKind::Repair => self.sim.repair(a, b),
+            FaultKind::PartitionOneway => self.sim.partition_oneway(a, b),
+            FaultKind::RepairOneway => self.sim.repair_oneway(a, b),
+            FaultKind::Latency { min, max } => {
+                // turmoil sets a link's range as a fixed latency, then its maximum.
+                self.sim.set_link_latency(a, b, min);
+                self.sim.set_link_max_message_latency(a, b, max);
+            }
             FaultKind::Hold => self.sim.hold(a, b),
             FaultKind::Release => self.sim.release(a, b),
             // A crashed host's sockets end in the order they were opened (see `Graves`).
